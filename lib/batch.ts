@@ -1,0 +1,84 @@
+/**
+ * The batching policy: documents wait in per-index buckets until a full batch is buffered or
+ * the oldest has waited long enough. Pure: the caller passes the clock in.
+ *
+ * @example
+ * ```ts
+ * const buffer = new BulkBuffer<{ index: string }>({ maxBatch: 2, maxWaitMs: 10_000 });
+ * buffer.add({ index: "sflow-2026-11-24" }, 0);
+ * buffer.due(5_000); // false: one document, 5 s old
+ * buffer.due(10_000); // true: the oldest has waited 10 s
+ * ```
+ */
+
+export interface BufferPolicy {
+  /** Documents per `_bulk` request (`ELASTIC_MAX_SAMPLES_PER_SEND`). */
+  maxBatch: number;
+  /** How long a document may wait (`ELASTIC_MAX_TIME_TO_SEND`, in ms). */
+  maxWaitMs: number;
+}
+
+interface Bucket<T> {
+  items: T[];
+  head: number;
+  oldestAt: number;
+}
+
+/** Documents grouped by index, so one `_bulk` request writes few indices in long runs. */
+export class BulkBuffer<T extends { index: string }> {
+  #buckets = new Map<string, Bucket<T>>();
+  #size = 0;
+
+  constructor(readonly policy: BufferPolicy) {}
+
+  get size(): number {
+    return this.#size;
+  }
+
+  add(item: T, now: number): void {
+    let bucket = this.#buckets.get(item.index);
+    if (!bucket) {
+      bucket = { items: [], head: 0, oldestAt: now };
+      this.#buckets.set(item.index, bucket);
+    }
+    bucket.items.push(item);
+    this.#size++;
+  }
+
+  /** Time the oldest buffered document was added, or `undefined` when empty. */
+  oldestAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const bucket of this.#buckets.values()) {
+      if (oldest === undefined || bucket.oldestAt < oldest) oldest = bucket.oldestAt;
+    }
+    return oldest;
+  }
+
+  /** Whether a batch should be sent now: a full batch is waiting, or the oldest is due. */
+  due(now: number): boolean {
+    if (this.#size >= this.policy.maxBatch) return true;
+    const oldest = this.oldestAt();
+    return oldest !== undefined && now - oldest >= this.policy.maxWaitMs;
+  }
+
+  /** Removes and returns up to `maxBatch` documents, oldest bucket first, grouped by index. */
+  take(now: number): T[] {
+    const batch: T[] = [];
+    const buckets = [...this.#buckets.entries()].sort(([, a], [, b]) => a.oldestAt - b.oldestAt);
+    for (const [index, bucket] of buckets) {
+      const count = Math.min(this.policy.maxBatch - batch.length, bucket.items.length - bucket.head);
+      for (let i = 0; i < count; i++) batch.push(bucket.items[bucket.head + i]);
+      bucket.head += count;
+      if (bucket.head === bucket.items.length) {
+        this.#buckets.delete(index);
+      } else {
+        bucket.items = bucket.items.slice(bucket.head);
+        bucket.head = 0;
+        bucket.oldestAt = now;
+      }
+      if (batch.length === this.policy.maxBatch) break;
+    }
+    this.#size -= batch.length;
+    return batch;
+  }
+}

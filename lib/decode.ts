@@ -1,0 +1,89 @@
+/**
+ * Decodes one Kafka message from pmacct's kafka plugin into its records.
+ *
+ * A message holds one JSON object, or several separated by newlines when pmacct runs with
+ * `kafka_multi_values`. Each line is decoded on its own, so one bad line never hides the good
+ * ones around it. pmacct's `kafka_markers` (`event_type` `purge_init` / `purge_close`) are
+ * reported as markers, not flows.
+ *
+ * @example
+ * ```ts
+ * const lines = decodeMessage(new TextEncoder().encode('{"bytes":1}\n{"bytes":2}'));
+ * lines.map((line) => line.kind); // ["flow", "flow"]
+ * ```
+ */
+
+/** Why a message or line could not become a record; also the dead-letter reason. */
+export type DecodeFailure = "empty_message" | "invalid_utf8" | "invalid_json" | "not_an_object";
+
+export type DecodedLine =
+  | { kind: "flow"; position: number; record: Record<string, unknown>; original: Uint8Array | string }
+  | { kind: "marker"; position: number; eventType: string }
+  | { kind: "invalid"; position: number; reason: DecodeFailure; detail: string; bytes: Uint8Array };
+
+/** `event_type` values pmacct uses for its start/end-of-purge markers. */
+export const MARKER_EVENT_TYPES: ReadonlySet<string> = new Set(["purge_init", "purge_close"]);
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+function decodeLine(line: string, position: number, original: Uint8Array | string): DecodedLine {
+  const bytes = () => typeof original === "string" ? encoder.encode(original) : original;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return { kind: "invalid", position, reason: "invalid_json", detail: (error as Error).message, bytes: bytes() };
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return {
+      kind: "invalid",
+      position,
+      reason: "not_an_object",
+      detail: `a JSON ${Array.isArray(value) ? "array" : typeof value}, not an object`,
+      bytes: bytes(),
+    };
+  }
+  const record = value as Record<string, unknown>;
+  const eventType = record.event_type;
+  if (typeof eventType === "string" && MARKER_EVENT_TYPES.has(eventType)) {
+    return { kind: "marker", position, eventType };
+  }
+  return { kind: "flow", position, record, original };
+}
+
+/** Decodes a message value; `null` (a tombstone) and blank values are an `empty_message`. */
+export function decodeMessage(value: Uint8Array | null): DecodedLine[] {
+  const empty = (): DecodedLine[] => [
+    {
+      kind: "invalid",
+      position: 0,
+      reason: "empty_message",
+      detail: "message has no content",
+      bytes: value ?? new Uint8Array(),
+    },
+  ];
+  if (value === null || value.length === 0) return empty();
+  let text: string;
+  try {
+    text = utf8.decode(value);
+  } catch {
+    return [{
+      kind: "invalid",
+      position: 0,
+      reason: "invalid_utf8",
+      detail: "message is not UTF-8 text",
+      bytes: value,
+    }];
+  }
+  if (!text.includes("\n")) {
+    return text.trim() === "" ? empty() : [decodeLine(text, 0, value)];
+  }
+  const lines: DecodedLine[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.trim() === "") continue;
+    lines.push(decodeLine(line, lines.length, line));
+  }
+  return lines.length === 0 ? empty() : lines;
+}

@@ -1,0 +1,133 @@
+/**
+ * The Kafka adapter: a kafkajs consumer that feeds the {@linkcode Pipeline} batch-wise with
+ * auto-commit off (offsets are committed by the pipeline, only past acknowledged records), and
+ * a producer for dead letters.
+ */
+import { type Consumer, Kafka, type LogEntry, logLevel as KafkaLogLevel, Partitioners, type Producer } from "kafkajs";
+import type { KafkaConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { Pipeline } from "./pipeline.ts";
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [KafkaLogLevel.ERROR]: "error",
+  [KafkaLogLevel.WARN]: "warn",
+  [KafkaLogLevel.INFO]: "info",
+  [KafkaLogLevel.DEBUG]: "debug",
+};
+
+/** kafkajs' own log lines, routed through the bridge's logger. */
+function kafkaLogCreator(log: Logger) {
+  return () => ({ namespace, level, log: entry }: LogEntry) => {
+    const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
+    log.log(LEVELS[level] ?? "info", `kafka ${namespace}: ${message}`, fields);
+  };
+}
+
+export function createKafka(config: KafkaConfig, log: Logger): Kafka {
+  return new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: kafkaLogCreator(log),
+    retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8 },
+  });
+}
+
+export function createDeadLetterProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: true,
+    idempotent: false,
+  });
+}
+
+/** Consumer state the HTTP readiness probe reports. */
+export interface ConsumerState {
+  member: boolean;
+}
+
+export interface RunConsumerOptions {
+  config: KafkaConfig;
+  kafka: Kafka;
+  pipeline: Pipeline;
+  log: Logger;
+  metrics: Metrics;
+  state: ConsumerState;
+}
+
+/** Connects, subscribes and starts consuming; retries the connection until Kafka answers. */
+export async function runConsumer(
+  { config, kafka, pipeline, log, metrics, state }: RunConsumerOptions,
+): Promise<Consumer> {
+  const consumer = kafka.consumer({
+    groupId: config.groupId,
+    retry: { retries: 8, restartOnFailure: () => Promise.resolve(true) },
+  });
+  const highWatermarks = new Map<number, number>();
+  const updateLag = () => {
+    for (const [partition, highWatermark] of highWatermarks) {
+      const committed = pipeline.committedOffset(config.topic, partition);
+      if (committed !== undefined) {
+        metrics.lag.set({ topic: config.topic, partition: String(partition) }, Math.max(0, highWatermark - committed));
+      }
+    }
+  };
+  const lagTimer = setInterval(updateLag, 1000);
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    pipeline.newGeneration();
+    highWatermarks.clear();
+    metrics.lag.reset();
+    state.member = true;
+    metrics.kafkaUp.set(1);
+    log.info("joined consumer group", {
+      group: config.groupId,
+      member: payload.memberId,
+      assignment: payload.memberAssignment,
+    });
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    state.member = false;
+    metrics.kafkaUp.set(0);
+    log.error("Kafka consumer crashed", { error: payload.error.message, restarting: payload.restart });
+  });
+  consumer.on(consumer.events.DISCONNECT, () => {
+    state.member = false;
+    metrics.kafkaUp.set(0);
+  });
+  consumer.on(consumer.events.STOP, () => clearInterval(lagTimer));
+  for (let attempt = 1;; attempt++) {
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [config.topic], fromBeginning: config.fromBeginning });
+      break;
+    } catch (error) {
+      log.error("cannot reach Kafka; retrying", {
+        brokers: config.brokers.join(","),
+        error: (error as Error).message,
+        attempt,
+      });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * attempt)));
+    }
+  }
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      if (!isRunning() || isStale()) return;
+      highWatermarks.set(batch.partition, Number(batch.highWatermark));
+      const messages = batch.messages.map((message) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        timestamp: message.timestamp,
+        value: message.value,
+      }));
+      const taken = await pipeline.ingest(messages, heartbeat);
+      if (taken > 0) resolveOffset(messages[taken - 1].offset);
+      await heartbeat();
+    },
+  });
+  return consumer;
+}

@@ -1,0 +1,73 @@
+/**
+ * The bridge's Prometheus metrics. `samples_count_total` is the original tool's counter (records
+ * consumed from Kafka) and keeps its name; the rest use the `pmacct_bridge_` prefix.
+ */
+import client from "prom-client";
+
+export function createMetrics(registry = new client.Registry()) {
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new client.Counter({ name, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string, labelNames: string[] = []) =>
+    new client.Gauge({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    samples: counter("samples_count_total", "Total number of samples (pmacct flow records) read from Kafka"),
+    indexed: counter("pmacct_bridge_documents_indexed_total", "Documents Elasticsearch acknowledged, by HTTP status", [
+      "status",
+    ]),
+    rejected: counter(
+      "pmacct_bridge_documents_rejected_total",
+      "Documents Elasticsearch rejected for good, by HTTP status and error type",
+      ["status", "reason"],
+    ),
+    retried: counter(
+      "pmacct_bridge_documents_retried_total",
+      "Document sends retried, by HTTP status (0: the whole request failed)",
+      ["status"],
+    ),
+    bulkRequests: counter("pmacct_bridge_bulk_requests_total", "`_bulk` requests, by outcome (ok, partial, failed)", [
+      "outcome",
+    ]),
+    bulkDuration: new client.Histogram({
+      name: "pmacct_bridge_bulk_request_duration_seconds",
+      help: "Latency of `_bulk` requests",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    buffered: gauge(
+      "pmacct_bridge_buffered_records",
+      "Records read from Kafka and not yet acknowledged by Elasticsearch",
+    ),
+    lag: gauge(
+      "pmacct_bridge_kafka_consumer_lag",
+      "Messages between the partition's end and the bridge's committed offset",
+      ["topic", "partition"],
+    ),
+    committed: gauge("pmacct_bridge_kafka_committed_offset", "Last offset committed, per partition", [
+      "topic",
+      "partition",
+    ]),
+    decodeErrors: counter(
+      "pmacct_bridge_decode_errors_total",
+      "Kafka messages or lines that were not pmacct JSON records, by reason",
+      ["reason"],
+    ),
+    deadLetters: counter(
+      "pmacct_bridge_dead_letters_total",
+      "Records written to the dead-letter topic (or only logged if it is off), by reason",
+      ["reason"],
+    ),
+    markers: counter("pmacct_bridge_markers_total", "pmacct kafka_markers seen (not indexed), by event_type", [
+      "event_type",
+    ]),
+    elasticUp: gauge("pmacct_bridge_elasticsearch_up", "1 when the last Elasticsearch request succeeded"),
+    elasticAuthFailed: gauge(
+      "pmacct_bridge_elasticsearch_auth_failed",
+      "1 while Elasticsearch refuses the bridge's credentials (401/403)",
+    ),
+    kafkaUp: gauge("pmacct_bridge_kafka_up", "1 while the consumer is a member of its group"),
+    paused: gauge("pmacct_bridge_paused", "1 while fetching from Kafka is paused because the buffer is full"),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,311 @@
+/**
+ * The bridge's flow, independent of the Kafka client: messages in, documents buffered per index,
+ * `_bulk` batches out, and offsets released for commit only once every record of a message is
+ * indexed or dead-lettered.
+ */
+import { BulkBuffer } from "./batch.ts";
+import { Aborted, type BulkItemResult, type BulkWriter } from "./bulk_writer.ts";
+import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
+import { decodeMessage } from "./decode.ts";
+import { encodeDocument, type EncodeOptions } from "./document.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { OffsetTracker } from "./offsets.ts";
+
+/** A Kafka message as the pipeline needs it. */
+export interface SourceMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  /** Kafka timestamp, epoch milliseconds as a decimal string (kafkajs' form). */
+  timestamp: string;
+  value: Uint8Array | null;
+}
+
+/** A document on its way, with what is needed to acknowledge or dead-letter it. */
+export interface PendingDocument {
+  index: string;
+  id: string;
+  source: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  position: number;
+  generation: number;
+  original: Uint8Array | string;
+}
+
+export interface CommitRequest {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface PipelineOptions extends EncodeOptions {
+  maxBatch: number;
+  maxWaitMs: number;
+  maxBuffered: number;
+  concurrency: number;
+}
+
+export interface PipelineDeps {
+  writer: BulkWriter<PendingDocument>;
+  deadLetters: DeadLetterSink;
+  /** Commits offsets to Kafka; may throw (then the same offsets are retried later). */
+  commit(offsets: CommitRequest[]): Promise<void>;
+  /** Reports whether Elasticsearch answered, for readiness. */
+  elasticHealth(ok: boolean, authFailed: boolean): void;
+  log: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+export class Pipeline {
+  readonly #buffer: BulkBuffer<PendingDocument>;
+  readonly #tracker = new OffsetTracker();
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #deadLettering = new Set<Promise<void>>();
+  readonly #abort = new AbortController();
+  readonly #now: () => number;
+  #generation = 0;
+  #inFlightDocuments = 0;
+  #committing: Promise<void> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #waiters: Array<() => void> = [];
+
+  constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
+    this.#buffer = new BulkBuffer({ maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs });
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** Starts the timer that sends due batches even when no message arrives. */
+  start(tickMs = Math.min(250, this.options.maxWaitMs)): void {
+    this.#timer = setInterval(() => {
+      this.#pump();
+      this.#commitReady();
+    }, tickMs);
+  }
+
+  /** Records held: buffered or being sent. */
+  get held(): number {
+    return this.#buffer.size + this.#inFlightDocuments;
+  }
+
+  /**
+   * Takes a batch of messages of one partition. Resolves once they are buffered; waits (calling
+   * `keepAlive` so the group keeps the member) while the buffer is at its bound. Returns how
+   * many messages were taken: fewer than given if a rebalance happened meanwhile (Kafka then
+   * delivers the rest again from the committed offset).
+   */
+  async ingest(messages: SourceMessage[], keepAlive: () => Promise<void> = async () => {}): Promise<number> {
+    const { log, metrics } = this.deps;
+    const generation = this.#generation;
+    let taken = 0;
+    for (const message of messages) {
+      while (this.held >= this.options.maxBuffered && generation === this.#generation && !this.#abort.signal.aborted) {
+        metrics.paused.set(1);
+        await this.#waitForRoom(3000);
+        await keepAlive();
+      }
+      metrics.paused.set(0);
+      if (generation !== this.#generation || this.#abort.signal.aborted) break;
+      taken++;
+      const key = partitionKey(message.topic, message.partition);
+      const lines = decodeMessage(message.value);
+      const units = lines.filter((line) => line.kind !== "marker").length;
+      this.#tracker.begin(key, Number(message.offset), units);
+      const origin = {
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        timestampMs: Number(message.timestamp),
+      };
+      for (const line of lines) {
+        if (line.kind === "marker") {
+          metrics.markers.inc({ event_type: line.eventType });
+          continue;
+        }
+        if (line.kind === "invalid") {
+          metrics.decodeErrors.inc({ reason: line.reason });
+          log.error("message is not a pmacct JSON record", {
+            reason: line.reason,
+            detail: line.detail,
+            topic: message.topic,
+            partition: message.partition,
+            offset: message.offset,
+            position: line.position,
+          });
+          this.#deadLetter(
+            { ...origin, position: line.position, reason: line.reason, detail: line.detail, value: line.bytes },
+            key,
+            generation,
+          );
+          continue;
+        }
+        metrics.samples.inc();
+        const encoded = encodeDocument(line.record, { ...origin, position: line.position }, this.options);
+        this.#buffer.add(
+          { ...encoded, ...origin, position: line.position, generation, original: line.original },
+          this.#now(),
+        );
+      }
+    }
+    metrics.buffered.set(this.held);
+    this.#pump();
+    return taken;
+  }
+
+  /** The last offset committed for a partition in this generation. */
+  committedOffset(topic: string, partition: number): number | undefined {
+    return this.#tracker.committedOffset(partitionKey(topic, partition));
+  }
+
+  /** Called on a group rebalance: acknowledgements of earlier assignments no longer commit. */
+  newGeneration(): void {
+    this.#generation++;
+    for (const key of this.#tracker.keys()) this.#tracker.forget(key);
+  }
+
+  /** Sends every due batch while request slots are free. */
+  #pump(force = false): void {
+    while (
+      this.#inFlight.size < this.options.concurrency && this.#buffer.size > 0 &&
+      (force || this.#buffer.due(this.#now()))
+    ) {
+      const batch = this.#buffer.take(this.#now());
+      this.#inFlightDocuments += batch.length;
+      const sending = this.#send(batch).finally(() => {
+        this.#inFlight.delete(sending);
+        this.#inFlightDocuments -= batch.length;
+        this.deps.metrics.buffered.set(this.held);
+        this.#wake();
+        this.#pump(force);
+        this.#commitReady();
+      });
+      this.#inFlight.add(sending);
+    }
+  }
+
+  async #send(batch: PendingDocument[]): Promise<void> {
+    try {
+      await this.deps.writer.write(batch, {
+        indexed: (documents) => {
+          for (const doc of documents) this.#acknowledge(doc);
+        },
+        rejected: (doc, item) => this.#rejected(doc, item),
+        health: this.deps.elasticHealth,
+      }, this.#abort.signal);
+    } catch (error) {
+      if (!(error instanceof Aborted)) {
+        this.deps.log.error("bulk writer stopped unexpectedly", { error: (error as Error).message });
+      }
+    }
+  }
+
+  #acknowledge(doc: { topic: string; partition: number; offset: string; generation: number }): void {
+    if (doc.generation !== this.#generation) return;
+    this.#tracker.complete(partitionKey(doc.topic, doc.partition), Number(doc.offset));
+  }
+
+  #rejected(doc: PendingDocument, item: BulkItemResult): Promise<void> {
+    const letter: DeadLetter = {
+      reason: item.error?.type ?? `http_${item.status}`,
+      detail: item.error?.reason ?? `status ${item.status}`,
+      topic: doc.topic,
+      partition: doc.partition,
+      offset: doc.offset,
+      position: doc.position,
+      value: doc.original,
+    };
+    return this.deps.deadLetters.send(letter).then(() => this.#acknowledge(doc));
+  }
+
+  #deadLetter(letter: DeadLetter, key: string, generation: number): void {
+    const sending = this.deps.deadLetters.send(letter).then(() => {
+      if (generation === this.#generation) this.#tracker.complete(key, Number(letter.offset));
+      this.#commitReady();
+    });
+    this.#deadLettering.add(sending);
+    sending.finally(() => this.#deadLettering.delete(sending));
+  }
+
+  /** Commits every partition whose safe offset moved; one commit at a time. */
+  #commitReady(): Promise<void> {
+    if (this.#committing) return this.#committing;
+    const offsets: CommitRequest[] = [];
+    for (const key of this.#tracker.keys()) {
+      const next = this.#tracker.committable(key);
+      if (next === undefined) continue;
+      const [topic, partition] = key.split("\u0000");
+      offsets.push({ topic, partition: Number(partition), offset: String(next) });
+    }
+    if (offsets.length === 0) return Promise.resolve();
+    const generation = this.#generation;
+    this.#committing = this.deps.commit(offsets).then(() => {
+      if (generation !== this.#generation) return;
+      for (const { topic, partition, offset } of offsets) {
+        this.#tracker.markCommitted(partitionKey(topic, partition), Number(offset));
+        this.deps.metrics.committed.set({ topic, partition: String(partition) }, Number(offset));
+      }
+    }, (error) => {
+      this.deps.log.warn("offset commit failed; will retry", { error: (error as Error).message });
+    }).finally(() => {
+      this.#committing = undefined;
+    });
+    return this.#committing;
+  }
+
+  #waitForRoom(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Messages taken whose records are not all indexed or dead-lettered yet. */
+  unfinished(): number {
+    return this.#tracker.inFlight();
+  }
+
+  /**
+   * Sends everything buffered and commits, within `timeoutMs`. Returns `false` if time ran out:
+   * requests still running are abandoned and their offsets stay uncommitted.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = this.#now() + timeoutMs;
+    const busy = () => this.#buffer.size > 0 || this.#inFlight.size > 0 || this.#deadLettering.size > 0;
+    while (busy()) {
+      if (this.#now() >= deadline) break;
+      this.#pump(true);
+      await Promise.race([
+        ...this.#inFlight,
+        ...this.#deadLettering,
+        new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - this.#now()))),
+      ]);
+    }
+    const finished = !busy();
+    if (!finished) this.#abort.abort();
+    if (this.#committing) await this.#committing;
+    await this.#commitReady();
+    this.stop();
+    return finished;
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#abort.abort();
+    this.#wake();
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Graceful shutdown on SIGTERM/SIGINT: stop fetching, send what is buffered, commit what is
+ * acknowledged, leave the group, all within a bound. When the bound is hit, the bridge exits
+ * without committing the rest; those records are read again by whoever owns the partition next
+ * and overwrite their documents (same `_id`).
+ */
+import type { Consumer, Producer } from "kafkajs";
+import type { Logger } from "./log.ts";
+import type { Pipeline } from "./pipeline.ts";
+
+export interface ShutdownParts {
+  consumer?: Consumer;
+  producer?: Producer;
+  pipeline: Pipeline;
+  server?: Deno.HttpServer;
+  topic: string;
+  log: Logger;
+}
+
+/** Returns the exit status: 0 when everything was flushed and committed in time, 1 otherwise. */
+export async function shutdown(parts: ShutdownParts, timeoutMs: number): Promise<number> {
+  const { consumer, producer, pipeline, server, topic, log } = parts;
+  const started = Date.now();
+  log.info("shutting down: flushing buffered records", { held: pipeline.held, timeout_ms: timeoutMs });
+  consumer?.pause([{ topic }]);
+  const drained = await pipeline.drain(timeoutMs);
+  const remaining = Math.max(1000, timeoutMs - (Date.now() - started));
+  const withTimeout = (step: Promise<unknown>) =>
+    Promise.race([
+      step.catch((error) => log.warn("shutdown step failed", { error: (error as Error).message })),
+      new Promise((resolve) => setTimeout(resolve, remaining)),
+    ]);
+  await withTimeout(Promise.all([consumer?.disconnect(), producer?.disconnect()]));
+  await withTimeout(server?.shutdown() ?? Promise.resolve());
+  if (drained) {
+    log.info("shutdown complete: everything buffered was indexed and committed", { took_ms: Date.now() - started });
+    return 0;
+  }
+  log.warn("shutdown timed out: unsent records were not committed and will be read again", {
+    unfinished_messages: pipeline.unfinished(),
+  });
+  return 1;
+}
