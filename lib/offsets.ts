@@ -83,8 +83,9 @@ export class OffsetTracker {
       state.entries = state.entries.slice(state.head);
       state.head = 0;
     }
+    if (state.frontier === undefined) return undefined;
     const next = state.head < state.entries.length ? state.entries[state.head].offset : state.frontier;
-    if (next === undefined || (state.committed !== undefined && next <= state.committed)) return undefined;
+    if ((state.committed !== undefined && next <= state.committed)) return undefined;
     return next;
   }
 

@@ -1,0 +1,248 @@
+/**
+ * Helpers for integration tests against the real local stack (`stack/stack.sh up`): Debian's
+ * pmacct producing into the real Kafka, the bridge as a real process, Elasticsearch read back.
+ */
+import { Client } from "@elastic/elasticsearch";
+import { flowTime } from "../../lib/flow_time.ts";
+import { dailyIndexName } from "../../lib/index_name.ts";
+import { FIXTURES, REPO_ROOT } from "./fixtures.ts";
+
+export const KAFKA = "127.0.0.1:9092";
+export const ELASTIC = "http://127.0.0.1:9200";
+export const elastic = new Client({ node: ELASTIC });
+
+/** A name no earlier run used, so tests never see each other's topics, groups or indices. */
+export function uniqueName(label: string): string {
+  return `it-${label}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 120_000,
+  everyMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+async function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<string> {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: options.cwd,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
+  });
+  const { code, stdout, stderr } = await child.output();
+  const out = new TextDecoder().decode(stdout);
+  if (code !== 0) {
+    throw new Error(`${command} ${args.join(" ")} exited ${code}: ${new TextDecoder().decode(stderr).slice(-2000)}`);
+  }
+  return out;
+}
+
+/** Writes synthetic traffic (5,000 packets over the last ten minutes) with the fixture's scapy script. */
+export async function makeTrafficPcap(dir: string): Promise<string> {
+  await run("/usr/bin/python3", [`${FIXTURES}/debian-pmacct-1.7.7/make-traffic-pcap.py`], { cwd: dir });
+  return `${dir}/traffic.pcap`;
+}
+
+/** The captured router exports of pmacct's own regression suite. */
+export const FIXTURE_CAPTURES = [
+  "100-IPFIXv10-CISCO",
+  "101-NFv9-CISCO-cust_primitives",
+  "103-IPFIXv10-CISCO-pretag-JSON_encoding",
+  "104-IPFIXv10-IPv6-CISCO-sampling_option",
+].map((name) => `${FIXTURES}/pmacct-test-automation/${name}/traffic-00.pcap`);
+
+export interface PmacctRun {
+  daemon: "pmacctd" | "nfacctd";
+  pcap: string;
+  topic: string;
+  aggregate: string;
+  /** Extra config lines, e.g. `timestamps_utc: true`. */
+  extra?: string[];
+}
+
+/**
+ * Replays a capture through Debian's pmacct with the kafka plugin into `topic`. The plugin's
+ * refresh time is longer than the replay so the cache is purged once, at exit: with frequent
+ * purges pmacct 1.7.7 drops entries of a fast pcap replay.
+ */
+export async function runPmacct({ daemon, pcap, topic, aggregate, extra = [] }: PmacctRun): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "pmacct-" });
+  const config = [
+    "daemonize: false",
+    `pcap_savefile: ${pcap}`,
+    "pcap_savefile_wait: false",
+    "plugins: kafka[k]",
+    `aggregate[k]: ${aggregate}`,
+    `kafka_topic[k]: ${topic}`,
+    `kafka_broker_host[k]: ${KAFKA.split(":")[0]}`,
+    `kafka_broker_port[k]: ${KAFKA.split(":")[1]}`,
+    "kafka_refresh_time[k]: 300",
+    "kafka_history[k]: 5m",
+    "kafka_history_roundoff[k]: m",
+    ...extra,
+  ].join("\n");
+  await Deno.writeTextFile(`${dir}/pmacct.conf`, config + "\n");
+  await run(`/usr/sbin/${daemon}`, ["-f", `${dir}/pmacct.conf`], { cwd: dir, timeoutMs: 90_000 });
+  await Deno.remove(dir, { recursive: true });
+}
+
+export interface TopicMessage {
+  partition: number;
+  offset: number;
+  timestamp: number;
+  payload: string | null;
+}
+
+/** Every message of a topic, read with kcat (independent of the bridge's Kafka client). */
+export async function readTopic(topic: string): Promise<TopicMessage[]> {
+  const out = await run("kcat", ["-b", KAFKA, "-C", "-t", topic, "-e", "-q", "-J"]);
+  return out.split("\n").filter((line) => line.trim() !== "").map((line) => {
+    const message = JSON.parse(line);
+    return { partition: message.partition, offset: message.offset, timestamp: message.ts, payload: message.payload };
+  });
+}
+
+export interface DaySums {
+  count: number;
+  bytes: number;
+  packets: number;
+}
+
+/** Per daily index: records, bytes and packets, computed from what pmacct put in Kafka. */
+export function expectedSums(messages: TopicMessage[], prefix: string, zone = "UTC"): Record<string, DaySums> {
+  const sums: Record<string, DaySums> = {};
+  for (const message of messages) {
+    for (const line of (message.payload ?? "").split("\n").filter((l) => l.trim() !== "")) {
+      const record = JSON.parse(line);
+      const index = dailyIndexName(prefix, flowTime(record, zone, message.timestamp).epochMs);
+      sums[index] ??= { count: 0, bytes: 0, packets: 0 };
+      sums[index].count++;
+      sums[index].bytes += Number(record.bytes ?? 0);
+      sums[index].packets += Number(record.packets ?? 0);
+    }
+  }
+  return sums;
+}
+
+/** Per daily index, what Elasticsearch holds. */
+export async function indexedSums(prefix: string): Promise<Record<string, DaySums>> {
+  await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
+  const response = await elastic.search({
+    index: `${prefix}-*`,
+    size: 0,
+    allow_no_indices: true,
+    aggs: {
+      by_index: {
+        terms: { field: "_index", size: 1000 },
+        aggs: { bytes: { sum: { field: "bytes" } }, packets: { sum: { field: "packets" } } },
+      },
+    },
+  });
+  // deno-lint-ignore no-explicit-any
+  const buckets = (response.aggregations?.by_index as any)?.buckets ?? [];
+  return Object.fromEntries(
+    // deno-lint-ignore no-explicit-any
+    buckets.map((
+      bucket: any,
+    ) => [bucket.key, { count: bucket.doc_count, bytes: bucket.bytes.value, packets: bucket.packets.value }]),
+  );
+}
+
+export async function countDocuments(prefix: string): Promise<number> {
+  await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
+  return (await elastic.count({ index: `${prefix}-*`, allow_no_indices: true })).count;
+}
+
+/** Every `_id` in the prefix's indices (with repeats, should a record be there twice). */
+export async function allIds(prefix: string): Promise<string[]> {
+  await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
+  const ids: string[] = [];
+  const pages = elastic.helpers.scrollSearch({ index: `${prefix}-*`, size: 5000, _source: false, sort: ["_doc"] });
+  for await (const page of pages) {
+    for (const hit of page.body.hits.hits) ids.push(hit._id!);
+  }
+  return ids;
+}
+
+export interface BridgeProcess {
+  child: Deno.ChildProcess;
+  port: number;
+  logPath: string;
+  metric(name: string): Promise<number>;
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+let nextPort = 19_100 + Math.floor(Math.random() * 500);
+
+/** Starts the bridge (`main.ts`) as its own process, with a log file of its own. */
+export async function startBridge(env: Record<string, string>): Promise<BridgeProcess> {
+  const port = nextPort++;
+  const logPath = await Deno.makeTempFile({ prefix: "bridge-", suffix: ".log" });
+  const log = await Deno.open(logPath, { write: true, append: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "main.ts"],
+    cwd: REPO_ROOT,
+    env: {
+      PROMETHEUS_CLIENT_PORT: String(port),
+      KAFKA_BOOTSTRAP_SERVERS: KAFKA,
+      ELASTIC_HOSTS: "127.0.0.1:9200",
+      PMACCT_TIMEZONE: "UTC",
+      ...env,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  child.stdout.pipeTo(log.writable, { preventClose: true }).catch(() => {});
+  child.stderr.pipeTo(log.writable).catch(() => {});
+  const metric = async (name: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let total = 0;
+    for (const line of text.split("\n")) {
+      if (line.startsWith(name) && /^[a-z_]+(\{[^}]*\})? /.test(line) && line.split(/[ {]/)[0] === name) {
+        total += Number(line.split(" ").at(-1));
+      }
+    }
+    return total;
+  };
+  return {
+    child,
+    port,
+    logPath,
+    metric,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch {
+        // already exited
+      }
+      return await child.status;
+    },
+  };
+}
+
+export async function waitReady(bridge: BridgeProcess, timeoutMs = 60_000): Promise<void> {
+  await waitFor(`bridge /readyz on port ${bridge.port} (log: ${bridge.logPath})`, async () => {
+    const response = await fetch(`http://127.0.0.1:${bridge.port}/readyz`);
+    await response.body?.cancel();
+    return response.status === 200;
+  }, timeoutMs);
+}

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { ConfigError, describeConfig, elasticNodeUrl, parseConfig, VARIABLES } from "../../lib/config.ts";
+
+const base = { KAFKA_BOOTSTRAP_SERVERS: "k1:9092,k2:9094", KAFKA_TOPIC: "pmacct.sfacct" };
+
+const configError = (variable: string) => (error: unknown) =>
+  error instanceof ConfigError && error.variable === variable;
+
+Deno.test("defaults are the original tool's", () => {
+  const config = parseConfig(base, "UTC");
+  assert.deepEqual(config.kafka.brokers, ["k1:9092", "k2:9094"]);
+  assert.equal(config.kafka.groupId, "kafka2elastic");
+  assert.deepEqual(config.elastic.nodes, ["http://127.0.0.1:9200"]);
+  assert.equal(config.elastic.useSsl, false);
+  assert.equal(config.elastic.verifySsl, true);
+  assert.equal(config.elastic.indexPrefix, "sflow");
+  assert.equal(config.elastic.indexTemplateFile, "new-index-template.json");
+  assert.equal(config.elastic.maxSamplesPerSend, 1000);
+  assert.equal(config.elastic.maxTimeToSendSeconds, 10);
+  assert.equal(config.elastic.shards, 1);
+  assert.equal(config.elastic.replicas, 0);
+  assert.equal(config.prometheusPort, 9003);
+  assert.equal(config.kafka.fromBeginning, true);
+  assert.equal(config.kafka.deadLetterTopic, "pmacct.sfacct-dlq");
+  assert.deepEqual(config.warnings, []);
+});
+
+Deno.test("required variables are named when missing", () => {
+  assert.throws(() => parseConfig({ KAFKA_TOPIC: "t" }), configError("KAFKA_BOOTSTRAP_SERVERS"));
+  assert.throws(() => parseConfig({ KAFKA_BOOTSTRAP_SERVERS: "k:1" }), configError("KAFKA_TOPIC"));
+  assert.throws(() => parseConfig({ ...base, KAFKA_TOPIC: "  " }), configError("KAFKA_TOPIC"));
+});
+
+Deno.test("invalid values name the variable and what was expected", () => {
+  const cases: Array<[string, string]> = [
+    ["ELASTIC_MAX_SAMPLES_PER_SEND", "many"],
+    ["ELASTIC_MAX_SAMPLES_PER_SEND", "0"],
+    ["ELASTIC_MAX_TIME_TO_SEND", "1.5"],
+    ["PROMETHEUS_CLIENT_PORT", "70000"],
+    ["ELASTIC_USE_SSL", "maybe"],
+    ["ELASTIC_VERIFY_SSL", "sometimes"],
+    ["ELASTIC_INDEX_PREFIX", "Flows"],
+    ["ELASTIC_HOSTS", "::1"],
+    ["KAFKA_BOOTSTRAP_SERVERS", "kafka-without-port"],
+    ["KAFKA_AUTO_OFFSET_RESET", "middle"],
+    ["PMACCT_TIMEZONE", "Mars/Olympus"],
+    ["LOG_LEVEL", "loud"],
+    ["KAFKA_DLQ_TOPIC", "pmacct.sfacct"],
+  ];
+  for (const [variable, value] of cases) {
+    assert.throws(() => parseConfig({ ...base, [variable]: value }, "UTC"), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${variable}=${value}`);
+      assert.equal(error.variable, variable);
+      assert.match(error.message, new RegExp(`^${variable}=.* is invalid: expected `));
+      return true;
+    });
+  }
+});
+
+Deno.test("the original's misspelt ELASTC_MAX_TIME_TO_SEND is honoured with a warning", () => {
+  const config = parseConfig({ ...base, ELASTC_MAX_TIME_TO_SEND: "3" }, "UTC");
+  assert.equal(config.elastic.maxTimeToSendSeconds, 3);
+  assert.equal(config.warnings.length, 1);
+  assert.match(config.warnings[0], /ELASTC_MAX_TIME_TO_SEND/);
+  const both = parseConfig({ ...base, ELASTC_MAX_TIME_TO_SEND: "3", ELASTIC_MAX_TIME_TO_SEND: "7" }, "UTC");
+  assert.equal(both.elastic.maxTimeToSendSeconds, 7);
+  assert.deepEqual(both.warnings, []);
+});
+
+Deno.test("ELASTIC_HOSTS accepts the original's forms and URLs", () => {
+  assert.equal(elasticNodeUrl("es01", false), "http://es01:9200");
+  assert.equal(elasticNodeUrl("es02:9290", false), "http://es02:9290");
+  assert.equal(elasticNodeUrl("es02:9290", true), "https://es02:9290");
+  assert.equal(elasticNodeUrl("[::1]", false), "http://[::1]:9200");
+  assert.equal(elasticNodeUrl("[::1]:9201", false), "http://[::1]:9201");
+  assert.equal(elasticNodeUrl("https://es03:9243/", false), "https://es03:9243");
+  const config = parseConfig({ ...base, ELASTIC_HOSTS: "es01,es02:9290", ELASTIC_USE_SSL: "YES" }, "UTC");
+  assert.deepEqual(config.elastic.nodes, ["https://es01:9200", "https://es02:9290"]);
+});
+
+Deno.test("user and password go together; secrets never reach the start-up line", () => {
+  assert.throws(() => parseConfig({ ...base, ELASTIC_USERNAME: "elastic" }), configError("ELASTIC_PASSWORD"));
+  const config = parseConfig({
+    ...base,
+    ELASTIC_USERNAME: "elastic",
+    ELASTIC_PASSWORD: "s3cret",
+    ELASTIC_API_KEY: "k3y",
+  }, "UTC");
+  const line = describeConfig(config);
+  assert.ok(!line.includes("s3cret") && !line.includes("k3y"));
+  assert.match(line, /ELASTIC_PASSWORD=\*\*\*\* /);
+});
+
+Deno.test("KAFKA_DLQ_TOPIC=off switches dead letters off", () => {
+  assert.equal(parseConfig({ ...base, KAFKA_DLQ_TOPIC: "off" }, "UTC").kafka.deadLetterTopic, undefined);
+  assert.equal(parseConfig({ ...base, KAFKA_DLQ_TOPIC: "bad.flows" }, "UTC").kafka.deadLetterTopic, "bad.flows");
+});
+
+Deno.test("the start-up line and the README table cover every variable", () => {
+  const config = parseConfig(base, "UTC");
+  const line = describeConfig(config);
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  for (const { name } of VARIABLES) {
+    assert.ok(line.includes(`${name}=`), `${name} missing from the start-up line`);
+    assert.ok(readme.includes(`\`${name}\``), `${name} missing from README.md`);
+  }
+});
+
+Deno.test("every variable of the original README is still read, with its default", () => {
+  const original = Deno.readTextFileSync(
+    new URL("../../../shared/seed/pmacct-kafka-elastic-README.md", import.meta.url),
+  );
+  const names = [...original.matchAll(/^`([A-Z_]+)` \|/gm)].map((match) => match[1]);
+  assert.equal(names.length, 11);
+  const ours = new Set(VARIABLES.map((variable) => variable.name));
+  for (const name of names) assert.ok(ours.has(name), `${name} is not supported`);
+});

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { decodeMessage } from "../../lib/decode.ts";
+import { fixtureRecordFiles } from "../support/fixtures.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+Deno.test("every record of every fixture decodes as a flow", () => {
+  let total = 0;
+  for (const { path, lines } of fixtureRecordFiles()) {
+    for (const line of lines) {
+      const decoded = decodeMessage(bytes(line));
+      assert.equal(decoded.length, 1, path);
+      assert.equal(decoded[0].kind, "flow", `${path}: ${line.slice(0, 80)}`);
+    }
+    total += lines.length;
+  }
+  assert.ok(total >= 500, `only ${total} fixture records found`);
+});
+
+Deno.test("kafka_multi_values: newline-separated records, positions in order", () => {
+  const { lines } = fixtureRecordFiles().find(({ path }) => path.includes("101-NFv9"))!;
+  const decoded = decodeMessage(bytes(lines.slice(0, 5).join("\n") + "\n"));
+  assert.deepEqual(decoded.map((line) => [line.kind, line.position]), [0, 1, 2, 3, 4].map((i) => ["flow", i]));
+});
+
+Deno.test("one bad line among good ones is reported alone, with its own bytes", () => {
+  const decoded = decodeMessage(bytes('{"bytes":1}\n{"bytes":\n{"bytes":3}\r\n'));
+  assert.deepEqual(decoded.map((line) => line.kind), ["flow", "invalid", "flow"]);
+  const bad = decoded[1];
+  assert.ok(bad.kind === "invalid");
+  assert.equal(bad.reason, "invalid_json");
+  assert.equal(new TextDecoder().decode(bad.bytes), '{"bytes":');
+});
+
+Deno.test("empty, non-object and non-UTF-8 messages are classified", () => {
+  const reason = (value: Uint8Array | null) => {
+    const [line] = decodeMessage(value);
+    return line.kind === "invalid" ? line.reason : line.kind;
+  };
+  assert.equal(reason(null), "empty_message");
+  assert.equal(reason(new Uint8Array()), "empty_message");
+  assert.equal(reason(bytes(" \n \n")), "empty_message");
+  assert.equal(reason(bytes("[1,2]")), "not_an_object");
+  assert.equal(reason(bytes("42")), "not_an_object");
+  assert.equal(reason(bytes("not json")), "invalid_json");
+  assert.equal(reason(new Uint8Array([0xff, 0xfe, 0x7b])), "invalid_utf8");
+});
+
+Deno.test("a single-record message keeps its original bytes", () => {
+  const value = bytes('{"event_type": "purge", "bytes": 5}');
+  const [line] = decodeMessage(value);
+  assert.ok(line.kind === "flow");
+  assert.equal(line.original, value);
+});
+
+Deno.test("kafka_markers are markers, not flows", () => {
+  const decoded = decodeMessage(
+    bytes(
+      '{"event_type":"purge_init","seq":1}\n{"event_type":"purge","bytes":2}\n{"event_type":"purge_close","seq":1}',
+    ),
+  );
+  assert.deepEqual(decoded.map((line) => line.kind), ["marker", "flow", "marker"]);
+});

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { documentId, encodeDocument } from "../../lib/document.ts";
+import { fixtureRecordFiles } from "../support/fixtures.ts";
+
+const origin = { topic: "pmacct.flows", partition: 2, offset: "1234", position: 0, timestampMs: Date.UTC(2030, 0, 1) };
+const options = { indexPrefix: "sflow", timezone: "UTC" };
+
+Deno.test("ids are deterministic and distinct per record", () => {
+  assert.equal(documentId(origin), "pmacct.flows:2:1234:0");
+  assert.notEqual(documentId({ ...origin, position: 1 }), documentId(origin));
+  assert.notEqual(documentId({ ...origin, offset: "1235" }), documentId(origin));
+  assert.notEqual(documentId({ ...origin, partition: 3 }), documentId(origin));
+});
+
+Deno.test("every fixture record gets the flow's own day and @timestamp, never the Kafka time", () => {
+  for (const { path, lines } of fixtureRecordFiles()) {
+    for (const line of lines) {
+      const record = JSON.parse(line);
+      const doc = encodeDocument(record, origin, options);
+      const source = JSON.parse(doc.source);
+      assert.match(doc.index, /^sflow-20(2[3-9])-\d\d-\d\d$/, path);
+      assert.notEqual(doc.index, "sflow-2030-01-01", path);
+      assert.equal(doc.index, `sflow-${source["@timestamp"].slice(0, 10)}`);
+      assert.equal(source.bytes, JSON.parse(line).bytes);
+    }
+  }
+});
+
+Deno.test("zero times and empty addresses become null, other fields stay as pmacct wrote them", () => {
+  const doc = encodeDocument(
+    {
+      timestamp_start: "2026-11-24 19:10:15.000000",
+      timestamp_end: "0000-00-00 00:00:00.000000",
+      post_nat_ip_src: "",
+      ip_src: "10.0.1.7",
+      tcp_flags: "0",
+      flows: null,
+      bytes: 740,
+    },
+    origin,
+    options,
+  );
+  assert.deepEqual(JSON.parse(doc.source), {
+    timestamp_start: "2026-11-24 19:10:15.000000",
+    timestamp_end: null,
+    post_nat_ip_src: null,
+    ip_src: "10.0.1.7",
+    tcp_flags: "0",
+    flows: null,
+    bytes: 740,
+    "@timestamp": "2026-11-24T19:10:15.000Z",
+  });
+  assert.equal(doc.index, "sflow-2026-11-24");
+});
+
+Deno.test("a record without time falls back to the Kafka timestamp", () => {
+  const doc = encodeDocument({ bytes: 1 }, origin, options);
+  assert.equal(doc.index, "sflow-2030-01-01");
+  assert.equal(JSON.parse(doc.source)["@timestamp"], "2030-01-01T00:00:00.000Z");
+});

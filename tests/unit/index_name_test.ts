@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { FLOW_TIME_FIELDS, flowTime, KAFKA_TIMESTAMP } from "../../lib/flow_time.ts";
+import { dailyIndexName, indexPattern } from "../../lib/index_name.ts";
+
+Deno.test("the index is named from the UTC date", () => {
+  assert.equal(dailyIndexName("sflow", Date.UTC(2026, 10, 24, 0, 0, 0)), "sflow-2026-11-24");
+  assert.equal(dailyIndexName("sflow", Date.UTC(2026, 10, 24, 23, 59, 59, 999)), "sflow-2026-11-24");
+  assert.equal(dailyIndexName("nf", Date.UTC(2023, 1, 28, 9, 46, 39)), "nf-2023-02-28");
+  assert.equal(indexPattern("sflow"), "sflow-*");
+});
+
+Deno.test("a local time just after midnight files under the UTC day before", () => {
+  const time = flowTime({ stamp_inserted: "2026-11-25 00:30:00" }, "Europe/Zurich", 0);
+  assert.equal(dailyIndexName("sflow", time.epochMs), "sflow-2026-11-24");
+});
+
+Deno.test("timestamp_start wins, zero times are skipped, in the documented order", () => {
+  const record = {
+    timestamp_start: "0000-00-00 00:00:00.000000",
+    timestamp_end: "2026-11-24 19:10:16.000000",
+    stamp_inserted: "2026-11-24 19:10:00",
+    timestamp_arrival: "2026-11-24 19:20:34.203042",
+  };
+  assert.deepEqual(flowTime(record, "UTC", 0), { epochMs: Date.UTC(2026, 10, 24, 19, 10, 16), field: "timestamp_end" });
+  assert.equal(
+    flowTime({ ...record, timestamp_start: "2026-11-23 23:59:59.000000" }, "UTC", 0).field,
+    "timestamp_start",
+  );
+  assert.deepEqual([...FLOW_TIME_FIELDS].slice(0, 2), ["timestamp_start", "timestamp_min"]);
+});
+
+Deno.test("without any time field the Kafka timestamp is used", () => {
+  const kafkaTime = Date.UTC(2026, 10, 24, 12);
+  assert.deepEqual(flowTime({ bytes: 1 }, "UTC", kafkaTime), { epochMs: kafkaTime, field: KAFKA_TIMESTAMP });
+  assert.deepEqual(flowTime({ stamp_inserted: "0.000000" }, "UTC", kafkaTime), {
+    epochMs: kafkaTime,
+    field: KAFKA_TIMESTAMP,
+  });
+});
