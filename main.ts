@@ -17,6 +17,8 @@ import { type PendingDocument, Pipeline } from "./lib/pipeline.ts";
 import { retryUntilDone } from "./lib/retry.ts";
 import { shutdown, type ShutdownParts } from "./lib/shutdown.ts";
 
+const DEFAULT_TEMPLATE = "new-index-template.json";
+
 function loadSettings() {
   try {
     const config = parseConfig(readEnvironment());
@@ -25,7 +27,11 @@ function loadSettings() {
     try {
       text = Deno.readTextFileSync(path);
     } catch (error) {
-      throw new ConfigError("ELASTIC_INDEX_TEMPLATE", `a readable file (${(error as Error).message})`, path);
+      // A binary dropped on a host alone still has the default template built in (`deno task compile`).
+      if (!(error instanceof Deno.errors.NotFound) || path !== DEFAULT_TEMPLATE) {
+        throw new ConfigError("ELASTIC_INDEX_TEMPLATE", `a readable file (${(error as Error).message})`, path);
+      }
+      text = Deno.readTextFileSync(new URL(`./${DEFAULT_TEMPLATE}`, import.meta.url));
     }
     return { config, mappings: parseTemplateFile(text, path) };
   } catch (error) {

@@ -157,19 +157,18 @@ export async function indexedSums(prefix: string): Promise<Record<string, DaySum
       },
     },
   });
-  // deno-lint-ignore no-explicit-any
-  const buckets = (response.aggregations?.by_index as any)?.buckets ?? [];
+  interface IndexBucket {
+    key: string;
+    doc_count: number;
+    bytes: { value: number };
+    packets: { value: number };
+  }
+  const buckets = (response.aggregations?.by_index as { buckets?: IndexBucket[] } | undefined)?.buckets ?? [];
   return Object.fromEntries(
-    // deno-lint-ignore no-explicit-any
     buckets.map((
-      bucket: any,
+      bucket,
     ) => [bucket.key, { count: bucket.doc_count, bytes: bucket.bytes.value, packets: bucket.packets.value }]),
   );
-}
-
-export async function countDocuments(prefix: string): Promise<number> {
-  await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
-  return (await elastic.count({ index: `${prefix}-*`, allow_no_indices: true })).count;
 }
 
 /** Every `_id` in the prefix's indices (with repeats, should a record be there twice). */

@@ -1,0 +1,48 @@
+/** A configuration error exits with status 2 and names the variable, before touching any server. */
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "../support/fixtures.ts";
+
+async function runMain(env: Record<string, string>) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "main.ts"],
+    cwd: REPO_ROOT,
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+const base = { KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:9092", KAFKA_TOPIC: "pmacct" };
+
+Deno.test("missing and invalid settings exit 2 with the variable's name", async () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{}, /KAFKA_TOPIC is required/],
+    [{ KAFKA_TOPIC: "pmacct" }, /KAFKA_BOOTSTRAP_SERVERS is required/],
+    [
+      { ...base, ELASTIC_MAX_SAMPLES_PER_SEND: "lots" },
+      /ELASTIC_MAX_SAMPLES_PER_SEND="lots" is invalid: expected an integer/,
+    ],
+    [
+      { ...base, ELASTIC_INDEX_TEMPLATE: "/nonexistent.json" },
+      /ELASTIC_INDEX_TEMPLATE="\/nonexistent.json" is invalid: expected a readable file/,
+    ],
+    [
+      { ...base, ELASTIC_INDEX_TEMPLATE: "deno.json" },
+      /ELASTIC_INDEX_TEMPLATE="deno.json" is invalid: expected a file of the form \{"mappings"/,
+    ],
+  ];
+  for (const [env, message] of cases) {
+    const { code, stderr } = await runMain(env);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, message);
+  }
+});
+
+Deno.test("the original tool's template file is accepted unchanged", async () => {
+  const { parseTemplateFile } = await import("../../lib/index_template.ts");
+  const text = await Deno.readTextFile(`${REPO_ROOT}../shared/seed/new-index-template.json`);
+  const mappings = parseTemplateFile(text, "seed/new-index-template.json");
+  assert.deepEqual(Object.keys(mappings), ["properties"]);
+});
