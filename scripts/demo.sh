@@ -9,7 +9,7 @@ STACK_DIR=${STACK_DIR:-$ROOT/.stack}
 PIDFILE=$STACK_DIR/run/demo-bridge.pid
 LOG=$STACK_DIR/logs/demo-bridge.log
 TOPIC=pmacct.demo
-FIXTURES=${PMACCT_FIXTURES:-$ROOT/../shared/fixtures}
+FIXTURES=${PMACCT_SHARED:-$ROOT/../shared}/fixtures
 
 if [ "${1:-}" = stop ]; then
   [ -f "$PIDFILE" ] && kill "$(cat "$PIDFILE")" 2>/dev/null && echo "bridge stopped" || echo "bridge not running"

@@ -1,6 +1,6 @@
 /** A configuration error exits with status 2 and names the variable, before touching any server. */
 import assert from "node:assert/strict";
-import { REPO_ROOT } from "../support/fixtures.ts";
+import { REPO_ROOT, SHARED } from "../support/fixtures.ts";
 
 async function runMain(env: Record<string, string>) {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -42,7 +42,7 @@ Deno.test("missing and invalid settings exit 2 with the variable's name", async 
 
 Deno.test("the original tool's template file is accepted unchanged", async () => {
   const { parseTemplateFile } = await import("../../lib/index_template.ts");
-  const text = await Deno.readTextFile(`${REPO_ROOT}../shared/seed/new-index-template.json`);
+  const text = await Deno.readTextFile(`${SHARED}/seed/new-index-template.json`);
   const mappings = parseTemplateFile(text, "seed/new-index-template.json");
   assert.deepEqual(Object.keys(mappings), ["properties"]);
 });

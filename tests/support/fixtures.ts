@@ -2,7 +2,9 @@
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const FIXTURES = Deno.env.get("PMACCT_FIXTURES") ?? `${REPO_ROOT}../shared/fixtures`;
+/** The read-only `shared/` folder that sits beside the clone (as in CI); override with `PMACCT_SHARED`. */
+export const SHARED = Deno.env.get("PMACCT_SHARED") ?? `${REPO_ROOT}../shared`;
+export const FIXTURES = `${SHARED}/fixtures`;
 
 /** Every `output-flow-00.json` and Debian fixture file, with its records (one JSON object a line). */
 export function fixtureRecordFiles(): Array<{ path: string; lines: string[] }> {
