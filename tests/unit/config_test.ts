@@ -108,9 +108,7 @@ Deno.test("the start-up line and the README table cover every variable", () => {
 });
 
 Deno.test("every variable of the original README is still read, with its default", () => {
-  const original = Deno.readTextFileSync(
-    new URL("../../../shared/seed/pmacct-kafka-elastic-README.md", import.meta.url),
-  );
+  const original = Deno.readTextFileSync(`${SHARED}/seed/pmacct-kafka-elastic-README.md`);
   const names = [...original.matchAll(/^`([A-Z_]+)` \|/gm)].map((match) => match[1]);
   assert.equal(names.length, 11);
   const ours = new Set(VARIABLES.map((variable) => variable.name));
