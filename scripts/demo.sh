@@ -51,7 +51,7 @@ else
   echo $! >"$PIDFILE"
 fi
 for _ in $(seq 60); do
-  lag=$(curl -fsS localhost:9003/metrics 2>/dev/null | awk '/^pmacct_bridge_kafka_consumer_lag/ {s += $2; n++} END {if (n) print s}')
+  lag=$(curl -fsS localhost:9003/metrics 2>/dev/null | awk '/^pmacct_bridge_kafka_consumer_lag/ {s += $2; n++} END {if (n) print s}' || true)
   [ "${lag:-x}" = 0 ] && break
   sleep 1
 done
