@@ -8,8 +8,8 @@ import {
   expectedSums,
   FIXTURE_CAPTURES,
   indexedSums,
-  makeTrafficPcap,
   readTopic,
+  replaySyntheticTraffic,
   runPmacct,
   startBridge,
   uniqueName,
@@ -20,16 +20,10 @@ import {
 Deno.test("live pmacctd and nfacctd output lands in daily indices with pmacct's counts and sums", async () => {
   const topic = uniqueName("live");
   const prefix = topic;
-  const dir = await Deno.makeTempDir();
-  const pcap = await makeTrafficPcap(dir);
-  await runPmacct({
-    daemon: "pmacctd",
-    pcap,
+  await replaySyntheticTraffic(
     topic,
-    aggregate:
-      "src_host, dst_host, src_port, dst_port, proto, tos, src_mac, dst_mac, vlan, timestamp_start, timestamp_end",
-    extra: ["timestamps_utc: true"],
-  });
+    "src_host, dst_host, src_port, dst_port, proto, tos, src_mac, dst_mac, vlan, timestamp_start, timestamp_end",
+  );
   for (const capture of FIXTURE_CAPTURES) {
     await runPmacct({
       daemon: "nfacctd",
@@ -80,6 +74,5 @@ Deno.test("live pmacctd and nfacctd output lands in daily indices with pmacct's 
     assert.equal((await bridge.stop("SIGTERM")).code, 0);
   } finally {
     await bridge.stop("SIGKILL");
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import {
   allIds,
-  makeTrafficPcap,
   readTopic,
-  runPmacct,
+  replaySyntheticTraffic,
   startBridge,
   uniqueName,
   waitFor,
@@ -17,14 +16,7 @@ import {
 
 Deno.test("after SIGKILL mid-stream and a restart, no record is missing and no _id is duplicated", async () => {
   const topic = uniqueName("sigkill");
-  const dir = await Deno.makeTempDir();
-  await runPmacct({
-    daemon: "pmacctd",
-    pcap: await makeTrafficPcap(dir),
-    topic,
-    aggregate: "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start",
-    extra: ["timestamps_utc: true"],
-  });
+  await replaySyntheticTraffic(topic, "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start");
   const messages = await readTopic(topic);
   const expectedIds = messages.map((message) => `${topic}:${message.partition}:${message.offset}:0`).sort();
   assert.ok(expectedIds.length >= 5000, `pmacct produced only ${expectedIds.length} records`);
@@ -83,6 +75,5 @@ Deno.test("after SIGKILL mid-stream and a restart, no record is missing and no _
     assert.ok(reindexed < expectedIds.length, "the restart re-read everything: offsets were never committed");
   } finally {
     await second.stop("SIGKILL");
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -62,6 +62,22 @@ export async function makeTrafficPcap(dir: string): Promise<string> {
   return `${dir}/traffic.pcap`;
 }
 
+/** Replays the synthetic capture through Debian's pmacctd (UTC timestamps) into `topic`. */
+export async function replaySyntheticTraffic(topic: string, aggregate: string): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await runPmacct({
+      daemon: "pmacctd",
+      pcap: await makeTrafficPcap(dir),
+      topic,
+      aggregate,
+      extra: ["timestamps_utc: true"],
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** The captured router exports of pmacct's own regression suite. */
 export const FIXTURE_CAPTURES = [
   "100-IPFIXv10-CISCO",
