@@ -14,10 +14,12 @@ import { type ConsumerState, createDeadLetterProducer, createKafka, runConsumer 
 import { Logger } from "./lib/log.ts";
 import { createMetrics } from "./lib/metrics.ts";
 import { type PendingDocument, Pipeline } from "./lib/pipeline.ts";
-import { retryUntilDone } from "./lib/retry.ts";
+import { isAuthFailure, retryUntilDone } from "./lib/retry.ts";
 import { shutdown, type ShutdownParts } from "./lib/shutdown.ts";
 
 const DEFAULT_TEMPLATE = "new-index-template.json";
+/** Start-up steps retry at least every 10 s, so a fixed server is noticed soon. */
+const START_BACKOFF = { initialMs: 250, maxMs: 10_000 };
 
 function loadSettings() {
   try {
@@ -69,6 +71,9 @@ const producer = config.kafka.deadLetterTopic ? createDeadLetterProducer(kafka) 
 const deadLetters = producer
   ? new KafkaDeadLetterSink(producer, config.kafka.deadLetterTopic!, log, metrics)
   : new LogOnlyDeadLetterSink(log, metrics);
+const writer = new BulkWriter<PendingDocument>(elasticBulkTransport(elastic), log, metrics, {
+  maxRetries: config.elastic.maxRetries,
+});
 const pipeline = new Pipeline({
   indexPrefix: config.elastic.indexPrefix,
   timezone: config.pmacctTimezone,
@@ -77,7 +82,7 @@ const pipeline = new Pipeline({
   maxBuffered: config.elastic.maxBufferedSamples,
   concurrency: config.elastic.bulkConcurrency,
 }, {
-  writer: new BulkWriter<PendingDocument>(elasticBulkTransport(elastic), log, metrics),
+  writer,
   deadLetters,
   commit: async (offsets) => await parts.consumer?.commitOffsets(offsets),
   elasticHealth: setElasticHealth,
@@ -96,11 +101,19 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-/** Keeps readiness current while nothing is being sent. */
-setInterval(async () => {
+/**
+ * Keeps readiness current while nothing is being sent, and cuts retry backoff short the moment
+ * Elasticsearch answers again (probing every 2 s while it is down, every 10 s otherwise).
+ */
+(async function probeElasticsearch() {
   const probe = await elasticReachable(elastic);
-  if (probe.ok || !elasticState.reachable) setElasticHealth(probe.ok, probe.status === 401 || probe.status === 403);
-}, 10_000);
+  if (probe.ok && !elasticState.reachable && elasticState.templateInstalled) {
+    log.info("Elasticsearch answers again: retrying now");
+    writer.retryNow();
+  }
+  if (probe.ok || !elasticState.reachable) setElasticHealth(probe.ok, isAuthFailure(probe.status));
+  setTimeout(probeElasticsearch, elasticState.reachable ? 10_000 : 2_000);
+})();
 
 await retryUntilDone(
   async () => {
@@ -124,16 +137,23 @@ await retryUntilDone(
         Deno.exit(2);
       }
       const probe = await elasticReachable(elastic);
-      setElasticHealth(false, probe.status === 401 || probe.status === 403);
+      setElasticHealth(false, isAuthFailure(probe.status));
       throw error;
     }
   },
   (error, retryInMs) =>
-    log.error("cannot install the index template; retrying", {
-      nodes: config.elastic.nodes.join(","),
-      error: error.message,
-      retry_in_ms: retryInMs,
-    }),
+    log.error(
+      isAuthFailure(errorStatus(error))
+        ? "Elasticsearch refused the credentials: check ELASTIC_USERNAME/ELASTIC_PASSWORD or ELASTIC_API_KEY; retrying"
+        : "cannot reach Elasticsearch to install the index template; retrying",
+      {
+        nodes: config.elastic.nodes.join(","),
+        status: errorStatus(error),
+        error: error.message,
+        retry_in_ms: retryInMs,
+      },
+    ),
+  START_BACKOFF,
 );
 elasticState.templateInstalled = true;
 setElasticHealth(true, false);
@@ -151,6 +171,7 @@ if (!stopping) {
           error: error.message,
           retry_in_ms: retryInMs,
         }),
+      START_BACKOFF,
     );
   }
   pipeline.start();

@@ -61,6 +61,14 @@ export class BulkBuffer<T extends { index: string }> {
     return oldest !== undefined && now - oldest >= this.policy.maxWaitMs;
   }
 
+  /** Empties the buffer; returns how many documents were dropped. */
+  clear(): number {
+    const dropped = this.#size;
+    this.#buckets.clear();
+    this.#size = 0;
+    return dropped;
+  }
+
   /** Removes and returns up to `maxBatch` documents, oldest bucket first, grouped by index. */
   take(now: number): T[] {
     const batch: T[] = [];

@@ -1,12 +1,20 @@
 /**
  * Sends a batch of documents with `_bulk` until every one has an outcome: indexed, or rejected
  * for good. Whole-request failures and per-item 429/5xx/401/403 are retried (only the failed
- * items) with capped, jittered backoff, for as long as it takes: nothing is reported as sent
- * before Elasticsearch said so.
+ * items) with capped, jittered backoff, for ever unless a retry budget is set: nothing is
+ * reported as sent before Elasticsearch said so.
  */
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { backoffDelay, type BackoffPolicy, classifyStatus, DEFAULT_BACKOFF, isAuthFailure } from "./retry.ts";
+import {
+  Aborted,
+  backoffDelay,
+  type BackoffPolicy,
+  classifyStatus,
+  DEFAULT_BACKOFF,
+  isAuthFailure,
+  sleep,
+} from "./retry.ts";
 
 /** A document ready to send; `source` is its serialised JSON. */
 export interface BulkDocument {
@@ -49,35 +57,35 @@ export function bulkBody(documents: BulkDocument[]): string {
   return body;
 }
 
-export class Aborted extends Error {
-  constructor() {
-    super("aborted");
-    this.name = "Aborted";
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Aborted());
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new Aborted());
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+/** Options of a {@linkcode BulkWriter}. */
+export interface RetryOptions {
+  backoff?: BackoffPolicy;
+  /**
+   * Retries per document before it is dead-lettered as `retry_budget_exhausted`; `undefined`
+   * retries for ever. Never applies to 401/403: refused credentials are not the data's fault.
+   */
+  maxRetries?: number;
 }
 
 export class BulkWriter<T extends BulkDocument> {
+  readonly #backoff: BackoffPolicy;
+  readonly #maxRetries: number | undefined;
+  readonly #sleepers = new Set<() => void>();
+
   constructor(
     private readonly transport: BulkTransport,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    private readonly backoff: BackoffPolicy = DEFAULT_BACKOFF,
-  ) {}
+    { backoff = DEFAULT_BACKOFF, maxRetries }: RetryOptions = {},
+  ) {
+    this.#backoff = backoff;
+    this.#maxRetries = maxRetries;
+  }
+
+  /** Ends every backoff wait now; called when a probe sees Elasticsearch answer again. */
+  retryNow(): void {
+    for (const wake of this.#sleepers) wake();
+  }
 
   /**
    * Resolves when every document is indexed or dead-lettered; rejects with {@linkcode Aborted}
@@ -88,57 +96,116 @@ export class BulkWriter<T extends BulkDocument> {
     let attempt = 0;
     while (pending.length > 0) {
       if (signal.aborted) throw new Aborted();
-      const started = performance.now();
-      let items: BulkItemResult[];
-      try {
-        items = await this.transport(bulkBody(pending), signal);
-      } catch (error) {
-        if (signal.aborted) throw new Aborted();
-        const status = error instanceof BulkRequestError ? error.status : undefined;
-        this.metrics.bulkRequests.inc({ outcome: "failed" });
-        this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
-        handlers.health(false, isAuthFailure(status));
-        const delay = backoffDelay(attempt++, this.backoff);
-        const log = isAuthFailure(status) ? this.log.error.bind(this.log) : this.log.warn.bind(this.log);
-        log(
-          isAuthFailure(status) ? "Elasticsearch refused the credentials; retrying" : "bulk request failed; retrying",
-          {
-            status,
-            error: (error as Error).message,
-            documents: pending.length,
-            attempt,
-            retry_in_ms: delay,
-          },
-        );
-        await sleep(delay, signal);
-        continue;
-      } finally {
-        this.metrics.bulkDuration.observe((performance.now() - started) / 1000);
+      const failure = await this.#attempt(pending, handlers, signal);
+      if (signal.aborted) throw new Aborted();
+      if (failure === undefined) {
+        this.metrics.bulkRequests.inc({ outcome: "ok" });
+        return;
       }
-      handlers.health(true, false);
-      pending = await this.#settle(pending, items, handlers);
-      this.metrics.bulkRequests.inc({ outcome: pending.length === 0 ? "ok" : "partial" });
-      if (pending.length > 0) {
-        const delay = backoffDelay(attempt++, this.backoff);
-        this.log.warn("some documents were not accepted; retrying them", {
-          documents: pending.length,
-          attempt,
-          retry_in_ms: delay,
-        });
-        await sleep(delay, signal);
+      if ("retry" in failure) {
+        this.metrics.bulkRequests.inc({ outcome: "partial" });
+        pending = failure.retry;
       } else {
-        attempt = 0;
+        this.metrics.bulkRequests.inc({ outcome: "failed" });
       }
+      const status = "status" in failure ? failure.status : undefined;
+      if (status === 413 && !("retry" in failure)) {
+        // The body exceeds http.max_content_length: halve it until it fits, or a lone document
+        // is itself too large and will never be accepted.
+        await this.#split(pending, handlers, signal, failure.error);
+        return;
+      }
+      const auth = isAuthFailure(status);
+      if (!auth && this.#maxRetries !== undefined && attempt >= this.#maxRetries) {
+        await this.#giveUp(pending, handlers, status);
+        return;
+      }
+      const delay = backoffDelay(attempt++, this.#backoff);
+      this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
+      const fields = { status, error: failure.error, documents: pending.length, attempt, retry_in_ms: delay };
+      if (auth) this.log.error("Elasticsearch refused the credentials; retrying", fields);
+      else this.log.warn("documents not accepted by Elasticsearch; retrying", fields);
+      await this.#sleep(delay, signal);
     }
   }
 
-  /** Applies per-item results; returns the documents to retry. */
-  async #settle(sent: T[], items: BulkItemResult[], handlers: BulkOutcomeHandlers<T>): Promise<T[]> {
-    if (items.length !== sent.length) {
-      throw new Error(`_bulk answered ${items.length} items for ${sent.length} documents`);
+  /** One `_bulk` request; `undefined` when all documents got their final outcome. */
+  async #attempt(
+    pending: T[],
+    handlers: BulkOutcomeHandlers<T>,
+    signal: AbortSignal,
+  ): Promise<{ status?: number; error: string } | { retry: T[]; status: number; error: string } | undefined> {
+    const started = performance.now();
+    let items: BulkItemResult[];
+    try {
+      items = await this.transport(bulkBody(pending), signal);
+    } catch (error) {
+      const status = error instanceof BulkRequestError ? error.status : undefined;
+      handlers.health(false, isAuthFailure(status));
+      return { status, error: (error as Error).message };
+    } finally {
+      this.metrics.bulkDuration.observe((performance.now() - started) / 1000);
     }
+    if (items.length !== pending.length) {
+      handlers.health(true, false);
+      return { error: `_bulk answered ${items.length} items for ${pending.length} documents; resending all` };
+    }
+    handlers.health(true, false);
+    const retry = await this.#settle(pending, items, handlers);
+    if (retry.documents.length === 0) return undefined;
+    return { retry: retry.documents, status: retry.status, error: retry.error };
+  }
+
+  async #split(pending: T[], handlers: BulkOutcomeHandlers<T>, signal: AbortSignal, error: string): Promise<void> {
+    if (pending.length === 1) {
+      this.metrics.rejected.inc({ status: "413", reason: "request_too_large" });
+      this.log.error("Elasticsearch refused a document as too large", { id: pending[0].id, error });
+      await handlers.rejected(pending[0], { status: 413, error: { type: "request_too_large", reason: error } });
+      return;
+    }
+    this.log.warn("_bulk request too large for Elasticsearch; splitting it", { documents: pending.length });
+    const half = Math.ceil(pending.length / 2);
+    await this.write(pending.slice(0, half), handlers, signal);
+    await this.write(pending.slice(half), handlers, signal);
+  }
+
+  /** The retry budget is spent: dead-letter what is left, saying why. */
+  async #giveUp(pending: T[], handlers: BulkOutcomeHandlers<T>, status: number | undefined): Promise<void> {
+    this.log.error("retry budget exhausted; dead-lettering documents", {
+      documents: pending.length,
+      max_retries: this.#maxRetries,
+      status,
+    });
+    const item: BulkItemResult = {
+      status: status ?? 0,
+      error: { type: "retry_budget_exhausted", reason: `not accepted after ${this.#maxRetries} retries` },
+    };
+    this.metrics.rejected.inc({ status: String(status ?? 0), reason: "retry_budget_exhausted" }, pending.length);
+    await Promise.all(pending.map((doc) => handlers.rejected(doc, item)));
+  }
+
+  async #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    let wake: (() => void) | undefined;
+    try {
+      await sleep(ms, signal, (wakeEarly) => {
+        wake = wakeEarly;
+        this.#sleepers.add(wakeEarly);
+      });
+    } finally {
+      if (wake) this.#sleepers.delete(wake);
+    }
+  }
+
+  /** Applies per-item results; returns the documents to retry and the status of the last one. */
+  async #settle(
+    sent: T[],
+    items: BulkItemResult[],
+    handlers: BulkOutcomeHandlers<T>,
+  ): Promise<{ documents: T[]; status: number; error: string }> {
     const indexed: T[] = [];
     const retry: T[] = [];
+    let status = 0;
+    let error = "";
     const rejections: Promise<void>[] = [];
     for (let i = 0; i < sent.length; i++) {
       const item = items[i];
@@ -148,7 +215,8 @@ export class BulkWriter<T extends BulkDocument> {
         this.metrics.indexed.inc({ status: String(item.status) });
       } else if (outcome === "retry") {
         retry.push(sent[i]);
-        this.metrics.retried.inc({ status: String(item.status) });
+        status = item.status;
+        error = item.error?.type ?? `status ${item.status}`;
       } else {
         const reason = item.error?.type ?? "unknown";
         this.metrics.rejected.inc({ status: String(item.status), reason });
@@ -164,6 +232,6 @@ export class BulkWriter<T extends BulkDocument> {
     }
     if (indexed.length > 0) handlers.indexed(indexed);
     await Promise.all(rejections);
-    return retry;
+    return { documents: retry, status, error };
   }
 }

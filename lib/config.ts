@@ -40,6 +40,8 @@ export interface ElasticConfig {
   maxBufferedSamples: number;
   bulkConcurrency: number;
   requestTimeoutSeconds: number;
+  /** Retries of a document before it is dead-lettered; `undefined`: for ever. */
+  maxRetries?: number;
 }
 
 export interface KafkaConfig {
@@ -48,6 +50,8 @@ export interface KafkaConfig {
   groupId: string;
   clientId: string;
   fromBeginning: boolean;
+  /** How long the group waits for a silent member before handing its partitions to others. */
+  sessionTimeoutSeconds: number;
   /** Dead-letter topic, or `undefined` when dead letters are switched off. */
   deadLetterTopic?: string;
 }
@@ -85,6 +89,12 @@ export const VARIABLES: ReadonlyArray<{ name: string; default: string; meaning: 
     name: "KAFKA_AUTO_OFFSET_RESET",
     default: "earliest",
     meaning: "Where a group with no committed offset starts: `earliest` or `latest`.",
+  },
+  {
+    name: "KAFKA_SESSION_TIMEOUT",
+    default: "30",
+    meaning:
+      "Seconds the group waits for a member that stopped heartbeating (crashed, killed) before its partitions go to the others.",
   },
   {
     name: "KAFKA_DLQ_TOPIC",
@@ -135,6 +145,12 @@ export const VARIABLES: ReadonlyArray<{ name: string; default: string; meaning: 
     name: "ELASTIC_REQUEST_TIMEOUT",
     default: "30",
     meaning: "Seconds before a `_bulk` request is abandoned and retried.",
+  },
+  {
+    name: "ELASTIC_MAX_RETRIES",
+    default: "forever",
+    meaning:
+      "Retries of a document Elasticsearch does not accept (outage, 429, 5xx) before it is dead-lettered as `retry_budget_exhausted`; `forever` never gives up. 401/403 are always retried.",
   },
   {
     name: "PMACCT_TIMEZONE",
@@ -188,6 +204,10 @@ function integer(
     throw new ConfigError(name, `an integer ${range}`, value);
   }
   return parsed;
+}
+
+function optionalInteger(env: Environment, name: string, bounds: { min: number; max?: number }): number | undefined {
+  return text(env, name) === undefined ? undefined : integer(env, name, 0, bounds);
 }
 
 function list(value: string): string[] {
@@ -285,6 +305,7 @@ export function parseConfig(
       groupId: text(env, "KAFKA_CONSUMER_GROUP_ID") ?? "kafka2elastic",
       clientId: text(env, "KAFKA_CLIENT_ID") ?? "pmacct-kafka-elastic",
       fromBeginning: offsetReset === "earliest",
+      sessionTimeoutSeconds: integer(env, "KAFKA_SESSION_TIMEOUT", 30, { min: 6, max: 300 }),
       deadLetterTopic: deadLetterTopic(env, topic),
     },
     elastic: {
@@ -305,6 +326,9 @@ export function parseConfig(
       }),
       bulkConcurrency: integer(env, "ELASTIC_BULK_CONCURRENCY", 2, { min: 1, max: 64 }),
       requestTimeoutSeconds: integer(env, "ELASTIC_REQUEST_TIMEOUT", 30, { min: 1, max: 3600 }),
+      maxRetries: text(env, "ELASTIC_MAX_RETRIES")?.toLowerCase() === "forever"
+        ? undefined
+        : optionalInteger(env, "ELASTIC_MAX_RETRIES", { min: 0, max: 1_000_000 }),
     },
     pmacctTimezone: timezone(env, hostZone),
     prometheusPort: integer(env, "PROMETHEUS_CLIENT_PORT", 9003, { min: 1, max: 65_535 }),
@@ -336,6 +360,7 @@ export function describeConfig(config: Config): string {
     ["KAFKA_CONSUMER_GROUP_ID", config.kafka.groupId],
     ["KAFKA_CLIENT_ID", config.kafka.clientId],
     ["KAFKA_AUTO_OFFSET_RESET", config.kafka.fromBeginning ? "earliest" : "latest"],
+    ["KAFKA_SESSION_TIMEOUT", config.kafka.sessionTimeoutSeconds],
     ["KAFKA_DLQ_TOPIC", config.kafka.deadLetterTopic ?? "off"],
     ["ELASTIC_HOSTS", config.elastic.nodes.join(",")],
     ["ELASTIC_USE_SSL", config.elastic.useSsl ? "YES" : "NO"],
@@ -352,6 +377,7 @@ export function describeConfig(config: Config): string {
     ["ELASTIC_MAX_BUFFERED_SAMPLES", config.elastic.maxBufferedSamples],
     ["ELASTIC_BULK_CONCURRENCY", config.elastic.bulkConcurrency],
     ["ELASTIC_REQUEST_TIMEOUT", config.elastic.requestTimeoutSeconds],
+    ["ELASTIC_MAX_RETRIES", config.elastic.maxRetries ?? "forever"],
     ["PMACCT_TIMEZONE", config.pmacctTimezone],
     ["PROMETHEUS_CLIENT_PORT", config.prometheusPort],
     ["SHUTDOWN_TIMEOUT", config.shutdownTimeoutSeconds],

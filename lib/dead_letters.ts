@@ -7,7 +7,7 @@
 import type { Producer } from "kafkajs";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { backoffDelay } from "./retry.ts";
+import { Aborted, backoffDelay, sleep } from "./retry.ts";
 
 export interface DeadLetter {
   /** Short machine-readable reason, e.g. `invalid_json` or `mapper_parsing_exception`. */
@@ -20,9 +20,12 @@ export interface DeadLetter {
   value: Uint8Array | string;
 }
 
-/** Where dead letters go; `send` settles once the letter is safely stored. */
+/**
+ * Where dead letters go; `send` settles once the letter is safely stored, or rejects with
+ * {@linkcode Aborted} when `signal` fires first (shutdown: the source offset stays uncommitted).
+ */
 export interface DeadLetterSink {
-  send(letter: DeadLetter): Promise<void>;
+  send(letter: DeadLetter, signal: AbortSignal): Promise<void>;
 }
 
 /** The headers a dead letter carries (all `dlq.`-prefixed so they never clash with pmacct's). */
@@ -46,9 +49,10 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     private readonly metrics: Metrics,
   ) {}
 
-  async send(letter: DeadLetter): Promise<void> {
+  async send(letter: DeadLetter, signal: AbortSignal): Promise<void> {
     const value = typeof letter.value === "string" ? letter.value : Buffer.from(letter.value);
     for (let attempt = 0;; attempt++) {
+      if (signal.aborted) throw new Aborted();
       try {
         await this.producer.send({
           topic: this.topic,
@@ -76,7 +80,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
           error: (error as Error).message,
           retry_in_ms: delay,
         });
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay, signal);
       }
     }
   }

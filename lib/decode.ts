@@ -14,7 +14,13 @@
  */
 
 /** Why a message or line could not become a record; also the dead-letter reason. */
-export type DecodeFailure = "empty_message" | "invalid_utf8" | "invalid_json" | "not_an_object";
+export type DecodeFailure = "empty_message" | "invalid_utf8" | "invalid_json" | "not_an_object" | "record_too_large";
+
+/**
+ * Largest record accepted, in characters. pmacct's records are a few hundred bytes (a few KB with
+ * BGP paths); a megabyte line is not a flow, and indexing it would only bloat `_bulk` requests.
+ */
+export const MAX_RECORD_LENGTH = 1024 * 1024;
 
 export type DecodedLine =
   | { kind: "flow"; position: number; record: Record<string, unknown>; original: Uint8Array | string }
@@ -29,6 +35,15 @@ const encoder = new TextEncoder();
 
 function decodeLine(line: string, position: number, original: Uint8Array | string): DecodedLine {
   const bytes = () => typeof original === "string" ? encoder.encode(original) : original;
+  if (line.length > MAX_RECORD_LENGTH) {
+    return {
+      kind: "invalid",
+      position,
+      reason: "record_too_large",
+      detail: `${line.length} characters; records are limited to ${MAX_RECORD_LENGTH}`,
+      bytes: bytes(),
+    };
+  }
   let value: unknown;
   try {
     value = JSON.parse(line);

@@ -62,6 +62,11 @@ export async function runConsumer(
 ): Promise<Consumer> {
   const consumer = kafka.consumer({
     groupId: config.groupId,
+    sessionTimeout: config.sessionTimeoutSeconds * 1000,
+    // A fetch long-polls this long when nothing is new. Kept short because a fetch sent while
+    // partitions are paused leaves them out, and they resume only with the next one.
+    maxWaitTimeInMs: 500,
+    heartbeatInterval: Math.min(3000, (config.sessionTimeoutSeconds * 1000) / 3),
     retry: { retries: 8, restartOnFailure: () => Promise.resolve(true) },
   });
   const highWatermarks = new Map<number, number>();
@@ -74,8 +79,18 @@ export async function runConsumer(
     }
   };
   const lagTimer = setInterval(updateLag, 1000);
+  const paused = new Set<number>();
+  const resumeAll = () => {
+    if (paused.size === 0) return;
+    log.info("buffer has room again: resuming fetch", { partitions: [...paused].join(",") });
+    consumer.resume([{ topic: config.topic, partitions: [...paused] }]);
+    paused.clear();
+    metrics.paused.set(0);
+  };
+  pipeline.onRoom(resumeAll);
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     pipeline.newGeneration();
+    resumeAll();
     highWatermarks.clear();
     metrics.lag.reset();
     state.member = true;
@@ -85,6 +100,10 @@ export async function runConsumer(
       member: payload.memberId,
       assignment: payload.memberAssignment,
     });
+  });
+  consumer.on(consumer.events.REBALANCING, () => {
+    log.info("group is rebalancing: committing what is acknowledged", { group: config.groupId });
+    pipeline.commitAcknowledged();
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     state.member = false;
@@ -114,7 +133,7 @@ export async function runConsumer(
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 1,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+    eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
       if (!isRunning() || isStale()) return;
       highWatermarks.set(batch.partition, Number(batch.highWatermark));
       const messages = batch.messages.map((message) => ({
@@ -124,8 +143,18 @@ export async function runConsumer(
         timestamp: message.timestamp,
         value: message.value,
       }));
-      const taken = await pipeline.ingest(messages, heartbeat);
+      const taken = pipeline.ingest(messages);
       if (taken > 0) resolveOffset(messages[taken - 1].offset);
+      if (taken < messages.length) {
+        // Full: stop fetching this partition; the rest is fetched again from the resolved offset.
+        pause();
+        if (paused.size === 0) {
+          log.warn("buffer full: pausing fetch until Elasticsearch catches up", { held: pipeline.held });
+        }
+        paused.add(batch.partition);
+        metrics.paused.set(1);
+        if (pipeline.hasRoom) resumeAll();
+      }
       await heartbeat();
     },
   });

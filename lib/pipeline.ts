@@ -4,13 +4,14 @@
  * indexed or dead-lettered.
  */
 import { BulkBuffer } from "./batch.ts";
-import { Aborted, type BulkItemResult, type BulkWriter } from "./bulk_writer.ts";
+import type { BulkItemResult, BulkWriter } from "./bulk_writer.ts";
 import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
 import { decodeMessage } from "./decode.ts";
 import { encodeDocument, type EncodeOptions } from "./document.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { OffsetTracker } from "./offsets.ts";
+import { Aborted } from "./retry.ts";
 
 /** A Kafka message as the pipeline needs it. */
 export interface SourceMessage {
@@ -72,8 +73,9 @@ export class Pipeline {
   #generation = 0;
   #inFlightDocuments = 0;
   #committing: Promise<void> | undefined;
+  #commitAgain = false;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #waiters: Array<() => void> = [];
+  readonly #roomListeners: Array<() => void> = [];
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
     this.#buffer = new BulkBuffer({ maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs });
@@ -93,24 +95,30 @@ export class Pipeline {
     return this.#buffer.size + this.#inFlightDocuments;
   }
 
+  /** Whether the buffer can take more messages; at the bound the consumer pauses fetching. */
+  get hasRoom(): boolean {
+    return this.held < this.options.maxBuffered;
+  }
+
   /**
-   * Takes a batch of messages of one partition. Resolves once they are buffered; waits (calling
-   * `keepAlive` so the group keeps the member) while the buffer is at its bound. Returns how
-   * many messages were taken: fewer than given if a rebalance happened meanwhile (Kafka then
-   * delivers the rest again from the committed offset).
+   * Calls `listener` each time the held records fall to half the bound, so paused partitions
+   * resume with room for several batches instead of flapping at the edge.
    */
-  async ingest(messages: SourceMessage[], keepAlive: () => Promise<void> = async () => {}): Promise<number> {
+  onRoom(listener: () => void): void {
+    this.#roomListeners.push(listener);
+  }
+
+  /**
+   * Takes messages of one partition, in order, while the buffer has room. Returns how many were
+   * taken; the caller pauses the partition and has Kafka deliver the rest again after
+   * {@linkcode onRoom}. Never waits, so the consumer keeps heartbeating and can rebalance.
+   */
+  ingest(messages: SourceMessage[]): number {
     const { log, metrics } = this.deps;
     const generation = this.#generation;
     let taken = 0;
     for (const message of messages) {
-      while (this.held >= this.options.maxBuffered && generation === this.#generation && !this.#abort.signal.aborted) {
-        metrics.paused.set(1);
-        await this.#waitForRoom(3000);
-        await keepAlive();
-      }
-      metrics.paused.set(0);
-      if (generation !== this.#generation || this.#abort.signal.aborted) break;
+      if (!this.hasRoom || this.#abort.signal.aborted) break;
       taken++;
       const key = partitionKey(message.topic, message.partition);
       const lines = decodeMessage(message.value);
@@ -162,10 +170,27 @@ export class Pipeline {
     return this.#tracker.committedOffset(partitionKey(topic, partition));
   }
 
-  /** Called on a group rebalance: acknowledgements of earlier assignments no longer commit. */
+  /**
+   * Called once a rebalance gave this member its new assignment. Acknowledgements of the old
+   * assignment no longer commit, and records buffered but not yet sent are dropped: Kafka
+   * delivers them again from the committed offset to whoever owns their partition now, under the
+   * same `_id`s. Requests already in flight finish (and overwrite the same `_id`s if re-sent).
+   */
   newGeneration(): void {
     this.#generation++;
     for (const key of this.#tracker.keys()) this.#tracker.forget(key);
+    const dropped = this.#buffer.clear();
+    if (dropped > 0) this.deps.log.info("rebalance: unsent records dropped, to be read again", { records: dropped });
+    this.deps.metrics.buffered.set(this.held);
+    this.#wake();
+  }
+
+  /**
+   * Commits what is acknowledged now; called when a rebalance starts, so the partitions given up
+   * carry the furthest safe offset to their next owner.
+   */
+  commitAcknowledged(): Promise<void> {
+    return this.#commitReady();
   }
 
   /** Sends every due batch while request slots are free. */
@@ -219,21 +244,31 @@ export class Pipeline {
       position: doc.position,
       value: doc.original,
     };
-    return this.deps.deadLetters.send(letter).then(() => this.#acknowledge(doc));
+    return this.deps.deadLetters.send(letter, this.#abort.signal).then(() => this.#acknowledge(doc));
   }
 
   #deadLetter(letter: DeadLetter, key: string, generation: number): void {
-    const sending = this.deps.deadLetters.send(letter).then(() => {
+    const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
       if (generation === this.#generation) this.#tracker.complete(key, Number(letter.offset));
       this.#commitReady();
+    }, (error) => {
+      if (!(error instanceof Aborted)) {
+        this.deps.log.error("dead letter not stored", { error: (error as Error).message });
+      }
     });
     this.#deadLettering.add(sending);
     sending.finally(() => this.#deadLettering.delete(sending));
   }
 
-  /** Commits every partition whose safe offset moved; one commit at a time. */
+  /**
+   * Commits every partition whose safe offset moved; one commit at a time, and once more after
+   * it if more became safe meanwhile.
+   */
   #commitReady(): Promise<void> {
-    if (this.#committing) return this.#committing;
+    if (this.#committing) {
+      this.#commitAgain = true;
+      return this.#committing;
+    }
     const offsets: CommitRequest[] = [];
     for (const key of this.#tracker.keys()) {
       const next = this.#tracker.committable(key);
@@ -253,24 +288,17 @@ export class Pipeline {
       this.deps.log.warn("offset commit failed; will retry", { error: (error as Error).message });
     }).finally(() => {
       this.#committing = undefined;
+      if (this.#commitAgain) {
+        this.#commitAgain = false;
+        this.#commitReady();
+      }
     });
     return this.#committing;
   }
 
-  #waitForRoom(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
   #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
+    if (this.held > this.options.maxBuffered / 2 || this.#abort.signal.aborted) return;
+    for (const listener of this.#roomListeners) listener();
   }
 
   /** Messages taken whose records are not all indexed or dead-lettered yet. */
@@ -306,6 +334,5 @@ export class Pipeline {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#abort.abort();
-    this.#wake();
   }
 }

@@ -65,3 +65,28 @@ export async function retryUntilDone<T>(
     }
   }
 }
+
+/** Raised by waits and sends cut short by shutdown. */
+export class Aborted extends Error {
+  constructor() {
+    super("aborted");
+    this.name = "Aborted";
+  }
+}
+
+/** Waits `ms`, or rejects with {@linkcode Aborted} as soon as `signal` fires. */
+export function sleep(ms: number, signal: AbortSignal, onStart?: (wakeEarly: () => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Aborted());
+    const finish = (error?: Aborted) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onAbort = () => finish(new Aborted());
+    const timer = setTimeout(finish, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+    onStart?.(() => finish());
+  });
+}

@@ -7,6 +7,9 @@
 #   stack/stack.sh down [kafka|elasticsearch]   stop
 #   stack/stack.sh status             say what runs
 #   stack/stack.sh reset              stop both and delete their data (downloads stay)
+#   stack/stack.sh user add NAME PASSWORD | user del NAME
+#                                     manage an Elasticsearch file-realm user (superuser role);
+#                                     requests without credentials run as an anonymous superuser
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -143,6 +146,17 @@ stop() { # name pidfile
   rm -f "$pidfile"
 }
 
+es_user() { # add NAME PASSWORD | del NAME
+  local java_home run=()
+  java_home=$(find_java_home) || die "no Java 17-23 found; run: stack/stack.sh install"
+  [ "$(id -u)" = 0 ] && run=(runuser -u "$ES_USER" --)
+  case "${1:-}" in
+  add) ES_JAVA_HOME=$java_home "${run[@]}" "$ES_HOME/bin/elasticsearch-users" useradd "$2" -p "$3" -r superuser ;;
+  del) ES_JAVA_HOME=$java_home "${run[@]}" "$ES_HOME/bin/elasticsearch-users" userdel "$2" ;;
+  *) die "usage: stack/stack.sh user add NAME PASSWORD | user del NAME" ;;
+  esac
+}
+
 services() { if [ -n "${1:-}" ]; then echo "$1"; else echo kafka elasticsearch; fi; }
 
 cmd=${1:-}
@@ -164,13 +178,14 @@ status)
   kafka_answers && say "kafka: up at $KAFKA_HOST" || say "kafka: down"
   es_answers && say "elasticsearch: up at $ES_URL" || say "elasticsearch: down"
   ;;
+user) es_user "$@" ;;
 reset)
   "$0" down
   rm -rf "$DATA_DIR" "$RUN_DIR"
   say "data deleted"
   ;;
 *)
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -36,7 +36,7 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
-async function run(
+export async function run(
   command: string,
   args: string[],
   options: { cwd?: string; timeoutMs?: number } = {},
@@ -125,15 +125,38 @@ export interface TopicMessage {
   partition: number;
   offset: number;
   timestamp: number;
+  key: string | null;
+  headers: Record<string, string>;
   payload: string | null;
 }
 
 /** Every message of a topic, read with kcat (independent of the bridge's Kafka client). */
 export async function readTopic(topic: string): Promise<TopicMessage[]> {
-  const out = await run("kcat", ["-b", KAFKA, "-C", "-t", topic, "-e", "-q", "-J"]);
+  const out = await run("kcat", [
+    "-b",
+    KAFKA,
+    "-C",
+    "-t",
+    topic,
+    "-e",
+    "-q",
+    "-J",
+    "-X",
+    "fetch.message.max.bytes=16777216",
+  ]);
   return out.split("\n").filter((line) => line.trim() !== "").map((line) => {
     const message = JSON.parse(line);
-    return { partition: message.partition, offset: message.offset, timestamp: message.ts, payload: message.payload };
+    const pairs: string[] = message.headers ?? [];
+    const headers: Record<string, string> = {};
+    for (let i = 0; i + 1 < pairs.length; i += 2) headers[pairs[i]] = pairs[i + 1];
+    return {
+      partition: message.partition,
+      offset: message.offset,
+      timestamp: message.ts,
+      key: message.key ?? null,
+      headers,
+      payload: message.payload,
+    };
   });
 }
 
@@ -187,15 +210,26 @@ export async function indexedSums(prefix: string): Promise<Record<string, DaySum
   );
 }
 
+/** Every document in the prefix's indices: its `_id` and `_version` (above 1: written again). */
+export async function indexedDocuments(prefix: string): Promise<Array<{ id: string; version: number }>> {
+  await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
+  const documents: Array<{ id: string; version: number }> = [];
+  const pages = elastic.helpers.scrollSearch({
+    index: `${prefix}-*`,
+    size: 5000,
+    _source: false,
+    version: true,
+    sort: ["_doc"],
+  });
+  for await (const page of pages) {
+    for (const hit of page.body.hits.hits) documents.push({ id: hit._id!, version: hit._version ?? 1 });
+  }
+  return documents;
+}
+
 /** Every `_id` in the prefix's indices (with repeats, should a record be there twice). */
 export async function allIds(prefix: string): Promise<string[]> {
-  await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
-  const ids: string[] = [];
-  const pages = elastic.helpers.scrollSearch({ index: `${prefix}-*`, size: 5000, _source: false, sort: ["_doc"] });
-  for await (const page of pages) {
-    for (const hit of page.body.hits.hits) ids.push(hit._id!);
-  }
-  return ids;
+  return (await indexedDocuments(prefix)).map((document) => document.id);
 }
 
 export interface BridgeProcess {
@@ -206,13 +240,23 @@ export interface BridgeProcess {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
+async function appendStream(stream: ReadableStream<Uint8Array>, path: string): Promise<void> {
+  const file = await Deno.open(path, { append: true });
+  try {
+    for await (const chunk of stream) await file.write(chunk);
+  } catch {
+    // the bridge was killed mid-write
+  } finally {
+    file.close();
+  }
+}
+
 let nextPort = 19_100 + Math.floor(Math.random() * 500);
 
 /** Starts the bridge (`main.ts`) as its own process, with a log file of its own. */
 export async function startBridge(env: Record<string, string>): Promise<BridgeProcess> {
   const port = nextPort++;
   const logPath = await Deno.makeTempFile({ prefix: "bridge-", suffix: ".log" });
-  const log = await Deno.open(logPath, { write: true, append: true });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "main.ts"],
     cwd: REPO_ROOT,
@@ -226,8 +270,9 @@ export async function startBridge(env: Record<string, string>): Promise<BridgePr
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  child.stdout.pipeTo(log.writable, { preventClose: true }).catch(() => {});
-  child.stderr.pipeTo(log.writable).catch(() => {});
+  // Both streams are drained into the log (an unread pipe would stall the bridge). Written chunk
+  // by chunk: on Deno 2.9, `FsFile.writable` of a file opened for append wrote nothing.
+  for (const stream of [child.stdout, child.stderr]) appendStream(stream, logPath);
   const metric = async (name: string) => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     let total = 0;

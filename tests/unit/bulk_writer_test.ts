@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import {
+  type BulkDocument,
+  type BulkItemResult,
+  type BulkOutcomeHandlers,
+  BulkRequestError,
+  type BulkTransport,
+  BulkWriter,
+} from "../../lib/bulk_writer.ts";
+import { Logger } from "../../lib/log.ts";
+import { createMetrics } from "../../lib/metrics.ts";
+import { Aborted } from "../../lib/retry.ts";
+
+const FAST = { initialMs: 1, maxMs: 2 };
+const quiet = () => new Logger("error", () => {});
+
+const docs = (count: number): BulkDocument[] =>
+  Array.from({ length: count }, (_, i) => ({ index: "sflow-2026-11-25", id: `t:0:${i}:0`, source: `{"n":${i}}` }));
+
+/** A transport answering from a script: each call takes the next step (items, or an error). */
+function scripted(steps: Array<(ids: string[]) => BulkItemResult[] | Error>) {
+  const calls: string[][] = [];
+  const transport: BulkTransport = (body) => {
+    const ids = body.split("\n").filter((_, i) => i % 2 === 0 && _ !== "").map((line) => JSON.parse(line).index._id);
+    calls.push(ids);
+    const step = steps[Math.min(calls.length - 1, steps.length - 1)];
+    const result = step(ids);
+    return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+  };
+  return { transport, calls };
+}
+
+function recorder() {
+  const outcome = { indexed: [] as string[], rejected: [] as Array<[string, string]>, health: [] as boolean[] };
+  const handlers: BulkOutcomeHandlers<BulkDocument> = {
+    indexed: (documents) => outcome.indexed.push(...documents.map((doc) => doc.id)),
+    rejected: (doc, item) => {
+      outcome.rejected.push([doc.id, item.error?.type ?? ""]);
+      return Promise.resolve();
+    },
+    health: (ok) => outcome.health.push(ok),
+  };
+  return { outcome, handlers };
+}
+
+Deno.test("only items answered 429/5xx are retried; other 4xx are rejected; 2xx indexed", async () => {
+  const { transport, calls } = scripted([
+    () => [{ status: 201 }, { status: 429, error: { type: "es_rejected_execution_exception" } }, {
+      status: 400,
+      error: { type: "mapper_parsing_exception" },
+    }, { status: 503 }],
+    (ids) => ids.map(() => ({ status: 200 })),
+  ]);
+  const metrics = createMetrics();
+  const { outcome, handlers } = recorder();
+  await new BulkWriter(transport, quiet(), metrics, { backoff: FAST }).write(
+    docs(4),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.deepEqual(calls, [["t:0:0:0", "t:0:1:0", "t:0:2:0", "t:0:3:0"], ["t:0:1:0", "t:0:3:0"]]);
+  assert.deepEqual(outcome.indexed.sort(), ["t:0:0:0", "t:0:1:0", "t:0:3:0"]);
+  assert.deepEqual(outcome.rejected, [["t:0:2:0", "mapper_parsing_exception"]]);
+  const retried = (await metrics.registry.getSingleMetric("pmacct_bridge_documents_retried_total")!.get()).values;
+  assert.equal(retried.reduce((sum, value) => sum + value.value, 0), 2);
+});
+
+Deno.test("a failed request and an answer with the wrong item count are resent whole", async () => {
+  const { transport, calls } = scripted([
+    () => new BulkRequestError("connect ECONNREFUSED"),
+    () => [{ status: 201 }],
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const { outcome, handlers } = recorder();
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST }).write(
+    docs(3),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.equal(calls.length, 3);
+  assert.deepEqual(calls[2], ["t:0:0:0", "t:0:1:0", "t:0:2:0"]);
+  assert.equal(outcome.indexed.length, 3);
+  assert.deepEqual(outcome.health, [false, true, true]);
+});
+
+Deno.test("a retry budget dead-letters what is left, but never for refused credentials", async () => {
+  const failing = scripted([() => new BulkRequestError("503 Service Unavailable", 503)]);
+  const spent = recorder();
+  await new BulkWriter(failing.transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 2 }).write(
+    docs(2),
+    spent.handlers,
+    new AbortController().signal,
+  );
+  assert.equal(failing.calls.length, 3, "first try and two retries");
+  assert.deepEqual(spent.outcome.rejected.map(([, reason]) => reason), [
+    "retry_budget_exhausted",
+    "retry_budget_exhausted",
+  ]);
+
+  const auth = scripted([
+    () => new BulkRequestError("security_exception", 401),
+    () => new BulkRequestError("security_exception", 401),
+    () => new BulkRequestError("security_exception", 401),
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const refused = recorder();
+  await new BulkWriter(auth.transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 0 }).write(
+    docs(2),
+    refused.handlers,
+    new AbortController().signal,
+  );
+  assert.equal(refused.outcome.rejected.length, 0);
+  assert.equal(refused.outcome.indexed.length, 2);
+});
+
+Deno.test("413 halves the request; a lone document too large is rejected", async () => {
+  const { transport, calls } = scripted([
+    (ids) =>
+      ids.length > 1 || ids[0] === "t:0:2:0"
+        ? new BulkRequestError("413 Request Entity Too Large", 413)
+        : ids.map(() => ({ status: 201 })),
+  ]);
+  const { outcome, handlers } = recorder();
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST }).write(
+    docs(3),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.deepEqual(outcome.indexed.sort(), ["t:0:0:0", "t:0:1:0"]);
+  assert.deepEqual(outcome.rejected, [["t:0:2:0", "request_too_large"]]);
+  assert.deepEqual(calls[0].length, 3);
+});
+
+Deno.test("retryNow cuts a long backoff short; abort ends the write without an outcome", async () => {
+  const { transport } = scripted([
+    () => new BulkRequestError("connect ECONNREFUSED"),
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const writer = new BulkWriter(transport, quiet(), createMetrics(), { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+  const { outcome, handlers } = recorder();
+  const writing = writer.write(docs(1), handlers, new AbortController().signal);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(outcome.indexed.length, 0, "still waiting out the backoff");
+  writer.retryNow();
+  await writing;
+  assert.equal(outcome.indexed.length, 1);
+
+  const down = scripted([() => new BulkRequestError("connect ECONNREFUSED")]);
+  const abort = new AbortController();
+  const stopped = recorder();
+  const aborted = new BulkWriter(down.transport, quiet(), createMetrics(), {
+    backoff: { initialMs: 60_000, maxMs: 60_000 },
+  }).write(docs(1), stopped.handlers, abort.signal);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  abort.abort();
+  await assert.rejects(aborted, Aborted);
+  assert.deepEqual(stopped.outcome.indexed, []);
+  assert.deepEqual(stopped.outcome.rejected, []);
+});

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { type BulkItemResult, BulkWriter } from "../../lib/bulk_writer.ts";
+import type { DeadLetter } from "../../lib/dead_letters.ts";
+import { Logger } from "../../lib/log.ts";
+import { createMetrics } from "../../lib/metrics.ts";
+import { type CommitRequest, type PendingDocument, Pipeline, type SourceMessage } from "../../lib/pipeline.ts";
+
+const encoder = new TextEncoder();
+const record = (n: number) => encoder.encode(JSON.stringify({ bytes: n, stamp_inserted: "2026-11-25 10:00:00" }));
+
+function message(offset: number, value: Uint8Array | null = record(offset), partition = 0): SourceMessage {
+  return { topic: "pmacct", partition, offset: String(offset), timestamp: "1764064800000", value };
+}
+
+/**
+ * A pipeline whose `_bulk` answers are released by the test: each request waits until `release`
+ * is called with the status for its items.
+ */
+function harness(maxBuffered = 4) {
+  const requests: Array<{ ids: string[]; answer: (status: number) => void }> = [];
+  const commits: CommitRequest[][] = [];
+  const deadLetters: DeadLetter[] = [];
+  let releaseDeadLetters: () => void = () => {};
+  let deadLetterGate = Promise.resolve();
+  const writer = new BulkWriter<PendingDocument>(
+    (body) =>
+      new Promise<BulkItemResult[]>((resolve) => {
+        const ids = body.split("\n").filter((line, i) => i % 2 === 0 && line !== "").map((line) =>
+          JSON.parse(line).index._id
+        );
+        requests.push({ ids, answer: (status) => resolve(ids.map(() => ({ status }))) });
+      }),
+    new Logger("error", () => {}),
+    createMetrics(),
+    { backoff: { initialMs: 1, maxMs: 1 } },
+  );
+  const pipeline = new Pipeline(
+    { indexPrefix: "sflow", timezone: "UTC", maxBatch: 2, maxWaitMs: 60_000, maxBuffered, concurrency: 4 },
+    {
+      writer,
+      deadLetters: {
+        send: async (letter) => {
+          await deadLetterGate;
+          deadLetters.push(letter);
+        },
+      },
+      commit: (offsets) => {
+        commits.push(offsets);
+        return Promise.resolve();
+      },
+      elasticHealth: () => {},
+      log: new Logger("error", () => {}),
+      metrics: createMetrics(),
+    },
+  );
+  return {
+    pipeline,
+    requests,
+    commits,
+    deadLetters,
+    holdDeadLetters() {
+      deadLetterGate = new Promise((resolve) => (releaseDeadLetters = resolve));
+    },
+    releaseDeadLetters: () => releaseDeadLetters(),
+  };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+const lastCommit = (commits: CommitRequest[][]) => commits.at(-1)?.[0].offset;
+
+Deno.test("takes messages only while there is room, and says when room is back", async () => {
+  const { pipeline, requests } = harness(4);
+  let roomCalls = 0;
+  pipeline.onRoom(() => roomCalls++);
+  const taken = pipeline.ingest([0, 1, 2, 3, 4, 5].map((offset) => message(offset)));
+  assert.equal(taken, 4, "the bound is 4 records");
+  assert.equal(pipeline.hasRoom, false);
+  assert.equal(requests.length, 2, "two full batches of 2 went out");
+  requests[0].answer(201);
+  await settle();
+  assert.equal(roomCalls, 1, "half the bound is free again");
+  assert.equal(pipeline.hasRoom, true);
+  requests[1].answer(201);
+  await pipeline.drain(1000);
+});
+
+Deno.test("commits only past acknowledged records, never past a failing one", async () => {
+  const { pipeline, requests, commits } = harness(10);
+  pipeline.ingest([0, 1, 2, 3].map((offset) => message(offset)));
+  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:0:0", "pmacct:0:1:0"], [
+    "pmacct:0:2:0",
+    "pmacct:0:3:0",
+  ]]);
+  requests[1].answer(201);
+  await settle();
+  assert.equal(commits.length, 0, "offsets 0 and 1 are not indexed yet");
+  requests[0].answer(503);
+  await settle();
+  assert.equal(commits.length, 0, "503 is retried, not acknowledged");
+  requests[2].answer(201);
+  await settle();
+  assert.equal(lastCommit(commits), "4");
+  await pipeline.drain(1000);
+});
+
+Deno.test("an undecodable message commits only after its dead letter is stored", async () => {
+  const h = harness(10);
+  h.holdDeadLetters();
+  h.pipeline.ingest([message(0, encoder.encode("{not json")), message(1, null)]);
+  await settle();
+  assert.equal(h.commits.length, 0);
+  h.releaseDeadLetters();
+  await settle();
+  assert.deepEqual(h.deadLetters.map((letter) => [letter.offset, letter.reason]), [
+    ["0", "invalid_json"],
+    ["1", "empty_message"],
+  ]);
+  assert.equal(lastCommit(h.commits), "2");
+  await h.pipeline.drain(1000);
+});
+
+Deno.test("after a rebalance, unsent records are dropped and old acknowledgements do not commit", async () => {
+  const { pipeline, requests, commits } = harness(10);
+  pipeline.ingest([0, 1, 2].map((offset) => message(offset)));
+  assert.equal(pipeline.held, 3);
+  pipeline.newGeneration();
+  assert.equal(pipeline.held, 2, "the unsent third record is dropped; the batch in flight stays");
+  requests[0].answer(201);
+  await settle();
+  assert.equal(commits.length, 0, "an acknowledgement of the old assignment commits nothing");
+  pipeline.ingest([message(0), message(1)]);
+  assert.deepEqual(requests[1].ids, ["pmacct:0:0:0", "pmacct:0:1:0"], "read again under the same ids");
+  requests[1].answer(200);
+  await settle();
+  assert.equal(lastCommit(commits), "2");
+  await pipeline.drain(1000);
+});
+
+Deno.test("drain gives up at its bound and leaves unindexed records uncommitted", async () => {
+  const { pipeline, commits } = harness(10);
+  pipeline.ingest([message(0), message(1)]);
+  assert.equal(await pipeline.drain(50), false);
+  assert.equal(commits.length, 0);
+  assert.equal(pipeline.unfinished(), 2);
+});
