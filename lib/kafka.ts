@@ -42,6 +42,9 @@ export function createDeadLetterProducer(kafka: Kafka): Producer {
   });
 }
 
+/** How long a batch waits for buffer room before its partition is paused instead. */
+const ROOM_WAIT_MS = 1000;
+
 /** Consumer state the HTTP readiness probe reports. */
 export interface ConsumerState {
   member: boolean;
@@ -82,7 +85,7 @@ export async function runConsumer(
   const paused = new Set<number>();
   const resumeAll = () => {
     if (paused.size === 0) return;
-    log.info("buffer has room again: resuming fetch", { partitions: [...paused].join(",") });
+    log.debug("buffer has room again: resuming fetch", { partitions: [...paused].join(",") });
     consumer.resume([{ topic: config.topic, partitions: [...paused] }]);
     paused.clear();
     metrics.paused.set(0);
@@ -143,13 +146,15 @@ export async function runConsumer(
         timestamp: message.timestamp,
         value: message.value,
       }));
-      const taken = pipeline.ingest(messages);
+      let taken = pipeline.ingest(messages);
+      if (taken === 0 && await pipeline.whenRoom(ROOM_WAIT_MS)) taken = pipeline.ingest(messages);
       if (taken > 0) resolveOffset(messages[taken - 1].offset);
       if (taken < messages.length) {
-        // Full: stop fetching this partition; the rest is fetched again from the resolved offset.
+        // Still full (Elasticsearch slow or down): stop fetching this partition; the rest is
+        // fetched again from the resolved offset once there is room.
         pause();
         if (paused.size === 0) {
-          log.warn("buffer full: pausing fetch until Elasticsearch catches up", { held: pipeline.held });
+          log.debug("buffer full: pausing fetch until Elasticsearch catches up", { held: pipeline.held });
         }
         paused.add(batch.partition);
         metrics.paused.set(1);

@@ -76,6 +76,7 @@ export class Pipeline {
   #commitAgain = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly #roomListeners: Array<() => void> = [];
+  readonly #roomWaiters = new Set<() => void>();
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
     this.#buffer = new BulkBuffer({ maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs });
@@ -101,6 +102,26 @@ export class Pipeline {
   }
 
   /**
+   * Resolves `true` as soon as the buffer has room, or `false` after `timeoutMs`. Under steady
+   * load a full buffer frees up within one `_bulk` round trip; waiting that long is much cheaper
+   * than pausing the partition and fetching the same messages again.
+   */
+  whenRoom(timeoutMs: number): Promise<boolean> {
+    if (this.hasRoom) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#roomWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#roomWaiters.add(done);
+    });
+  }
+
+  /**
    * Calls `listener` each time the held records fall to half the bound, so paused partitions
    * resume with room for several batches instead of flapping at the edge.
    */
@@ -109,16 +130,18 @@ export class Pipeline {
   }
 
   /**
-   * Takes messages of one partition, in order, while the buffer has room. Returns how many were
-   * taken; the caller pauses the partition and has Kafka deliver the rest again after
-   * {@linkcode onRoom}. Never waits, so the consumer keeps heartbeating and can rebalance.
+   * Takes a fetched batch of one partition whole if the buffer has room, or nothing if it is
+   * full (so the bound is exceeded by at most one fetched batch, and Kafka never re-sends a
+   * half-taken one). Returns how many messages were taken; when fewer than given, the caller
+   * pauses the partition and Kafka delivers the rest again after {@linkcode onRoom}. Never
+   * waits, so the consumer keeps heartbeating and can rebalance.
    */
   ingest(messages: SourceMessage[]): number {
     const { log, metrics } = this.deps;
     const generation = this.#generation;
+    if (!this.hasRoom || this.#abort.signal.aborted) return 0;
     let taken = 0;
     for (const message of messages) {
-      if (!this.hasRoom || this.#abort.signal.aborted) break;
       taken++;
       const key = partitionKey(message.topic, message.partition);
       const lines = decodeMessage(message.value);
@@ -297,7 +320,12 @@ export class Pipeline {
   }
 
   #wake(): void {
-    if (this.held > this.options.maxBuffered / 2 || this.#abort.signal.aborted) return;
+    if (this.#abort.signal.aborted) return;
+    if (this.hasRoom) {
+      for (const done of this.#roomWaiters) done();
+      this.#roomWaiters.clear();
+    }
+    if (this.held > this.options.maxBuffered / 2) return;
     for (const listener of this.#roomListeners) listener();
   }
 

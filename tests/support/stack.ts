@@ -214,16 +214,22 @@ export async function indexedSums(prefix: string): Promise<Record<string, DaySum
 export async function indexedDocuments(prefix: string): Promise<Array<{ id: string; version: number }>> {
   await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
   const documents: Array<{ id: string; version: number }> = [];
-  const pages = elastic.helpers.scrollSearch({
+  // A scroll of our own: the client's scrollSearch helper throws when clearing a scroll that
+  // found nothing (Elasticsearch answers 404 "num_freed": 0).
+  let page = await elastic.search({
     index: `${prefix}-*`,
+    allow_no_indices: true,
+    scroll: "1m",
     size: 5000,
     _source: false,
     version: true,
     sort: ["_doc"],
   });
-  for await (const page of pages) {
-    for (const hit of page.body.hits.hits) documents.push({ id: hit._id!, version: hit._version ?? 1 });
+  while (page.hits.hits.length > 0) {
+    for (const hit of page.hits.hits) documents.push({ id: hit._id!, version: hit._version ?? 1 });
+    page = await elastic.scroll({ scroll_id: page._scroll_id!, scroll: "1m" });
   }
+  if (page._scroll_id) await elastic.clearScroll({ scroll_id: page._scroll_id }, { ignore: [404] });
   return documents;
 }
 
