@@ -42,7 +42,7 @@ export function createDeadLetterProducer(kafka: Kafka): Producer {
   });
 }
 
-/** How long a batch waits for buffer room before its partition is paused instead. */
+/** How long a batch waits for buffer room (each time) before its partition is paused instead. */
 const ROOM_WAIT_MS = 1000;
 
 /** Consumer state the HTTP readiness probe reports. */
@@ -147,7 +147,10 @@ export async function runConsumer(
         value: message.value,
       }));
       let taken = pipeline.ingest(messages);
-      if (taken === 0 && await pipeline.whenRoom(ROOM_WAIT_MS)) taken = pipeline.ingest(messages);
+      while (taken < messages.length && isRunning() && !isStale() && await pipeline.whenRoom(ROOM_WAIT_MS)) {
+        taken += pipeline.ingest(messages.slice(taken));
+        await heartbeat();
+      }
       if (taken > 0) resolveOffset(messages[taken - 1].offset);
       if (taken < messages.length) {
         // Still full (Elasticsearch slow or down): stop fetching this partition; the rest is

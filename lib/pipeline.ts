@@ -130,18 +130,17 @@ export class Pipeline {
   }
 
   /**
-   * Takes a fetched batch of one partition whole if the buffer has room, or nothing if it is
-   * full (so the bound is exceeded by at most one fetched batch, and Kafka never re-sends a
-   * half-taken one). Returns how many messages were taken; when fewer than given, the caller
-   * pauses the partition and Kafka delivers the rest again after {@linkcode onRoom}. Never
-   * waits, so the consumer keeps heartbeating and can rebalance.
+   * Takes messages of one partition, in order, while the buffer has room. Returns how many were
+   * taken; for the rest the caller waits for room ({@linkcode whenRoom}) or pauses the partition
+   * and has Kafka deliver them again after {@linkcode onRoom}. Never waits itself, so the
+   * consumer keeps heartbeating and can rebalance.
    */
   ingest(messages: SourceMessage[]): number {
     const { log, metrics } = this.deps;
     const generation = this.#generation;
-    if (!this.hasRoom || this.#abort.signal.aborted) return 0;
     let taken = 0;
     for (const message of messages) {
+      if (!this.hasRoom || this.#abort.signal.aborted) break;
       taken++;
       const key = partitionKey(message.topic, message.partition);
       const lines = decodeMessage(message.value);
