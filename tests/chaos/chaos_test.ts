@@ -290,6 +290,19 @@ chaos("7a. A wrong password: loud, not ready, no crash loop, resumes once the ac
 
     // The password is revoked while running: retried like an outage, never dead-lettered.
     await stack("user", "del", user);
+    // The file realm reloads every 5 s and caches users until then: wait for a real 401.
+    await waitFor(
+      "Elasticsearch to refuse the deleted user",
+      async () => {
+        const response = await fetch("http://127.0.0.1:9200/_security/_authenticate", {
+          headers: { authorization: `Basic ${btoa(`${user}:${password}`)}` },
+        });
+        await response.body?.cancel();
+        return response.status === 401;
+      },
+      60_000,
+      500,
+    );
     await scenario.replay();
     await waitFor(
       "the bridge to report the credentials refused",
