@@ -146,11 +146,10 @@ export class BulkWriter<T extends BulkDocument> {
     } finally {
       this.metrics.bulkDuration.observe((performance.now() - started) / 1000);
     }
+    handlers.health(true, false);
     if (items.length !== pending.length) {
-      handlers.health(true, false);
       return { error: `_bulk answered ${items.length} items for ${pending.length} documents; resending all` };
     }
-    handlers.health(true, false);
     const retry = await this.#settle(pending, items, handlers);
     if (retry.documents.length === 0) return undefined;
     return { retry: retry.documents, status: retry.status, error: retry.error };

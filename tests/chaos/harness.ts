@@ -10,8 +10,8 @@ import {
   KAFKA,
   makeTrafficPcap,
   readTopic,
+  replaySyntheticTraffic,
   run,
-  runPmacct,
   startBridge,
   type TopicMessage,
   uniqueName,
@@ -74,6 +74,7 @@ export class Scenario {
   readonly topic: string;
   readonly deadLetterTopic: string;
   readonly bridges: BridgeProcess[] = [];
+  #pcapDir: string | undefined;
   #pcap: string | undefined;
   #load: Promise<void> | undefined;
   #loading = false;
@@ -102,16 +103,9 @@ export class Scenario {
 
   /** One replay of the synthetic capture (5,000 flows) through Debian's pmacctd into the topic. */
   async replay(times = 1): Promise<void> {
-    if (!this.#pcap) this.#pcap = await makeTrafficPcap(await Deno.makeTempDir({ prefix: "chaos-" }));
-    for (let i = 0; i < times; i++) {
-      await runPmacct({
-        daemon: "pmacctd",
-        pcap: this.#pcap,
-        topic: this.topic,
-        aggregate: AGGREGATE,
-        extra: ["timestamps_utc: true"],
-      });
-    }
+    if (!this.#pcapDir) this.#pcapDir = await Deno.makeTempDir({ prefix: "chaos-" });
+    this.#pcap ??= await makeTrafficPcap(this.#pcapDir);
+    for (let i = 0; i < times; i++) await replaySyntheticTraffic(this.topic, AGGREGATE, this.#pcap);
   }
 
   /** Keeps pmacctd replaying into the topic until {@linkcode stopLoad}: the load during a fault. */
@@ -179,6 +173,7 @@ export class Scenario {
   async cleanUp(): Promise<void> {
     await this.stopLoad().catch(() => {});
     await Promise.all(this.bridges.map((bridge) => bridge.stop("SIGKILL")));
+    if (this.#pcapDir) await Deno.remove(this.#pcapDir, { recursive: true });
   }
 }
 

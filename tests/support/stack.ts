@@ -62,17 +62,17 @@ export async function makeTrafficPcap(dir: string): Promise<string> {
   return `${dir}/traffic.pcap`;
 }
 
-/** Replays the synthetic capture through Debian's pmacctd (UTC timestamps) into `topic`. */
-export async function replaySyntheticTraffic(topic: string, aggregate: string): Promise<void> {
+/**
+ * Replays the synthetic capture through Debian's pmacctd (UTC timestamps) into `topic`: the
+ * given capture, or a fresh one made (and removed) for this replay.
+ */
+export async function replaySyntheticTraffic(topic: string, aggregate: string, pcap?: string): Promise<void> {
+  const replay = (capture: string) =>
+    runPmacct({ daemon: "pmacctd", pcap: capture, topic, aggregate, extra: ["timestamps_utc: true"] });
+  if (pcap) return await replay(pcap);
   const dir = await Deno.makeTempDir();
   try {
-    await runPmacct({
-      daemon: "pmacctd",
-      pcap: await makeTrafficPcap(dir),
-      topic,
-      aggregate,
-      extra: ["timestamps_utc: true"],
-    });
+    await replay(await makeTrafficPcap(dir));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
