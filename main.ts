@@ -77,6 +77,7 @@ const writer = new BulkWriter<PendingDocument>(elasticBulkTransport(elastic), lo
 const pipeline = new Pipeline({
   indexPrefix: config.elastic.indexPrefix,
   timezone: config.pmacctTimezone,
+  timestampSource: config.timestampSource,
   maxBatch: config.elastic.maxSamplesPerSend,
   maxWaitMs: config.elastic.maxTimeToSendSeconds * 1000,
   maxBuffered: config.elastic.maxBufferedSamples,

@@ -94,6 +94,7 @@ for (let i = 0; i < values.length; i += batchSize) {
         encodeDocument(JSON.parse(value), { topic, partition: 0, offset: String(i + j), position: 0, timestampMs: 0 }, {
           indexPrefix: rawPrefix,
           timezone: "UTC",
+          timestampSource: "flow",
         })
       ),
     ),

@@ -61,12 +61,23 @@ export interface Config {
   elastic: ElasticConfig;
   /** IANA zone of pmacct's local-time strings (pmacct without `timestamps_utc`). */
   pmacctTimezone: string;
+  /** Where `@timestamp` and the daily index come from. */
+  timestampSource: TimestampSource;
   prometheusPort: number;
   shutdownTimeoutSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
   /** Messages about deprecated spellings that were accepted, to be logged at start-up. */
   warnings: string[];
 }
+
+/**
+ * `flow`: the flow's own time (see `FLOW_TIME_FIELDS`); `kafka`: when pmacct published the
+ * message; `ingest`: when the bridge read it, like the original tool (a replay that crosses
+ * midnight then files a record under another day).
+ */
+export type TimestampSource = "flow" | "kafka" | "ingest";
+
+const TIMESTAMP_SOURCES: readonly TimestampSource[] = ["flow", "kafka", "ingest"];
 
 /** Names of settings whose values are never printed. */
 export const SECRET_VARIABLES = ["ELASTIC_PASSWORD", "ELASTIC_API_KEY"] as const;
@@ -156,6 +167,12 @@ export const VARIABLES: ReadonlyArray<{ name: string; default: string; meaning: 
     name: "PMACCT_TIMEZONE",
     default: "the host's zone",
     meaning: "IANA zone of pmacct's local-time strings (pmacct without `timestamps_utc: true`), e.g. `Europe/Zurich`.",
+  },
+  {
+    name: "TIMESTAMP_SOURCE",
+    default: "flow",
+    meaning:
+      "What `@timestamp` and the daily index are: `flow` the flow's own time (see *pmacct encodings*); `kafka` when pmacct published the message; `ingest` when the bridge read it (the original tool's behaviour).",
   },
   { name: "PROMETHEUS_CLIENT_PORT", default: "9003", meaning: "Port of `/metrics`, `/healthz` and `/readyz`." },
   {
@@ -288,6 +305,10 @@ export function parseConfig(
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", "debug, info, warn or error", logLevel);
   }
+  const timestampSource = (text(env, "TIMESTAMP_SOURCE") ?? "flow").toLowerCase() as TimestampSource;
+  if (!TIMESTAMP_SOURCES.includes(timestampSource)) {
+    throw new ConfigError("TIMESTAMP_SOURCE", "flow, kafka or ingest", timestampSource);
+  }
   const username = text(env, "ELASTIC_USERNAME");
   const password = text(env, "ELASTIC_PASSWORD");
   if ((username === undefined) !== (password === undefined)) {
@@ -331,6 +352,7 @@ export function parseConfig(
         : optionalInteger(env, "ELASTIC_MAX_RETRIES", { min: 0, max: 1_000_000 }),
     },
     pmacctTimezone: timezone(env, hostZone),
+    timestampSource,
     prometheusPort: integer(env, "PROMETHEUS_CLIENT_PORT", 9003, { min: 1, max: 65_535 }),
     shutdownTimeoutSeconds: integer(env, "SHUTDOWN_TIMEOUT", 30, { min: 1, max: 3600 }),
     logLevel: logLevel as Config["logLevel"],
@@ -379,6 +401,7 @@ export function describeConfig(config: Config): string {
     ["ELASTIC_REQUEST_TIMEOUT", config.elastic.requestTimeoutSeconds],
     ["ELASTIC_MAX_RETRIES", config.elastic.maxRetries ?? "forever"],
     ["PMACCT_TIMEZONE", config.pmacctTimezone],
+    ["TIMESTAMP_SOURCE", config.timestampSource],
     ["PROMETHEUS_CLIENT_PORT", config.prometheusPort],
     ["SHUTDOWN_TIMEOUT", config.shutdownTimeoutSeconds],
     ["LOG_LEVEL", config.logLevel],

@@ -4,7 +4,7 @@
  * A message holds one JSON object, or several separated by newlines when pmacct runs with
  * `kafka_multi_values`. Each line is decoded on its own, so one bad line never hides the good
  * ones around it. pmacct's `kafka_markers` (`event_type` `purge_init` / `purge_close`) are
- * reported as markers, not flows.
+ * reported as markers, not flows; a `purge_close` says how many records pmacct purged.
  *
  * @example
  * ```ts
@@ -24,7 +24,7 @@ export const MAX_RECORD_LENGTH = 1024 * 1024;
 
 export type DecodedLine =
   | { kind: "flow"; position: number; record: Record<string, unknown>; original: Uint8Array | string }
-  | { kind: "marker"; position: number; eventType: string }
+  | { kind: "marker"; position: number; eventType: string; purgedEntries?: number }
   | { kind: "invalid"; position: number; reason: DecodeFailure; detail: string; bytes: Uint8Array };
 
 /** `event_type` values pmacct uses for its start/end-of-purge markers. */
@@ -62,7 +62,10 @@ function decodeLine(line: string, position: number, original: Uint8Array | strin
   const record = value as Record<string, unknown>;
   const eventType = record.event_type;
   if (typeof eventType === "string" && MARKER_EVENT_TYPES.has(eventType)) {
-    return { kind: "marker", position, eventType };
+    const purged = Number(record.purged_entries);
+    return Number.isFinite(purged) && record.purged_entries !== null
+      ? { kind: "marker", position, eventType, purgedEntries: purged }
+      : { kind: "marker", position, eventType };
   }
   return { kind: "flow", position, record, original };
 }

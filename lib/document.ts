@@ -1,21 +1,26 @@
 /**
  * Turns a decoded pmacct record into an Elasticsearch document: its daily index, a
- * deterministic `_id` and the JSON source with `@timestamp` set to the flow's own time.
+ * deterministic `_id` and the JSON source with `@timestamp` set (by default) to the flow's own
+ * time. pmacct's many encodings are normalised on the way so that one index template fits them
+ * all: every time becomes UTC text, zero times and absent addresses become `null`, and a
+ * `label` printed as a map moves to `label_map`.
  *
  * @example
  * ```ts
  * const doc = encodeDocument(
- *   { stamp_inserted: "2026-11-24 19:10:00", bytes: 740 },
+ *   { stamp_inserted: "1795547400", bytes: 740 },
  *   { topic: "pmacct", partition: 0, offset: "42", position: 0, timestampMs: 0 },
- *   { indexPrefix: "sflow", timezone: "UTC" },
+ *   { indexPrefix: "sflow", timezone: "UTC", timestampSource: "flow" },
  * );
  * doc.index; // "sflow-2026-11-24"
  * doc.id; // "pmacct:0:42:0"
+ * JSON.parse(doc.source).stamp_inserted; // "2026-11-24 19:10:00"
  * ```
  */
+import type { TimestampSource } from "./config.ts";
 import { FLOW_TIME_FIELDS, flowTime } from "./flow_time.ts";
 import { dailyIndexName } from "./index_name.ts";
-import { parsePmacctTime } from "./pmacct_time.ts";
+import { readPmacctTime } from "./pmacct_time.ts";
 
 /** Where a record came from: enough to name it uniquely and to fall back on its Kafka time. */
 export interface RecordOrigin {
@@ -32,6 +37,9 @@ export interface RecordOrigin {
 export interface EncodeOptions {
   indexPrefix: string;
   timezone: string;
+  timestampSource: TimestampSource;
+  /** The clock for `timestampSource: "ingest"`. */
+  now?: () => number;
 }
 
 export interface EncodedDocument {
@@ -45,7 +53,7 @@ export interface EncodedDocument {
  * pmacct fields that carry an IP address and are written as `""` when absent; an empty string
  * would be rejected by an `ip` mapping, so it becomes `null` (no value).
  */
-const ADDRESS_FIELDS = [
+export const ADDRESS_FIELDS: readonly string[] = [
   "ip_src",
   "ip_dst",
   "net_src",
@@ -62,11 +70,47 @@ const ADDRESS_FIELDS = [
 ];
 
 /**
+ * Where a `label` printed as a map (`pre_tag_label_encode_as_map`) goes. `label` is a string in
+ * pmacct's default encoding, and one field cannot be both a string and an object in an index.
+ */
+export const LABEL_MAP_FIELD = "label_map";
+
+/**
  * The `_id` of a record: topic, partition, offset and position in the message. A replay of the
  * same Kafka record overwrites the document instead of adding a second one.
  */
 export function documentId(origin: Pick<RecordOrigin, "topic" | "partition" | "offset" | "position">): string {
   return `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}`;
+}
+
+/** Rewrites pmacct's encodings in place into the one shape the index template expects. */
+export function normaliseRecord(record: Record<string, unknown>, timezone: string): void {
+  for (const field of FLOW_TIME_FIELDS) {
+    if (!(field in record)) continue;
+    const time = readPmacctTime(record[field], timezone);
+    if (time === null) record[field] = null;
+    else if (time !== undefined) record[field] = time.utc;
+  }
+  for (const field of ADDRESS_FIELDS) {
+    if (record[field] === "") record[field] = null;
+  }
+  const label = record.label;
+  if (label !== null && typeof label === "object" && !Array.isArray(label)) {
+    record[LABEL_MAP_FIELD] = label;
+    delete record.label;
+  }
+}
+
+function timestampOf(record: Record<string, unknown>, origin: RecordOrigin, options: EncodeOptions): number {
+  switch (options.timestampSource) {
+    case "flow":
+      // Times are already UTC text here, so the zone no longer matters.
+      return flowTime(record, "UTC", origin.timestampMs).epochMs;
+    case "kafka":
+      return origin.timestampMs;
+    case "ingest":
+      return (options.now ?? Date.now)();
+  }
 }
 
 /** Encodes a record (which it modifies in place: it was decoded for this document alone). */
@@ -75,16 +119,11 @@ export function encodeDocument(
   origin: RecordOrigin,
   options: EncodeOptions,
 ): EncodedDocument {
-  for (const field of FLOW_TIME_FIELDS) {
-    if (field in record && parsePmacctTime(record[field], options.timezone) === null) record[field] = null;
-  }
-  for (const field of ADDRESS_FIELDS) {
-    if (record[field] === "") record[field] = null;
-  }
-  const time = flowTime(record, options.timezone, origin.timestampMs);
-  record["@timestamp"] = new Date(time.epochMs).toISOString();
+  normaliseRecord(record, options.timezone);
+  const epochMs = timestampOf(record, origin, options);
+  record["@timestamp"] = new Date(epochMs).toISOString();
   return {
-    index: dailyIndexName(options.indexPrefix, time.epochMs),
+    index: dailyIndexName(options.indexPrefix, epochMs),
     id: documentId(origin),
     source: JSON.stringify(record),
   };

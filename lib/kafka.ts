@@ -8,6 +8,7 @@ import type { KafkaConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Pipeline } from "./pipeline.ts";
+import { registerCompressionCodecs } from "./kafka_codecs.ts";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [KafkaLogLevel.ERROR]: "error",
@@ -25,6 +26,7 @@ function kafkaLogCreator(log: Logger) {
 }
 
 export function createKafka(config: KafkaConfig, log: Logger): Kafka {
+  registerCompressionCodecs();
   return new Kafka({
     clientId: config.clientId,
     brokers: config.brokers,

@@ -60,6 +60,10 @@ export function createMetrics(registry = new client.Registry()) {
     markers: counter("pmacct_bridge_markers_total", "pmacct kafka_markers seen (not indexed), by event_type", [
       "event_type",
     ]),
+    purgedEntries: counter(
+      "pmacct_bridge_pmacct_purged_entries_total",
+      "Records pmacct reports having purged to Kafka (purged_entries of its purge_close markers); compare with samples_count_total",
+    ),
     elasticUp: gauge("pmacct_bridge_elasticsearch_up", "1 when the last Elasticsearch request succeeded"),
     elasticAuthFailed: gauge(
       "pmacct_bridge_elasticsearch_auth_failed",

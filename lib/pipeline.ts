@@ -155,6 +155,7 @@ export class Pipeline {
       for (const line of lines) {
         if (line.kind === "marker") {
           metrics.markers.inc({ event_type: line.eventType });
+          if (line.purgedEntries !== undefined) metrics.purgedEntries.inc(line.purgedEntries);
           continue;
         }
         if (line.kind === "invalid") {

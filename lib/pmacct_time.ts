@@ -12,14 +12,26 @@
  * parsePmacctTime("2026-11-24 19:10:16.250000", "UTC"); // 1795547416250
  * parsePmacctTime("0000-00-00 00:00:00", "UTC"); // null
  * parsePmacctTime("1677577599.000000", "UTC"); // 1677577599000
+ * readPmacctTime("2026-11-24 20:10:16.250000", "Europe/Zurich")?.utc; // "2026-11-24 19:10:16.250000"
  * ```
  */
 
 /** Epoch milliseconds; `null` for pmacct's zero ("unknown") time; `undefined` if not a time. */
 export type ParsedTime = number | null | undefined;
 
+/** A pmacct time resolved to an instant. */
+export interface PmacctTime {
+  epochMs: number;
+  /**
+   * The same instant in UTC, in pmacct's own layout (`yyyy-MM-dd HH:mm:ss`, with six fraction
+   * digits when pmacct printed a fraction): what the bridge writes into documents, so that every
+   * encoding lands as one unambiguous format the original tool's template also accepts.
+   */
+  utc: string;
+}
+
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
-const EPOCH = /^\d+(?:\.\d+)?$/;
+const EPOCH = /^(\d+)(?:\.(\d+))?$/;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -65,37 +77,71 @@ function offsetMinutes(designator: string): number {
   return designator[0] === "-" ? -minutes : minutes;
 }
 
-function parseDateTime(match: RegExpExecArray, zone: string): ParsedTime {
-  const [, y, mo, d, h, mi, s, fraction, designator] = match;
-  if (y === "0000") return null;
-  const millis = fraction ? Number(fraction.padEnd(3, "0").slice(0, 3)) : 0;
-  const wallAsUtc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), millis);
-  if (Number.isNaN(wallAsUtc)) return undefined;
-  if (designator !== undefined) return wallAsUtc - offsetMinutes(designator) * 60_000;
-  return zone === "UTC" || zone === "Etc/UTC" ? wallAsUtc : wallClockToUtc(wallAsUtc, zone);
+/** Builds the result from whole epoch seconds and the fraction digits pmacct printed, if any. */
+function fromSeconds(seconds: number, fraction: string | undefined): PmacctTime | undefined {
+  const micros = fraction === undefined ? undefined : fraction.padEnd(6, "0").slice(0, 6);
+  const epochMs = seconds * 1000 + (micros === undefined ? 0 : Number(micros.slice(0, 3)));
+  const date = new Date(seconds * 1000);
+  if (Number.isNaN(date.getTime())) return undefined;
+  const whole = date.toISOString().slice(0, 19).replace("T", " ");
+  return { epochMs, utc: micros === undefined ? whole : `${whole}.${micros}` };
 }
 
-const cache = new Map<string, ParsedTime>();
+function isWallClock(month: number, day: number, hour: number, minute: number, second: number): boolean {
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour < 24 && minute < 60 && second < 61;
+}
+
+function parseDateTime(match: RegExpExecArray, zone: string): PmacctTime | null | undefined {
+  const [, y, mo, d, h, mi, s, fraction, designator] = match;
+  if (y === "0000") return null;
+  if (!isWallClock(Number(mo), Number(d), Number(h), Number(mi), Number(s))) return undefined;
+  const wallAsUtc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  if (Number.isNaN(wallAsUtc)) return undefined;
+  let utcMs: number;
+  if (designator !== undefined) utcMs = wallAsUtc - offsetMinutes(designator) * 60_000;
+  else utcMs = zone === "UTC" || zone === "Etc/UTC" ? wallAsUtc : wallClockToUtc(wallAsUtc, zone);
+  return fromSeconds(utcMs / 1000, fraction);
+}
+
+function parseNumber(value: number): PmacctTime | null | undefined {
+  if (!Number.isFinite(value)) return undefined;
+  if (value <= 0) return null;
+  const seconds = Math.floor(value);
+  const micros = Math.round((value - seconds) * 1e6);
+  return fromSeconds(seconds, Number.isInteger(value) ? undefined : String(micros).padStart(6, "0"));
+}
+
+function parseText(value: string, zone: string): PmacctTime | null | undefined {
+  const epoch = EPOCH.exec(value);
+  if (epoch) {
+    const [, seconds, fraction] = epoch;
+    return /^0+$/.test(seconds) && /^0*$/.test(fraction ?? "") ? null : fromSeconds(Number(seconds), fraction);
+  }
+  const match = DATE_TIME.exec(value);
+  return match ? parseDateTime(match, zone) : undefined;
+}
+
+const cache = new Map<string, PmacctTime | null | undefined>();
 const CACHE_LIMIT = 50_000;
 
 /**
- * Parses one pmacct time value. Results are memoised: a batch of flows shares few distinct
- * time strings (`stamp_inserted` is one per history bucket), and zone conversion is costly.
+ * Reads one pmacct time value: `null` for the zero ("unknown") time, `undefined` if it is not a
+ * time. Results are memoised: a batch of flows shares few distinct time strings
+ * (`stamp_inserted` is one per history bucket), and zone conversion is costly.
  */
-export function parsePmacctTime(value: unknown, zone: string): ParsedTime {
-  if (typeof value === "number") return Number.isFinite(value) && value > 0 ? Math.round(value * 1000) : null;
+export function readPmacctTime(value: unknown, zone: string): PmacctTime | null | undefined {
+  if (typeof value === "number") return parseNumber(value);
   if (typeof value !== "string") return undefined;
   const key = `${zone}|${value}`;
   if (cache.has(key)) return cache.get(key);
-  let parsed: ParsedTime;
-  if (EPOCH.test(value)) {
-    const seconds = Number(value);
-    parsed = seconds > 0 ? Math.round(seconds * 1000) : null;
-  } else {
-    const match = DATE_TIME.exec(value);
-    parsed = match ? parseDateTime(match, zone) : undefined;
-  }
+  const parsed = parseText(value, zone);
   if (cache.size >= CACHE_LIMIT) cache.clear();
   cache.set(key, parsed);
   return parsed;
+}
+
+/** Parses one pmacct time value to epoch milliseconds (see {@linkcode readPmacctTime}). */
+export function parsePmacctTime(value: unknown, zone: string): ParsedTime {
+  const time = readPmacctTime(value, zone);
+  return time ? time.epochMs : time;
 }

@@ -1,15 +1,27 @@
 /**
- * Live pmacct → real Kafka → bridge → real Elasticsearch: per daily index, the documents, bytes
- * and packets in Elasticsearch equal what pmacct produced into Kafka.
+ * Every pmacct encoding, end to end: Debian's pmacctd and nfacctd produce live into the real
+ * Kafka in each timestamp mode, with multi-values, markers and each compression codec, and every
+ * fixture record is produced as it is; the bridge indexes them into the real Elasticsearch.
+ * Each document is checked against an independent reading of the record it came from (right
+ * daily index, `@timestamp` the flow's own time in UTC, every pmacct time rewritten to that same
+ * instant), per-day sums are compared, and nothing may be rejected or dead-lettered.
  */
 import assert from "node:assert/strict";
+import { Kafka, logLevel } from "kafkajs";
+import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
+import { addToDay, type DayTotals, expectedEpochMs, expectedFlowMs } from "../support/flow_oracle.ts";
+import { fixtureRecordFiles, SHARED } from "../support/fixtures.ts";
+import { batchCodecs } from "../support/kafka_log.ts";
 import {
+  type BridgeProcess,
   elastic,
-  expectedSums,
   FIXTURE_CAPTURES,
+  indexedDocuments,
   indexedSums,
+  KAFKA,
+  makeTrafficPcap,
+  type PmacctRun,
   readTopic,
-  replaySyntheticTraffic,
   runPmacct,
   startBridge,
   uniqueName,
@@ -17,31 +29,171 @@ import {
   waitReady,
 } from "../support/stack.ts";
 
-Deno.test("live pmacctd and nfacctd output lands in daily indices with pmacct's counts and sums", async () => {
+const MARKERS = new Set(["purge_init", "purge_close"]);
+
+/** What a topic holds, read back with kcat and worked out by the oracle. */
+interface Expectation {
+  /** `_id` → the record, its expected flow time and the label of the run that produced it. */
+  documents: Map<string, { record: Record<string, unknown>; ms: number; label: string }>;
+  markers: number;
+  purgedEntries: number;
+}
+
+async function expectTopic(topic: string, offset: string, labelOf: (record: Record<string, unknown>) => string) {
+  const documents: Expectation["documents"] = new Map();
+  let markers = 0;
+  let purgedEntries = 0;
+  for (const message of await readTopic(topic)) {
+    const lines = (message.payload ?? "").split("\n").filter((line) => line.trim() !== "");
+    for (const [position, line] of lines.entries()) {
+      const record = JSON.parse(line);
+      if (MARKERS.has(record.event_type)) {
+        markers++;
+        purgedEntries += Number(record.purged_entries ?? 0);
+        continue;
+      }
+      documents.set(`${topic}:${message.partition}:${message.offset}:${position}`, {
+        record,
+        ms: expectedFlowMs(record, offset, message.timestamp),
+        label: labelOf(record),
+      });
+    }
+  }
+  return { documents, markers, purgedEntries } satisfies Expectation;
+}
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Waits for the bridge to account for every record, then checks each document against the oracle. */
+async function checkIndexed(
+  bridge: BridgeProcess,
+  prefix: string,
+  offset: string,
+  expected: Expectation,
+  deadLettered: string[] = [],
+) {
+  const total = expected.documents.size;
+  await waitFor(
+    `${total} records indexed or dead-lettered (log: ${bridge.logPath})`,
+    async () =>
+      (await bridge.metric("pmacct_bridge_documents_indexed_total")) +
+            (await bridge.metric("pmacct_bridge_dead_letters_total")) >= total || undefined,
+    180_000,
+  );
+  const documents = await indexedDocuments(prefix, true);
+  assert.equal(documents.length, total - deadLettered.length, "documents in Elasticsearch");
+  for (const { id, index, source } of documents) {
+    const wanted = expected.documents.get(id);
+    assert.ok(wanted, `${id} was never produced`);
+    const where = `${wanted.label} ${id}`;
+    assert.equal(index, `${prefix}-${utcDay(wanted.ms)}`, where);
+    assert.equal(Date.parse(String(source!["@timestamp"])), wanted.ms, `${where} @timestamp`);
+    for (const field of FLOW_TIME_FIELDS) {
+      if (!(field in wanted.record)) continue;
+      const original = expectedEpochMs(wanted.record[field], offset);
+      const written = source![field];
+      if (original === null) assert.equal(written, null, `${where} ${field}: a zero time is no time`);
+      else assert.equal(expectedEpochMs(written, "Z"), original, `${where} ${field}: ${written} is not UTC`);
+    }
+    assert.equal(source!.bytes, wanted.record.bytes, where);
+  }
+  const days: DayTotals = {};
+  for (const [id, { record, ms }] of expected.documents) {
+    if (!deadLettered.includes(id)) addToDay(days, `${prefix}-${utcDay(ms)}`, record);
+  }
+  assert.deepEqual(await indexedSums(prefix), days, "per-day documents, bytes and packets");
+  assert.equal(await bridge.metric("pmacct_bridge_decode_errors_total"), 0);
+  assert.equal(await bridge.metric("pmacct_bridge_documents_rejected_total"), deadLettered.length);
+  assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), deadLettered.length);
+}
+
+async function assertDefaultMappings(prefix: string) {
+  const mappings = await elastic.indices.getMapping({ index: `${prefix}-*` });
+  for (const [index, { mappings: mapping }] of Object.entries(mappings)) {
+    const properties = mapping.properties!;
+    assert.equal(properties.ip_src?.type, "ip", index);
+    assert.equal(properties.bytes?.type, "long", index);
+    assert.equal(properties.timestamp_start?.type, "date", index);
+    assert.equal(properties["@timestamp"]?.type, "date", index);
+  }
+}
+
+/** Runs pmacct replays a few at a time (each mostly waits on its own purge). */
+async function runAll(runs: PmacctRun[], parallel = 4) {
+  for (let i = 0; i < runs.length; i += parallel) await Promise.all(runs.slice(i, i + parallel).map(runPmacct));
+}
+
+const SYNTHETIC = "tag, src_host, dst_host, src_port, dst_port, proto, tos, src_mac, dst_mac, vlan";
+const ROUTER = "tag, peer_src_ip, src_host, dst_host, src_port, dst_port, proto, tos, in_iface, out_iface";
+const FLOW_TIMES = "timestamp_start, timestamp_end";
+
+Deno.test("live pmacctd and nfacctd in every timestamp mode, with multi-values, markers and each codec", async () => {
   const topic = uniqueName("live");
   const prefix = topic;
-  await replaySyntheticTraffic(
-    topic,
-    "src_host, dst_host, src_port, dst_port, proto, tos, src_mac, dst_mac, vlan, timestamp_start, timestamp_end",
-  );
-  for (const capture of FIXTURE_CAPTURES) {
-    await runPmacct({
-      daemon: "nfacctd",
-      pcap: capture,
-      topic,
-      aggregate:
-        "peer_src_ip, src_host, dst_host, src_port, dst_port, proto, tos, in_iface, out_iface, timestamp_start, timestamp_end",
-      extra: ["timestamps_since_epoch: true", "timestamps_utc: true"],
+  const dir = await Deno.makeTempDir({ prefix: "codecs-" });
+  const pcap = await makeTrafficPcap(dir);
+  const modes: Array<{ label: string; extra: string[] }> = [
+    { label: "UTC strings", extra: ["timestamps_utc: true"] },
+    { label: "UTC strings, whole seconds", extra: ["timestamps_utc: true", "timestamps_secs: true"] },
+    { label: "RFC 3339", extra: ["timestamps_utc: true", "timestamps_rfc3339: true"] },
+    { label: "epoch seconds", extra: ["timestamps_since_epoch: true"] },
+  ];
+  const runs: PmacctRun[] = [];
+  const labels: string[] = [];
+  const add = (label: string, run: Omit<PmacctRun, "topic" | "extra"> & { extra: string[] }) => {
+    labels.push(label);
+    runs.push({ ...run, topic, extra: [...run.extra, `post_tag: ${labels.length}`] });
+  };
+  for (const { label, extra } of modes) {
+    add(`pmacctd, ${label}`, { daemon: "pmacctd", pcap, aggregate: `${SYNTHETIC}, ${FLOW_TIMES}`, extra });
+    for (const capture of FIXTURE_CAPTURES) {
+      add(`nfacctd ${capture.split("/").at(-2)}, ${label}`, {
+        daemon: "nfacctd",
+        pcap: capture,
+        aggregate: `${ROUTER}, ${FLOW_TIMES}, timestamp_arrival`,
+        extra,
+      });
+    }
+  }
+  add("pmacctd, multi-values", {
+    daemon: "pmacctd",
+    pcap,
+    aggregate: `${SYNTHETIC}, ${FLOW_TIMES}`,
+    extra: ["timestamps_utc: true", "kafka_multi_values[k]: 16384"],
+  });
+  add("pmacctd, markers, history stamps only", {
+    daemon: "pmacctd",
+    pcap,
+    aggregate: SYNTHETIC,
+    extra: ["timestamps_utc: true", "kafka_markers[k]: true"],
+  });
+  const markerTag = labels.length;
+  for (const codec of ["gzip", "snappy", "lz4", "zstd"]) {
+    const file = `${dir}/librdkafka-${codec}.conf`;
+    await Deno.writeTextFile(file, `global, compression.codec, ${codec}\n`);
+    add(`pmacctd, ${codec}`, {
+      daemon: "pmacctd",
+      pcap,
+      aggregate: `${SYNTHETIC}, ${FLOW_TIMES}`,
+      extra: ["timestamps_utc: true", `kafka_config_file[k]: ${file}`],
     });
   }
-  const messages = await readTopic(topic);
-  const expected = expectedSums(messages, prefix);
-  const total = Object.values(expected).reduce((sum, day) => sum + day.count, 0);
-  assert.ok(total >= 5000 + 78, `pmacct produced only ${total} records`);
-  assert.ok(
-    Object.keys(expected).some((index) => index.startsWith(`${prefix}-2023-`)),
-    "fixture captures carry 2023 flows",
-  );
+  try {
+    await runAll(runs);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+
+  const expected = await expectTopic(topic, "Z", (record) => labels[Number(record.tag) - 1] ?? "untagged");
+  const perRun = new Map<string, number>();
+  for (const { label } of expected.documents.values()) perRun.set(label, (perRun.get(label) ?? 0) + 1);
+  for (const label of labels) assert.ok((perRun.get(label) ?? 0) > 0, `${label} produced nothing`);
+  const codecs = batchCodecs(topic);
+  for (const codec of ["gzip", "snappy", "lz4", "zstd"]) assert.ok(codecs[codec] > 0, `no ${codec} batch: ${codecs}`);
+  const markerRun = [...expected.documents.values()].filter(({ record }) => record.tag === markerTag).length;
+  assert.equal(expected.purgedEntries, markerRun, "purge_close reports the marker run's records");
 
   const bridge = await startBridge({
     KAFKA_TOPIC: topic,
@@ -51,28 +203,114 @@ Deno.test("live pmacctd and nfacctd output lands in daily indices with pmacct's 
   });
   try {
     await waitReady(bridge);
-    await waitFor(
-      "every record indexed",
-      async () => (await bridge.metric("pmacct_bridge_documents_indexed_total")) >= total || undefined,
-    );
-    assert.deepEqual(await indexedSums(prefix), expected);
-    assert.equal(await bridge.metric("samples_count_total"), total);
-    assert.equal(await bridge.metric("pmacct_bridge_documents_rejected_total"), 0);
-    await waitFor(
-      "every offset committed",
-      async () => (await bridge.metric("pmacct_bridge_kafka_committed_offset")) === messages.length || undefined,
-      30_000,
-    );
-
-    const mappings = await elastic.indices.getMapping({ index: `${prefix}-*` });
-    for (const [index, { mappings: mapping }] of Object.entries(mappings)) {
-      const properties = mapping.properties!;
-      assert.equal(properties.ip_src?.type, "ip", index);
-      assert.equal(properties.bytes?.type, "long", index);
-      assert.equal(properties["@timestamp"]?.type, "date", index);
-    }
+    await checkIndexed(bridge, prefix, "Z", expected);
+    await assertDefaultMappings(prefix);
+    assert.equal(await bridge.metric("samples_count_total"), expected.documents.size);
+    assert.equal(await bridge.metric("pmacct_bridge_markers_total"), expected.markers);
+    assert.ok(expected.markers >= 2);
+    assert.equal(await bridge.metric("pmacct_bridge_pmacct_purged_entries_total"), expected.purgedEntries);
     assert.equal((await bridge.stop("SIGTERM")).code, 0);
   } finally {
     await bridge.stop("SIGKILL");
+  }
+});
+
+Deno.test("local-time strings are read in PMACCT_TIMEZONE and land under their UTC day", async () => {
+  const topic = uniqueName("local");
+  const prefix = topic;
+  const zone = { TZ: "Asia/Kolkata" };
+  const dir = await Deno.makeTempDir({ prefix: "local-" });
+  const pcap = await makeTrafficPcap(dir);
+  const runs: PmacctRun[] = [
+    { daemon: "pmacctd", pcap, topic, aggregate: `${SYNTHETIC}, ${FLOW_TIMES}`, env: zone },
+    {
+      daemon: "pmacctd",
+      pcap,
+      topic,
+      aggregate: `${SYNTHETIC}, ${FLOW_TIMES}`,
+      extra: ["timestamps_rfc3339: true"],
+      env: zone,
+    },
+    ...FIXTURE_CAPTURES.map((capture): PmacctRun => ({
+      daemon: "nfacctd",
+      pcap: capture,
+      topic,
+      aggregate: `${ROUTER}, ${FLOW_TIMES}, timestamp_arrival`,
+      env: zone,
+    })),
+  ];
+  try {
+    await runAll(runs);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const expected = await expectTopic(topic, "+05:30", (record) => `local ${record.timestamp_start}`);
+  const sample = [...expected.documents.values()].map(({ record }) => String(record.timestamp_start));
+  assert.ok(sample.some((time) => time.endsWith("+05:30")), "pmacct wrote RFC 3339 with the zone's offset");
+  assert.ok(sample.some((time) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(time)), "pmacct wrote local strings");
+
+  const bridge = await startBridge({
+    KAFKA_TOPIC: topic,
+    KAFKA_CONSUMER_GROUP_ID: topic,
+    ELASTIC_INDEX_PREFIX: prefix,
+    ELASTIC_MAX_TIME_TO_SEND: "1",
+    PMACCT_TIMEZONE: "Asia/Kolkata",
+  });
+  try {
+    await waitReady(bridge);
+    await checkIndexed(bridge, prefix, "+05:30", expected);
+  } finally {
+    await bridge.stop("SIGKILL");
+  }
+});
+
+Deno.test("every fixture record lands, with the default template and with the original tool's template", async () => {
+  const topic = uniqueName("fixtures");
+  const kafka = new Kafka({ clientId: "fixture-producer", brokers: [KAFKA], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  const unmappable = '{"timestamp_start": "1677577561.000000", "bytes": "lots", "packets": 1}';
+  const files = fixtureRecordFiles();
+  assert.ok(files.length >= 12, "fixture files found");
+  let poison: string;
+  try {
+    for (const { lines } of files) {
+      await producer.send({ topic, messages: lines.map((line) => ({ value: line })) });
+      await producer.send({ topic, messages: [{ value: lines.join("\n") }] });
+    }
+    const [sent] = await producer.send({ topic, messages: [{ value: unmappable, partition: 0 }] });
+    poison = `${topic}:0:${sent.baseOffset}:0`;
+  } finally {
+    await producer.disconnect();
+  }
+  const expected = await expectTopic(topic, "Z", () => "fixture");
+
+  const templates = [
+    { name: "default", file: "new-index-template.json" },
+    { name: "original", file: `${SHARED}/seed/new-index-template.json` },
+  ];
+  const bridges = await Promise.all(templates.map(({ name, file }) =>
+    startBridge({
+      KAFKA_TOPIC: topic,
+      KAFKA_CONSUMER_GROUP_ID: `${topic}-${name}`,
+      KAFKA_DLQ_TOPIC: `${topic}-${name}-dlq`,
+      ELASTIC_INDEX_PREFIX: `${topic}-${name}`,
+      ELASTIC_INDEX_TEMPLATE: file,
+      ELASTIC_MAX_TIME_TO_SEND: "1",
+    })
+  ));
+  try {
+    for (const [i, { name }] of templates.entries()) {
+      await waitReady(bridges[i]);
+      await checkIndexed(bridges[i], `${topic}-${name}`, "Z", expected, [poison]);
+      const [letter] = await readTopic(`${topic}-${name}-dlq`);
+      assert.equal(letter.key, poison);
+      assert.equal(letter.payload, unmappable);
+      assert.match(letter.headers["dlq.reason"], /parsing_exception$/);
+      assert.match(letter.headers["dlq.detail"], /bytes/);
+    }
+    await assertDefaultMappings(`${topic}-default`);
+  } finally {
+    await Promise.all(bridges.map((bridge) => bridge.stop("SIGKILL")));
   }
 });

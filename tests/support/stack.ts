@@ -3,8 +3,7 @@
  * pmacct producing into the real Kafka, the bridge as a real process, Elasticsearch read back.
  */
 import { Client } from "@elastic/elasticsearch";
-import { flowTime } from "../../lib/flow_time.ts";
-import { dailyIndexName } from "../../lib/index_name.ts";
+import type { DayTotals } from "./flow_oracle.ts";
 import { FIXTURES, REPO_ROOT } from "./fixtures.ts";
 
 export const KAFKA = "127.0.0.1:9092";
@@ -39,11 +38,12 @@ export async function waitFor<T>(
 export async function run(
   command: string,
   args: string[],
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<string> {
   const child = new Deno.Command(command, {
     args,
     cwd: options.cwd,
+    env: options.env,
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
@@ -93,6 +93,8 @@ export interface PmacctRun {
   aggregate: string;
   /** Extra config lines, e.g. `timestamps_utc: true`. */
   extra?: string[];
+  /** Extra environment, e.g. `TZ` for pmacct's local-time strings. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -100,7 +102,7 @@ export interface PmacctRun {
  * refresh time is longer than the replay so the cache is purged once, at exit: with frequent
  * purges pmacct 1.7.7 drops entries of a fast pcap replay.
  */
-export async function runPmacct({ daemon, pcap, topic, aggregate, extra = [] }: PmacctRun): Promise<void> {
+export async function runPmacct({ daemon, pcap, topic, aggregate, extra = [], env }: PmacctRun): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "pmacct-" });
   const config = [
     "daemonize: false",
@@ -117,7 +119,7 @@ export async function runPmacct({ daemon, pcap, topic, aggregate, extra = [] }: 
     ...extra,
   ].join("\n");
   await Deno.writeTextFile(`${dir}/pmacct.conf`, config + "\n");
-  await run(`/usr/sbin/${daemon}`, ["-f", `${dir}/pmacct.conf`], { cwd: dir, timeoutMs: 90_000 });
+  await run(`/usr/sbin/${daemon}`, ["-f", `${dir}/pmacct.conf`], { cwd: dir, timeoutMs: 90_000, env });
   await Deno.remove(dir, { recursive: true });
 }
 
@@ -160,30 +162,8 @@ export async function readTopic(topic: string): Promise<TopicMessage[]> {
   });
 }
 
-export interface DaySums {
-  count: number;
-  bytes: number;
-  packets: number;
-}
-
-/** Per daily index: records, bytes and packets, computed from what pmacct put in Kafka. */
-export function expectedSums(messages: TopicMessage[], prefix: string, zone = "UTC"): Record<string, DaySums> {
-  const sums: Record<string, DaySums> = {};
-  for (const message of messages) {
-    for (const line of (message.payload ?? "").split("\n").filter((l) => l.trim() !== "")) {
-      const record = JSON.parse(line);
-      const index = dailyIndexName(prefix, flowTime(record, zone, message.timestamp).epochMs);
-      sums[index] ??= { count: 0, bytes: 0, packets: 0 };
-      sums[index].count++;
-      sums[index].bytes += Number(record.bytes ?? 0);
-      sums[index].packets += Number(record.packets ?? 0);
-    }
-  }
-  return sums;
-}
-
 /** Per daily index, what Elasticsearch holds. */
-export async function indexedSums(prefix: string): Promise<Record<string, DaySums>> {
+export async function indexedSums(prefix: string): Promise<DayTotals> {
   await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
   const response = await elastic.search({
     index: `${prefix}-*`,
@@ -210,10 +190,19 @@ export async function indexedSums(prefix: string): Promise<Record<string, DaySum
   );
 }
 
-/** Every document in the prefix's indices: its `_id` and `_version` (above 1: written again). */
-export async function indexedDocuments(prefix: string): Promise<Array<{ id: string; version: number }>> {
+export interface IndexedDocument {
+  id: string;
+  index: string;
+  /** Above 1: the document was written again. */
+  version: number;
+  /** The document's source, when asked for. */
+  source?: Record<string, unknown>;
+}
+
+/** Every document in the prefix's indices, with its source if `withSource`. */
+export async function indexedDocuments(prefix: string, withSource = false): Promise<IndexedDocument[]> {
   await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
-  const documents: Array<{ id: string; version: number }> = [];
+  const documents: IndexedDocument[] = [];
   // A scroll of our own: the client's scrollSearch helper throws when clearing a scroll that
   // found nothing (Elasticsearch answers 404 "num_freed": 0).
   let page = await elastic.search({
@@ -221,12 +210,19 @@ export async function indexedDocuments(prefix: string): Promise<Array<{ id: stri
     allow_no_indices: true,
     scroll: "1m",
     size: 5000,
-    _source: false,
+    _source: withSource,
     version: true,
     sort: ["_doc"],
   });
   while (page.hits.hits.length > 0) {
-    for (const hit of page.hits.hits) documents.push({ id: hit._id!, version: hit._version ?? 1 });
+    for (const hit of page.hits.hits) {
+      documents.push({
+        id: hit._id!,
+        index: hit._index,
+        version: hit._version ?? 1,
+        source: hit._source as Record<string, unknown> | undefined,
+      });
+    }
     page = await elastic.scroll({ scroll_id: page._scroll_id!, scroll: "1m" });
   }
   if (page._scroll_id) await elastic.clearScroll({ scroll_id: page._scroll_id }, { ignore: [404] });

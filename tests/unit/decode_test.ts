@@ -61,3 +61,14 @@ Deno.test("kafka_markers are markers, not flows", () => {
   );
   assert.deepEqual(decoded.map((line) => line.kind), ["marker", "flow", "marker"]);
 });
+
+Deno.test("a purge_close marker (as pmacct 1.7.7 writes it) reports how many records pmacct purged", () => {
+  const [init] = decodeMessage(bytes('{"event_type": "purge_init", "writer_id": "k/18199"}'));
+  assert.deepEqual(init, { kind: "marker", position: 0, eventType: "purge_init" });
+  const [close] = decodeMessage(
+    bytes(
+      '{"event_type": "purge_close", "writer_id": "k/18199", "purged_entries": 5000, "total_entries": 5000, "duration": 0}',
+    ),
+  );
+  assert.deepEqual(close, { kind: "marker", position: 0, eventType: "purge_close", purgedEntries: 5000 });
+});

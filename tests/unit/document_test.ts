@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { documentId, encodeDocument } from "../../lib/document.ts";
+import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
 import { fixtureRecordFiles } from "../support/fixtures.ts";
 
 const origin = { topic: "pmacct.flows", partition: 2, offset: "1234", position: 0, timestampMs: Date.UTC(2030, 0, 1) };
-const options = { indexPrefix: "sflow", timezone: "UTC" };
+const options = { indexPrefix: "sflow", timezone: "UTC", timestampSource: "flow" } as const;
 
 Deno.test("ids are deterministic and distinct per record", () => {
   assert.equal(documentId(origin), "pmacct.flows:2:1234:0");
@@ -22,14 +23,20 @@ Deno.test("every fixture record gets the flow's own day and @timestamp, never th
       assert.notEqual(doc.index, "sflow-2030-01-01", path);
       assert.equal(doc.index, `sflow-${source["@timestamp"].slice(0, 10)}`);
       assert.equal(source.bytes, JSON.parse(line).bytes);
+      for (const field of FLOW_TIME_FIELDS) {
+        const value = source[field];
+        if (value === undefined || value === null) continue;
+        assert.match(value, /^20[2-9]\d-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?$/, `${path}: ${field}`);
+      }
     }
   }
 });
 
-Deno.test("zero times and empty addresses become null, other fields stay as pmacct wrote them", () => {
+Deno.test("zero times and empty addresses become null, times UTC, other fields stay as pmacct wrote them", () => {
   const doc = encodeDocument(
     {
-      timestamp_start: "2026-11-24 19:10:15.000000",
+      timestamp_start: "2026-11-24 20:10:15.000000",
+      stamp_inserted: "1795547400",
       timestamp_end: "0000-00-00 00:00:00.000000",
       post_nat_ip_src: "",
       ip_src: "10.0.1.7",
@@ -38,10 +45,11 @@ Deno.test("zero times and empty addresses become null, other fields stay as pmac
       bytes: 740,
     },
     origin,
-    options,
+    { ...options, timezone: "Europe/Zurich" },
   );
   assert.deepEqual(JSON.parse(doc.source), {
     timestamp_start: "2026-11-24 19:10:15.000000",
+    stamp_inserted: "2026-11-24 19:10:00",
     timestamp_end: null,
     post_nat_ip_src: null,
     ip_src: "10.0.1.7",
@@ -57,4 +65,23 @@ Deno.test("a record without time falls back to the Kafka timestamp", () => {
   const doc = encodeDocument({ bytes: 1 }, origin, options);
   assert.equal(doc.index, "sflow-2030-01-01");
   assert.equal(JSON.parse(doc.source)["@timestamp"], "2030-01-01T00:00:00.000Z");
+});
+
+Deno.test("a label printed as a map moves to label_map; a string label stays", () => {
+  const map = JSON.parse(encodeDocument({ label: { nkey: "NODE_ID" }, bytes: 1 }, origin, options).source);
+  assert.deepEqual([map.label, map.label_map], [undefined, { nkey: "NODE_ID" }]);
+  const text = JSON.parse(encodeDocument({ label: "default-label-example", bytes: 1 }, origin, options).source);
+  assert.deepEqual([text.label, text.label_map], ["default-label-example", undefined]);
+});
+
+Deno.test("TIMESTAMP_SOURCE kafka and ingest replace the flow time, the record's times stay", () => {
+  const record = () => ({ timestamp_start: "2026-11-24 19:10:15.000000", bytes: 1 });
+  const kafka = encodeDocument(record(), origin, { ...options, timestampSource: "kafka" });
+  assert.equal(kafka.index, "sflow-2030-01-01");
+  assert.equal(JSON.parse(kafka.source)["@timestamp"], "2030-01-01T00:00:00.000Z");
+  const now = Date.UTC(2031, 5, 2, 3, 4, 5);
+  const ingest = encodeDocument(record(), origin, { ...options, timestampSource: "ingest", now: () => now });
+  assert.equal(ingest.index, "sflow-2031-06-02");
+  assert.equal(JSON.parse(ingest.source)["@timestamp"], "2031-06-02T03:04:05.000Z");
+  assert.equal(JSON.parse(ingest.source).timestamp_start, "2026-11-24 19:10:15.000000");
 });

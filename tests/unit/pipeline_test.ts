@@ -35,7 +35,15 @@ function harness(maxBuffered = 4) {
     { backoff: { initialMs: 1, maxMs: 1 } },
   );
   const pipeline = new Pipeline(
-    { indexPrefix: "sflow", timezone: "UTC", maxBatch: 2, maxWaitMs: 60_000, maxBuffered, concurrency: 4 },
+    {
+      indexPrefix: "sflow",
+      timezone: "UTC",
+      timestampSource: "flow",
+      maxBatch: 2,
+      maxWaitMs: 60_000,
+      maxBuffered,
+      concurrency: 4,
+    },
     {
       writer,
       deadLetters: {

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { ADDRESS_FIELDS, LABEL_MAP_FIELD } from "../../lib/document.ts";
+import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
+import { buildIndexTemplate, parseTemplateFile } from "../../lib/index_template.ts";
+import { ConfigError } from "../../lib/config.ts";
+import { SHARED } from "../support/fixtures.ts";
+
+type Property = { type?: string; format?: string };
+const templateUrl = new URL("../../new-index-template.json", import.meta.url);
+const mappings = parseTemplateFile(Deno.readTextFileSync(templateUrl), templateUrl.pathname);
+const properties = mappings.properties as Record<string, Property>;
+
+Deno.test("the default template maps every time the bridge writes as a date that accepts every pmacct encoding", () => {
+  for (const field of FLOW_TIME_FIELDS) {
+    assert.equal(properties[field]?.type, "date", field);
+    const formats = properties[field].format!.split("||");
+    for (
+      const format of ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.SSSSSS", "strict_date_optional_time", "epoch_second"]
+    ) {
+      assert.ok(formats.includes(format), `${field} lacks ${format}`);
+    }
+  }
+  assert.equal(properties["@timestamp"].type, "date");
+});
+
+Deno.test("every ip field of the template is one whose empty string the bridge turns into null", () => {
+  const ipFields = Object.entries(properties).filter(([, property]) => property.type === "ip").map(([name]) => name);
+  assert.ok(ipFields.length >= 10);
+  for (const field of ipFields) assert.ok(ADDRESS_FIELDS.includes(field), field);
+});
+
+Deno.test("counters are long, label_map is flattened, unknown primitives never conflict", () => {
+  for (const field of ["bytes", "packets", "flows"]) assert.equal(properties[field].type, "long");
+  assert.equal(properties[LABEL_MAP_FIELD].type, "flattened");
+  assert.equal(properties.etype.type, "keyword", "pmacct prints etype in hex");
+  assert.equal(mappings.date_detection, false);
+  assert.equal(mappings.numeric_detection, false);
+  const dynamic = mappings.dynamic_templates as Array<Record<string, { mapping: Record<string, unknown> }>>;
+  for (const template of dynamic) {
+    const [[, { mapping }]] = Object.entries(template);
+    assert.ok(mapping.type === "keyword" || mapping.ignore_malformed === true, JSON.stringify(template));
+  }
+});
+
+Deno.test("the original tool's template file is accepted as it is", () => {
+  const path = `${SHARED}/seed/new-index-template.json`;
+  const original = parseTemplateFile(Deno.readTextFileSync(path), path);
+  const template = buildIndexTemplate("sflow", original, 1, 0);
+  assert.deepEqual(template.index_patterns, ["sflow-*"]);
+  assert.equal((template.template.mappings.properties as Record<string, Property>).stamp_inserted.type, "date");
+});
+
+Deno.test("a template without a mappings object is a configuration error naming the variable", () => {
+  assert.throws(() => parseTemplateFile('{"properties": {}}', "t.json"), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /ELASTIC_INDEX_TEMPLATE/);
+    return true;
+  });
+});
