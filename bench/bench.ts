@@ -2,11 +2,13 @@
  * `deno task bench [N]`: produces N pmacct records (default 200,000) into Kafka, then times in
  * the same run (a) the bridge draining them into Elasticsearch and (b) a raw loader posting the
  * same documents, serialised beforehand, straight to `_bulk` with the same batch size and
- * concurrency. Prints records/s for both and the ratio. Needs the local stack
+ * concurrency. Prints records/s for both and the ratio, and the bridge's own CPU cost per record
+ * (decode and encode, no I/O). Needs the local stack
  * (`stack/stack.sh up`).
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { bulkBody } from "../lib/bulk_writer.ts";
+import { decodeMessage } from "../lib/decode.ts";
 import { encodeDocument } from "../lib/document.ts";
 import { elastic, KAFKA, startBridge, uniqueName, waitFor, waitReady } from "../tests/support/stack.ts";
 import { FIXTURES } from "../tests/support/fixtures.ts";
@@ -116,6 +118,21 @@ await Promise.all(Array.from({ length: concurrency }, async () => {
 }));
 const rawSeconds = (performance.now() - rawStarted) / 1000;
 
+// The bridge's CPU work per record, without I/O: decode the message, normalise, serialise.
+const encoder = new TextEncoder();
+const encodeStarted = performance.now();
+for (const [offset, value] of values.entries()) {
+  for (const line of decodeMessage(encoder.encode(value))) {
+    if (line.kind !== "flow") continue;
+    encodeDocument(line.record, { topic, partition: 0, offset: String(offset), position: 0, timestampMs: 0 }, {
+      indexPrefix: rawPrefix,
+      timezone: "UTC",
+      timestampSource: "flow",
+    });
+  }
+}
+const encodeSeconds = (performance.now() - encodeStarted) / 1000;
+
 const bridgeRate = total / bridgeSeconds;
 const rawRate = total / rawSeconds;
 console.log(`records:            ${total} (batch ${batchSize}, ${concurrency} requests in flight)`);
@@ -128,6 +145,7 @@ console.log(
   } s, pre-serialised, Elasticsearch only)`,
 );
 console.log(`ratio bridge/raw:   ${(bridgeRate / rawRate).toFixed(2)}`);
+console.log(`decode + encode:    ${(total / encodeSeconds).toFixed(0)} records/s (one core, no I/O)`);
 await elastic.indices.delete({ index: `${topic}-*` });
 await elastic.indices.deleteIndexTemplate({ name: `${rawPrefix}-pmacct` });
 await elastic.indices.deleteIndexTemplate({ name: `${bridgePrefix}-pmacct` });

@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { KAFKA, waitFor, waitReady } from "../support/stack.ts";
+import { groupLag, KAFKA, waitFor, waitReady } from "../support/stack.ts";
 import { startFaultProxy } from "./fault_proxy.ts";
 import {
   alive,
-  groupLag,
   LONG,
   metricOf,
   readiness,

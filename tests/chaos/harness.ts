@@ -7,7 +7,6 @@ import { REPO_ROOT } from "../support/fixtures.ts";
 import {
   type BridgeProcess,
   indexedDocuments,
-  KAFKA,
   makeTrafficPcap,
   readTopic,
   replaySyntheticTraffic,
@@ -17,7 +16,6 @@ import {
   uniqueName,
   waitFor,
 } from "../support/stack.ts";
-import { Kafka, logLevel } from "kafkajs";
 
 /** `deno task chaos --long`: more records, more kills, longer outages. */
 export const LONG = Deno.args.includes("--long");
@@ -222,25 +220,6 @@ export async function waitForLog(bridge: BridgeProcess, text: string, timeoutMs 
     timeoutMs,
     500,
   );
-}
-
-/** The group's lag as Kafka itself sees it: end offsets minus the group's committed offsets. */
-export async function groupLag(topic: string, group: string): Promise<number> {
-  const admin = new Kafka({ clientId: "chaos-check", brokers: [KAFKA], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    let lag = 0;
-    for (const end of ends) {
-      const at = committed.partitions.find((partition) => partition.partition === end.partition);
-      const offset = Number(at?.offset ?? -1);
-      lag += Number(end.high) - (offset < 0 ? 0 : offset);
-    }
-    return lag;
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /** Value of one labelled series of a metric, e.g. `pmacct_bridge_dead_letters_total{reason="invalid_json"}`. */

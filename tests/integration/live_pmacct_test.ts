@@ -269,6 +269,8 @@ Deno.test("every fixture record lands, with the default template and with the or
   const kafka = new Kafka({ clientId: "fixture-producer", brokers: [KAFKA], logLevel: logLevel.NOTHING });
   const producer = kafka.producer();
   await producer.connect();
+  const numbersAsStrings =
+    '{"timestamp_start": "1677577561.000000", "ip_src": "10.0.0.1", "port_src": "443", "bytes": "740", "packets": "2"}';
   const unmappable = '{"timestamp_start": "1677577561.000000", "bytes": "lots", "packets": 1}';
   const files = fixtureRecordFiles();
   assert.ok(files.length >= 12, "fixture files found");
@@ -278,6 +280,7 @@ Deno.test("every fixture record lands, with the default template and with the or
       await producer.send({ topic, messages: lines.map((line) => ({ value: line })) });
       await producer.send({ topic, messages: [{ value: lines.join("\n") }] });
     }
+    await producer.send({ topic, messages: [{ value: numbersAsStrings }] });
     const [sent] = await producer.send({ topic, messages: [{ value: unmappable, partition: 0 }] });
     poison = `${topic}:0:${sent.baseOffset}:0`;
   } finally {

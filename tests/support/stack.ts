@@ -3,6 +3,7 @@
  * pmacct producing into the real Kafka, the bridge as a real process, Elasticsearch read back.
  */
 import { Client } from "@elastic/elasticsearch";
+import { Kafka, logLevel } from "kafkajs";
 import type { DayTotals } from "./flow_oracle.ts";
 import { FIXTURES, REPO_ROOT } from "./fixtures.ts";
 
@@ -307,4 +308,23 @@ export async function waitReady(bridge: BridgeProcess, timeoutMs = 60_000): Prom
     await response.body?.cancel();
     return response.status === 200;
   }, timeoutMs);
+}
+
+/** The group's lag as Kafka itself sees it: end offsets minus the group's committed offsets. */
+export async function groupLag(topic: string, group: string): Promise<number> {
+  const admin = new Kafka({ clientId: "test-check", brokers: [KAFKA], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    let lag = 0;
+    for (const end of ends) {
+      const at = committed.partitions.find((partition) => partition.partition === end.partition);
+      const offset = Number(at?.offset ?? -1);
+      lag += Number(end.high) - (offset < 0 ? 0 : offset);
+    }
+    return lag;
+  } finally {
+    await admin.disconnect();
+  }
 }
