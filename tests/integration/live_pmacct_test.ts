@@ -1,5 +1,5 @@
 /**
- * Every pmacct encoding, end to end: Debian's pmacctd and nfacctd produce live into the real
+ * Every pmacct encoding, end to end: Debian's pmacctd, nfacctd and sfacctd produce live into the real
  * Kafka in each timestamp mode, with multi-values, markers and each compression codec, and every
  * fixture record is produced as it is; the bridge indexes them into the real Elasticsearch.
  * Each document is checked against an independent reading of the record it came from (right
@@ -128,8 +128,11 @@ async function runAll(runs: PmacctRun[], parallel = 4) {
 const SYNTHETIC = "tag, src_host, dst_host, src_port, dst_port, proto, tos, src_mac, dst_mac, vlan";
 const ROUTER = "tag, peer_src_ip, src_host, dst_host, src_port, dst_port, proto, tos, in_iface, out_iface";
 const FLOW_TIMES = "timestamp_start, timestamp_end";
+/** sFlow samples packets: no flow start or end, the arrival time instead. */
+const SFLOW =
+  "tag, peer_src_ip, src_host, dst_host, src_port, dst_port, proto, tos, in_iface, out_iface, timestamp_arrival";
 
-Deno.test("live pmacctd and nfacctd in every timestamp mode, with multi-values, markers and each codec", async () => {
+Deno.test("live pmacctd, nfacctd and sfacctd in every timestamp mode, with multi-values, markers and each codec", async () => {
   const topic = uniqueName("live");
   const prefix = topic;
   const dir = await Deno.makeTempDir({ prefix: "codecs-" });
@@ -148,6 +151,7 @@ Deno.test("live pmacctd and nfacctd in every timestamp mode, with multi-values, 
   };
   for (const { label, extra } of modes) {
     add(`pmacctd, ${label}`, { daemon: "pmacctd", pcap, aggregate: `${SYNTHETIC}, ${FLOW_TIMES}`, extra });
+    add(`sfacctd, ${label}`, { daemon: "sfacctd", pcap, aggregate: SFLOW, extra });
     for (const capture of FIXTURE_CAPTURES) {
       add(`nfacctd ${capture.split("/").at(-2)}, ${label}`, {
         daemon: "nfacctd",
@@ -231,6 +235,7 @@ Deno.test("local-time strings are read in PMACCT_TIMEZONE and land under their U
       extra: ["timestamps_rfc3339: true"],
       env: zone,
     },
+    { daemon: "sfacctd", pcap, topic, aggregate: SFLOW, env: zone },
     ...FIXTURE_CAPTURES.map((capture): PmacctRun => ({
       daemon: "nfacctd",
       pcap: capture,
@@ -248,6 +253,8 @@ Deno.test("local-time strings are read in PMACCT_TIMEZONE and land under their U
   const sample = [...expected.documents.values()].map(({ record }) => String(record.timestamp_start));
   assert.ok(sample.some((time) => time.endsWith("+05:30")), "pmacct wrote RFC 3339 with the zone's offset");
   assert.ok(sample.some((time) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(time)), "pmacct wrote local strings");
+  const records = [...expected.documents.values()].map(({ record }) => record);
+  assert.ok(records.some((record) => !("timestamp_start" in record) && "timestamp_arrival" in record), "sfacctd wrote");
 
   const bridge = await startBridge({
     KAFKA_TOPIC: topic,

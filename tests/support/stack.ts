@@ -88,7 +88,8 @@ export const FIXTURE_CAPTURES = [
 ].map((name) => `${FIXTURES}/pmacct-test-automation/${name}/traffic-00.pcap`);
 
 export interface PmacctRun {
-  daemon: "pmacctd" | "nfacctd";
+  /** `sfacctd`: Debian's pmacctd replays the capture as an sFlow probe (`sfprobe`) to sfacctd. */
+  daemon: "pmacctd" | "nfacctd" | "sfacctd";
   pcap: string;
   topic: string;
   aggregate: string;
@@ -98,17 +99,9 @@ export interface PmacctRun {
   env?: Record<string, string>;
 }
 
-/**
- * Replays a capture through Debian's pmacct with the kafka plugin into `topic`. The plugin's
- * refresh time is longer than the replay so the cache is purged once, at exit: with frequent
- * purges pmacct 1.7.7 drops entries of a fast pcap replay.
- */
-export async function runPmacct({ daemon, pcap, topic, aggregate, extra = [], env }: PmacctRun): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "pmacct-" });
-  const config = [
+function kafkaPluginConfig(topic: string, aggregate: string, extra: string[]): string[] {
+  return [
     "daemonize: false",
-    `pcap_savefile: ${pcap}`,
-    "pcap_savefile_wait: false",
     "plugins: kafka[k]",
     `aggregate[k]: ${aggregate}`,
     `kafka_topic[k]: ${topic}`,
@@ -118,10 +111,77 @@ export async function runPmacct({ daemon, pcap, topic, aggregate, extra = [], en
     "kafka_history[k]: 5m",
     "kafka_history_roundoff[k]: m",
     ...extra,
-  ].join("\n");
-  await Deno.writeTextFile(`${dir}/pmacct.conf`, config + "\n");
-  await run(`/usr/sbin/${daemon}`, ["-f", `${dir}/pmacct.conf`], { cwd: dir, timeoutMs: 90_000, env });
-  await Deno.remove(dir, { recursive: true });
+  ];
+}
+
+let nextSflowPort = 16_400 + Math.floor(Math.random() * 500);
+
+/**
+ * sFlow has no pcap replay in pmacct 1.7.7, so pmacctd's sfprobe plugin turns the capture into
+ * sFlow datagrams sent to a listening sfacctd, which is then stopped with SIGINT (it purges its
+ * cache into Kafka on the way out).
+ */
+async function runSflow(dir: string, { pcap, topic, aggregate, extra = [], env }: PmacctRun): Promise<void> {
+  const port = nextSflowPort++;
+  const collector = [...kafkaPluginConfig(topic, aggregate, extra), "sfacctd_ip: 127.0.0.1", `sfacctd_port: ${port}`];
+  await Deno.writeTextFile(`${dir}/sfacctd.conf`, collector.join("\n") + "\n");
+  const probe = [
+    "daemonize: false",
+    `pcap_savefile: ${pcap}`,
+    "pcap_savefile_wait: false",
+    "plugins: sfprobe[s]",
+    `sfprobe_receiver[s]: 127.0.0.1:${port}`,
+    "sampling_rate[s]: 1",
+  ];
+  await Deno.writeTextFile(`${dir}/sfprobe.conf`, probe.join("\n") + "\n");
+  const sfacctd = new Deno.Command("/usr/sbin/sfacctd", {
+    args: ["-f", `${dir}/sfacctd.conf`],
+    cwd: dir,
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const reading = (async () => {
+    for await (const chunk of sfacctd.stderr.pipeThrough(new TextDecoderStream())) output += chunk;
+  })();
+  try {
+    await waitFor(
+      `sfacctd listening on ${port}`,
+      () => Promise.resolve(output.includes("waiting for sFlow data")),
+      20_000,
+    );
+    await run("/usr/sbin/pmacctd", ["-f", `${dir}/sfprobe.conf`], { cwd: dir, timeoutMs: 90_000 });
+    // Datagrams still in the socket buffer are read within milliseconds; give them a second.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  } finally {
+    sfacctd.kill("SIGINT");
+  }
+  const status = await sfacctd.status;
+  await reading;
+  if (!status.success) throw new Error(`sfacctd exited ${status.code}: ${output.slice(-2000)}`);
+}
+
+/**
+ * Replays a capture through Debian's pmacct with the kafka plugin into `topic`. The plugin's
+ * refresh time is longer than the replay so the cache is purged once, at exit: with frequent
+ * purges pmacct 1.7.7 drops entries of a fast pcap replay.
+ */
+export async function runPmacct(replay: PmacctRun): Promise<void> {
+  const { daemon, pcap, topic, aggregate, extra = [], env } = replay;
+  const dir = await Deno.makeTempDir({ prefix: "pmacct-" });
+  try {
+    if (daemon === "sfacctd") return await runSflow(dir, replay);
+    const config = [
+      ...kafkaPluginConfig(topic, aggregate, extra),
+      `pcap_savefile: ${pcap}`,
+      "pcap_savefile_wait: false",
+    ];
+    await Deno.writeTextFile(`${dir}/pmacct.conf`, config.join("\n") + "\n");
+    await run(`/usr/sbin/${daemon}`, ["-f", `${dir}/pmacct.conf`], { cwd: dir, timeoutMs: 90_000, env });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 export interface TopicMessage {
