@@ -61,6 +61,47 @@ export interface RunConsumerOptions {
   state: ConsumerState;
 }
 
+/**
+ * Reads the assigned partitions' end offsets and the group's committed offsets once after a
+ * join, so the lag and committed-offset gauges cover every assigned partition, also those with
+ * nothing new to fetch (the bridge only learns about a partition from its fetches otherwise).
+ * Observability only: a failure is logged and the gauges fill in as records arrive.
+ */
+async function seedPartitionGauges(
+  kafka: Kafka,
+  config: KafkaConfig,
+  pipeline: Pipeline,
+  partitions: number[],
+  highWatermarks: Map<number, number>,
+  committedAtJoin: Map<number, number>,
+  metrics: Metrics,
+  log: Logger,
+): Promise<void> {
+  if (partitions.length === 0) return;
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(config.topic);
+    const [committed] = await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] });
+    for (const partition of partitions) {
+      const end = ends.find((candidate) => candidate.partition === partition);
+      if (end && !highWatermarks.has(partition)) highWatermarks.set(partition, Number(end.high));
+      const offset = Number(committed?.partitions.find((candidate) => candidate.partition === partition)?.offset);
+      // A commit of this generation that landed while we asked is newer than what we got.
+      if (offset >= 0 && pipeline.committedOffset(config.topic, partition) === undefined) {
+        committedAtJoin.set(partition, offset);
+        metrics.committed.set({ topic: config.topic, partition: String(partition) }, offset);
+      }
+    }
+  } catch (error) {
+    log.debug("could not read the assigned partitions' offsets for the lag gauges", {
+      error: (error as Error).message,
+    });
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
 /** Connects, subscribes and starts consuming; retries the connection until Kafka answers. */
 export async function runConsumer(
   { config, kafka, pipeline, log, metrics, state }: RunConsumerOptions,
@@ -75,9 +116,11 @@ export async function runConsumer(
     retry: { retries: 8, restartOnFailure: () => Promise.resolve(true) },
   });
   const highWatermarks = new Map<number, number>();
+  /** The group's committed offsets at the last join, for partitions the bridge has not committed on since. */
+  const committedAtJoin = new Map<number, number>();
   const updateLag = () => {
     for (const [partition, highWatermark] of highWatermarks) {
-      const committed = pipeline.committedOffset(config.topic, partition);
+      const committed = pipeline.committedOffset(config.topic, partition) ?? committedAtJoin.get(partition);
       if (committed !== undefined) {
         metrics.lag.set({ topic: config.topic, partition: String(partition) }, Math.max(0, highWatermark - committed));
       }
@@ -97,7 +140,11 @@ export async function runConsumer(
     pipeline.newGeneration();
     resumeAll();
     highWatermarks.clear();
+    committedAtJoin.clear();
     metrics.lag.reset();
+    metrics.committed.reset();
+    const assigned = payload.memberAssignment[config.topic] ?? [];
+    seedPartitionGauges(kafka, config, pipeline, assigned, highWatermarks, committedAtJoin, metrics, log);
     state.member = true;
     metrics.kafkaUp.set(1);
     log.info("joined consumer group", {
