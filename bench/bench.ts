@@ -1,17 +1,17 @@
 /**
  * `deno task bench [N]`: produces N pmacct records (default 200,000) into Kafka, then times in
- * the same run (a) the bridge draining them into Elasticsearch and (b) a raw loader posting the
- * same documents, serialised beforehand, straight to `_bulk` with the same batch size and
- * concurrency. Prints records/s for both and the ratio, and the bridge's own CPU cost per record
- * (decode and encode, no I/O). Needs the local stack
- * (`stack/stack.sh up`).
+ * the same run (a) the bridge draining them into Elasticsearch, (b) the original Python tool
+ * doing the same (when Debian's python3-kafka and friends are installed) and (c) a raw loader
+ * posting the same documents, serialised beforehand, straight to `_bulk` with the same batch
+ * size and concurrency. Prints records/s and the ratios, and the bridge's own CPU cost per
+ * record (decode and encode, no I/O). Needs the local stack (`stack/stack.sh up`).
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { bulkBody } from "../lib/bulk_writer.ts";
 import { decodeMessage } from "../lib/decode.ts";
 import { encodeDocument } from "../lib/document.ts";
 import { elastic, KAFKA, startBridge, uniqueName, waitFor, waitReady } from "../tests/support/stack.ts";
-import { FIXTURES } from "../tests/support/fixtures.ts";
+import { FIXTURES, REPO_ROOT, SHARED } from "../tests/support/fixtures.ts";
 
 const total = Number(Deno.args[0] ?? 200_000);
 const batchSize = Number(Deno.env.get("ELASTIC_MAX_SAMPLES_PER_SEND") ?? 1000);
@@ -19,6 +19,59 @@ const concurrency = Number(Deno.env.get("ELASTIC_BULK_CONCURRENCY") ?? 2);
 if (!Number.isInteger(total) || total < 1) {
   console.error("usage: deno task bench [records]");
   Deno.exit(2);
+}
+
+const ORIGINAL_MODULES = "import kafka, elasticsearch, dotenv, prometheus_client, pytz";
+
+/**
+ * Seconds the original tool takes from its consumer's start to its last full batch sent (it
+ * only sends a partial batch when a later message arrives, so the tail below one batch is left
+ * out), timed by its own log lines; `undefined` when its Debian packages are missing.
+ */
+async function timeOriginalTool(): Promise<number | undefined> {
+  const probe = await new Deno.Command("/usr/bin/python3", { args: ["-c", ORIGINAL_MODULES], stderr: "null" }).output();
+  if (!probe.success) {
+    console.log(
+      "original tool:      skipped (apt-get install python3-kafka python3-elasticsearch python3-dotenv python3-prometheus-client python3-tz)",
+    );
+    return undefined;
+  }
+  const child = new Deno.Command("/usr/bin/python3", {
+    args: ["-u", `${REPO_ROOT}bench/run_original.py`, "pmacct-kafka-elastic.py"],
+    cwd: `${SHARED}/seed`,
+    env: {
+      KAFKA_BOOTSTRAP_SERVERS: KAFKA,
+      KAFKA_TOPIC: topic,
+      KAFKA_CONSUMER_GROUP_ID: `${topic}-original`,
+      ELASTIC_INDEX_PREFIX: `${topic}-original`,
+      ELASTIC_MAX_SAMPLES_PER_SEND: String(batchSize),
+      PROMETHEUS_CLIENT_PORT: String(19_000 + Math.floor(Math.random() * 99)),
+      PYTHONWARNINGS: "ignore",
+    },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const stamp = (line: string) => Date.parse(line.slice(0, 26).replace(" ", "T"));
+  const goal = total - (total % batchSize);
+  let started: number | undefined;
+  let sent = 0;
+  try {
+    let pending = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      const lines = (pending + chunk).split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (line.includes("Starting Prometheus client http server")) started = stamp(line);
+        const batch = /Sent (\d+) samples/.exec(line);
+        if (batch) sent += Number(batch[1]);
+        if (started !== undefined && sent >= goal) return (stamp(line) - started) / 1000;
+      }
+    }
+    throw new Error(`the original tool stopped after sending ${sent} of ${goal} records`);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
 }
 
 /** pmacct records shaped like Debian nfacctd's output, varied so documents differ. */
@@ -76,6 +129,9 @@ try {
 } finally {
   await bridge.stop("SIGTERM");
 }
+
+// (c) The original Python tool, unchanged, on Debian's python3-kafka and python3-elasticsearch.
+const originalSeconds = await timeOriginalTool();
 
 // (b) The raw loader: the same documents, serialised before the clock starts.
 const rawPrefix = `${topic}-raw`;
@@ -145,6 +201,15 @@ console.log(
   } s, pre-serialised, Elasticsearch only)`,
 );
 console.log(`ratio bridge/raw:   ${(bridgeRate / rawRate).toFixed(2)}`);
+if (originalSeconds !== undefined) {
+  const originalRate = (total - (total % batchSize)) / originalSeconds;
+  console.log(
+    `original tool:      ${originalRate.toFixed(0)} records/s (${
+      originalSeconds.toFixed(2)
+    } s, Python, Kafka → Elasticsearch)`,
+  );
+  console.log(`ratio bridge/orig: ${(bridgeRate / originalRate).toFixed(2)}`);
+}
 console.log(`decode + encode:    ${(total / encodeSeconds).toFixed(0)} records/s (one core, no I/O)`);
 await elastic.indices.delete({ index: `${topic}-*` });
 await elastic.indices.deleteIndexTemplate({ name: `${rawPrefix}-pmacct` });
