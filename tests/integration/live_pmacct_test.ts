@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
+import { MARKER_EVENT_TYPES } from "../../lib/decode.ts";
 import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
 import { addToDay, type DayTotals, expectedEpochMs, expectedFlowMs } from "../support/flow_oracle.ts";
 import { fixtureRecordFiles, SHARED } from "../support/fixtures.ts";
@@ -29,8 +30,6 @@ import {
   waitReady,
 } from "../support/stack.ts";
 
-const MARKERS = new Set(["purge_init", "purge_close"]);
-
 /** What a topic holds, read back with kcat and worked out by the oracle. */
 interface Expectation {
   /** `_id` → the record, its expected flow time and the label of the run that produced it. */
@@ -47,7 +46,7 @@ async function expectTopic(topic: string, offset: string, labelOf: (record: Reco
     const lines = (message.payload ?? "").split("\n").filter((line) => line.trim() !== "");
     for (const [position, line] of lines.entries()) {
       const record = JSON.parse(line);
-      if (MARKERS.has(record.event_type)) {
+      if (MARKER_EVENT_TYPES.has(record.event_type)) {
         markers++;
         purgedEntries += Number(record.purged_entries ?? 0);
         continue;
