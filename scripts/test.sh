@@ -19,5 +19,6 @@ if [ -z "$passed" ]; then
   echo "deno test printed no summary (exit status $status)" >&2
   exit 1
 fi
-echo "$passed passed, $failed failed${ignored:+, $ignored skipped}"
+[ -n "$ignored" ] && echo "$ignored skipped (ignored by deno test; each says why above)"
+echo "$passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
