@@ -1,78 +1,69 @@
 /**
  * pmacct-kafka-elastic: consumes pmacct's JSON flow records from Kafka and bulk-indexes them
- * into daily Elasticsearch indices. This file reads the configuration, builds the parts and
- * starts them; the behaviour lives in `lib/`.
+ * into daily Elasticsearch (or OpenSearch) indices. This file reads the configuration, builds
+ * the parts and starts them; the behaviour lives in `lib/`.
  */
 import { BulkWriter } from "./lib/bulk_writer.ts";
-import { ConfigError, describeConfig, parseConfig } from "./lib/config.ts";
-import { KafkaDeadLetterSink, LogOnlyDeadLetterSink } from "./lib/dead_letters.ts";
-import { createElasticClient, elasticBulkTransport, elasticReachable, errorStatus } from "./lib/elasticsearch.ts";
-import { readEnvironment } from "./lib/env_file.ts";
+import { ConfigError, describeConfig, secretValues } from "./lib/config.ts";
+import { LogOnlyDeadLetterSink } from "./lib/dead_letters.ts";
+import { connectSearch } from "./lib/elastic/connect.ts";
+import { INDEX_CHECK, IndexCreator } from "./lib/elastic/indices.ts";
+import type { SearchService } from "./lib/elastic/service.ts";
+import { ELASTIC_CHECKS, ElasticStatus } from "./lib/elastic/status.ts";
+import { Health } from "./lib/health.ts";
 import { serveHttp } from "./lib/http_server.ts";
-import { buildIndexTemplate, installIndexTemplate, parseTemplateFile } from "./lib/index_template.ts";
-import { type ConsumerState, createDeadLetterProducer, createKafka, runConsumer } from "./lib/kafka.ts";
+import { createKafka, KAFKA_CHECKS } from "./lib/kafka/client.ts";
+import { runConsumer } from "./lib/kafka/consumer.ts";
+import { createDeadLetterProducer, KafkaDeadLetterSink } from "./lib/kafka/dead_letters.ts";
+import { ensureDeadLetterTopic, waitForTopic } from "./lib/kafka/topics.ts";
 import { Logger } from "./lib/log.ts";
 import { createMetrics } from "./lib/metrics.ts";
 import { type PendingDocument, Pipeline } from "./lib/pipeline.ts";
-import { isAuthFailure, retryUntilDone } from "./lib/retry.ts";
+import { retryUntilDone } from "./lib/retry.ts";
+import { loadSettings, type Settings } from "./lib/settings.ts";
 import { shutdown, type ShutdownParts } from "./lib/shutdown.ts";
 
-const DEFAULT_TEMPLATE = "new-index-template.json";
-/** Start-up steps retry at least every 10 s, so a fixed server is noticed soon. */
-const START_BACKOFF = { initialMs: 250, maxMs: 10_000 };
-
-function loadSettings() {
-  try {
-    const config = parseConfig(readEnvironment());
-    const path = config.elastic.indexTemplateFile;
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(path);
-    } catch (error) {
-      // A binary dropped on a host alone still has the default template built in (`deno task compile`).
-      if (!(error instanceof Deno.errors.NotFound) || path !== DEFAULT_TEMPLATE) {
-        throw new ConfigError("ELASTIC_INDEX_TEMPLATE", `a readable file (${(error as Error).message})`, path);
-      }
-      text = Deno.readTextFileSync(new URL(`./${DEFAULT_TEMPLATE}`, import.meta.url));
-    }
-    return { config, mappings: parseTemplateFile(text, path) };
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`configuration error: ${error.message}`);
-    Deno.exit(2);
-  }
+function exitOnConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`configuration error: ${error.message}`);
+  Deno.exit(2);
 }
 
-const { config, mappings } = loadSettings();
+let settings: Settings;
+try {
+  settings = loadSettings();
+} catch (error) {
+  exitOnConfigError(error);
+}
+const { config, mappings } = settings;
 const log = new Logger(config.logLevel);
+log.mask(secretValues(config));
 log.info("pmacct-kafka-elastic starting", { config: describeConfig(config) });
 for (const warning of config.warnings) log.warn(warning);
 
 const metrics = createMetrics();
-const consumerState: ConsumerState = { member: false };
-const elasticState = { reachable: false, authFailed: false, templateInstalled: false };
-const setElasticHealth = (ok: boolean, authFailed: boolean) => {
-  elasticState.reachable = ok;
-  elasticState.authFailed = authFailed;
-  metrics.elasticUp.set(ok ? 1 : 0);
-  metrics.elasticAuthFailed.set(authFailed ? 1 : 0);
-};
+const health = new Health(log, { ...KAFKA_CHECKS, ...ELASTIC_CHECKS, index_template: false, [INDEX_CHECK]: true });
+const elasticStatus = new ElasticStatus(health, metrics, config.elastic.nodes);
+const server = serveHttp(
+  config.prometheusPort,
+  metrics.registry,
+  () => health.report(),
+  (port) => log.info("serving /metrics, /healthz and /readyz", { port }),
+);
 
-const server = serveHttp(config.prometheusPort, metrics.registry, {
-  kafka: () => consumerState.member,
-  elasticsearch: () => elasticState.reachable,
-  elasticsearch_credentials: () => !elasticState.authFailed,
-  index_template: () => elasticState.templateInstalled,
-}, (port) => log.info("serving /metrics, /healthz and /readyz", { port }));
-
-const elastic = createElasticClient(config.elastic);
-const kafka = createKafka(config.kafka, log);
+const kafka = createKafka(config.kafka, settings.kafkaTls, log);
 const producer = config.kafka.deadLetterTopic ? createDeadLetterProducer(kafka) : undefined;
 const deadLetters = producer
   ? new KafkaDeadLetterSink(producer, config.kafka.deadLetterTopic!, log, metrics)
   : new LogOnlyDeadLetterSink(log, metrics);
-const writer = new BulkWriter<PendingDocument>(elasticBulkTransport(elastic), log, metrics, {
+/** Filled in once the cluster is identified; nothing is sent before (the consumer starts after). */
+const cluster: { service?: SearchService; indices?: IndexCreator } = {};
+const writer = new BulkWriter<PendingDocument>((body, signal) => cluster.service!.bulk(body, signal), log, metrics, {
   maxRetries: config.elastic.maxRetries,
+  indices: {
+    ensure: (indices) => cluster.indices!.ensure(indices),
+    forget: (index) => cluster.indices?.forget(index),
+  },
 });
 const pipeline = new Pipeline({
   indexPrefix: config.elastic.indexPrefix,
@@ -86,7 +77,7 @@ const pipeline = new Pipeline({
   writer,
   deadLetters,
   commit: async (offsets) => await parts.consumer?.commitOffsets(offsets),
-  elasticHealth: setElasticHealth,
+  elasticHealth: elasticStatus.bulkHealth,
   log,
   metrics,
 });
@@ -106,65 +97,37 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
  * Keeps readiness current while nothing is being sent, and cuts retry backoff short the moment
  * Elasticsearch answers again (probing every 2 s while it is down, every 10 s otherwise).
  */
-(async function probeElasticsearch() {
-  const probe = await elasticReachable(elastic);
-  if (probe.ok && !elasticState.reachable && elasticState.templateInstalled) {
-    log.info("Elasticsearch answers again: retrying now");
-    writer.retryNow();
-  }
-  if (probe.ok || !elasticState.reachable) setElasticHealth(probe.ok, isAuthFailure(probe.status));
-  setTimeout(probeElasticsearch, elasticState.reachable ? 10_000 : 2_000);
-})();
-
-await retryUntilDone(
-  async () => {
-    try {
-      await installIndexTemplate(
-        elastic,
-        config.elastic.indexPrefix,
-        buildIndexTemplate(config.elastic.indexPrefix, mappings, config.elastic.shards, config.elastic.replicas),
-      );
-    } catch (error) {
-      if (errorStatus(error) === 400) {
-        log.error("Elasticsearch refused the index template", {
-          file: config.elastic.indexTemplateFile,
-          error: (error as Error).message,
-        });
-        console.error(
-          `configuration error: ELASTIC_INDEX_TEMPLATE=${config.elastic.indexTemplateFile} was refused by Elasticsearch: ${
-            (error as Error).message
-          }`,
-        );
-        Deno.exit(2);
-      }
-      const probe = await elasticReachable(elastic);
-      setElasticHealth(false, isAuthFailure(probe.status));
-      throw error;
+async function probeElasticsearch(service: SearchService) {
+  try {
+    await service.health();
+    if (!elasticStatus.reachable) {
+      log.info("Elasticsearch answers again: retrying now");
+      writer.retryNow();
     }
-  },
-  (error, retryInMs) =>
-    log.error(
-      isAuthFailure(errorStatus(error))
-        ? "Elasticsearch refused the credentials: check ELASTIC_USERNAME/ELASTIC_PASSWORD or ELASTIC_API_KEY; retrying"
-        : "cannot reach Elasticsearch to install the index template; retrying",
-      {
-        nodes: config.elastic.nodes.join(","),
-        status: errorStatus(error),
-        error: error.message,
-        retry_in_ms: retryInMs,
-      },
-    ),
-  START_BACKOFF,
-);
-elasticState.templateInstalled = true;
-setElasticHealth(true, false);
+    elasticStatus.succeeded();
+  } catch (error) {
+    elasticStatus.failed(error as Error & { status?: number });
+  }
+  setTimeout(() => probeElasticsearch(service), elasticStatus.reachable ? 10_000 : 2_000);
+}
+
+const [connected] = await Promise.all([
+  connectSearch({ config: config.elastic, pem: settings.elasticTls, mappings, health, status: elasticStatus, log })
+    .catch(exitOnConfigError),
+  waitForTopic(kafka, config.kafka, health, () => stopping),
+]);
+cluster.service = connected.service;
+cluster.indices = new IndexCreator(connected.service, connected.template, health, log);
+health.pass("index_template");
 log.info("index template installed", {
   pattern: `${config.elastic.indexPrefix}-*`,
   file: config.elastic.indexTemplateFile,
 });
+setTimeout(() => probeElasticsearch(connected.service), 10_000);
 
 if (!stopping) {
   if (producer) {
+    await ensureDeadLetterTopic(kafka, config.kafka, health, log);
     await retryUntilDone(
       () => producer.connect(),
       (error, retryInMs) =>
@@ -172,10 +135,10 @@ if (!stopping) {
           error: error.message,
           retry_in_ms: retryInMs,
         }),
-      START_BACKOFF,
+      { initialMs: 250, maxMs: 10_000 },
     );
   }
   pipeline.start();
-  parts.consumer = await runConsumer({ config: config.kafka, kafka, pipeline, log, metrics, state: consumerState });
+  parts.consumer = await runConsumer({ config: config.kafka, kafka, pipeline, log, metrics, health });
   log.info("consuming", { topic: config.kafka.topic, group: config.kafka.groupId });
 }

@@ -146,19 +146,20 @@ await elastic.indices.putIndexTemplate({
   },
 });
 const bodies: string[] = [];
+const rawIndices = new Set<string>();
 for (let i = 0; i < values.length; i += batchSize) {
-  bodies.push(
-    bulkBody(
-      values.slice(i, i + batchSize).map((value, j) =>
-        encodeDocument(JSON.parse(value), { topic, partition: 0, offset: String(i + j), position: 0, timestampMs: 0 }, {
-          indexPrefix: rawPrefix,
-          timezone: "UTC",
-          timestampSource: "flow",
-        })
-      ),
-    ),
+  const documents = values.slice(i, i + batchSize).map((value, j) =>
+    encodeDocument(JSON.parse(value), { topic, partition: 0, offset: String(i + j), position: 0, timestampMs: 0 }, {
+      indexPrefix: rawPrefix,
+      timezone: "UTC",
+      timestampSource: "flow",
+    })
   );
+  for (const document of documents) rawIndices.add(document.index);
+  bodies.push(bulkBody(documents));
 }
+// The stack's Elasticsearch creates no index on write (`action.auto_create_index: false`).
+for (const index of rawIndices) await elastic.indices.create({ index });
 const rawStarted = performance.now();
 let next = 0;
 await Promise.all(Array.from({ length: concurrency }, async () => {

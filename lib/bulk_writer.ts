@@ -12,6 +12,7 @@ import {
   type BackoffPolicy,
   classifyStatus,
   DEFAULT_BACKOFF,
+  INDEX_NOT_FOUND,
   isAuthFailure,
   sleep,
 } from "./retry.ts";
@@ -44,8 +45,8 @@ export interface BulkOutcomeHandlers<T> {
   indexed(documents: T[]): void;
   /** A permanent rejection; the returned promise settles once the document is dead-lettered. */
   rejected(document: T, item: BulkItemResult): Promise<void>;
-  /** Called with `true` on every request that reached Elasticsearch, `false` when one failed. */
-  health(ok: boolean, authFailed: boolean): void;
+  /** Called on every request: `undefined` when it reached Elasticsearch, else the failure. */
+  health(failure: BulkRequestError | undefined): void;
 }
 
 /** Builds the `_bulk` body: an `index` action and the source for each document. */
@@ -57,8 +58,18 @@ export function bulkBody(documents: BulkDocument[]): string {
   return body;
 }
 
+/**
+ * Makes sure the indices a request writes to exist before it is sent, for clusters that create
+ * none on their own; told to forget an index Elasticsearch reports missing.
+ */
+export interface IndexPreparer {
+  ensure(indices: Iterable<string>): Promise<void>;
+  forget(index: string): void;
+}
+
 /** Options of a {@linkcode BulkWriter}. */
 export interface RetryOptions {
+  indices?: IndexPreparer;
   backoff?: BackoffPolicy;
   /**
    * Retries per document before it is dead-lettered as `retry_budget_exhausted`; `undefined`
@@ -70,16 +81,18 @@ export interface RetryOptions {
 export class BulkWriter<T extends BulkDocument> {
   readonly #backoff: BackoffPolicy;
   readonly #maxRetries: number | undefined;
+  readonly #indices: IndexPreparer | undefined;
   readonly #sleepers = new Set<() => void>();
 
   constructor(
     private readonly transport: BulkTransport,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    { backoff = DEFAULT_BACKOFF, maxRetries }: RetryOptions = {},
+    { backoff = DEFAULT_BACKOFF, maxRetries, indices }: RetryOptions = {},
   ) {
     this.#backoff = backoff;
     this.#maxRetries = maxRetries;
+    this.#indices = indices;
   }
 
   /** Ends every backoff wait now; called when a probe sees Elasticsearch answer again. */
@@ -123,7 +136,10 @@ export class BulkWriter<T extends BulkDocument> {
       const delay = backoffDelay(attempt++, this.#backoff);
       this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
       const fields = { status, error: failure.error, documents: pending.length, attempt, retry_in_ms: delay };
-      if (auth) this.log.error("Elasticsearch refused the credentials; retrying", fields);
+      if (!("retry" in failure)) {
+        // The request failed whole: `handlers.health` (or the index preparer) reported why, once.
+        this.log.debug("_bulk request failed; retrying", fields);
+      } else if (auth) this.log.error("Elasticsearch refused the credentials for some documents; retrying", fields);
       else this.log.warn("documents not accepted by Elasticsearch; retrying", fields);
       await this.#sleep(delay, signal);
     }
@@ -136,17 +152,26 @@ export class BulkWriter<T extends BulkDocument> {
     signal: AbortSignal,
   ): Promise<{ status?: number; error: string } | { retry: T[]; status: number; error: string } | undefined> {
     const started = performance.now();
+    try {
+      if (this.#indices) await this.#indices.ensure(pending.map((doc) => doc.index));
+    } catch (error) {
+      const failure = error as BulkRequestError;
+      // A refusal (403) is reported by the preparer as the privilege it needs; anything else
+      // says the cluster is unwell.
+      if (failure.status !== 403) handlers.health(failure);
+      return { status: failure.status, error: failure.message };
+    }
     let items: BulkItemResult[];
     try {
       items = await this.transport(bulkBody(pending), signal);
     } catch (error) {
-      const status = error instanceof BulkRequestError ? error.status : undefined;
-      handlers.health(false, isAuthFailure(status));
-      return { status, error: (error as Error).message };
+      const failure = error instanceof BulkRequestError ? error : new BulkRequestError((error as Error).message);
+      handlers.health(failure);
+      return { status: failure.status, error: failure.message };
     } finally {
       this.metrics.bulkDuration.observe((performance.now() - started) / 1000);
     }
-    handlers.health(true, false);
+    handlers.health(undefined);
     if (items.length !== pending.length) {
       return { error: `_bulk answered ${items.length} items for ${pending.length} documents; resending all` };
     }
@@ -208,7 +233,8 @@ export class BulkWriter<T extends BulkDocument> {
     const rejections: Promise<void>[] = [];
     for (let i = 0; i < sent.length; i++) {
       const item = items[i];
-      const outcome = classifyStatus(item.status);
+      const outcome = classifyStatus(item.status, item.error?.type);
+      if (item.error?.type === INDEX_NOT_FOUND) this.#indices?.forget(sent[i].index);
       if (outcome === "indexed") {
         indexed.push(sent[i]);
         this.metrics.indexed.inc({ status: String(item.status) });

@@ -1,13 +1,11 @@
 /**
  * Dead letters: records the bridge cannot index (undecodable messages, documents Elasticsearch
- * rejects for good) go to a Kafka topic with their original bytes and headers saying why and
- * where they came from. A dead letter counts as handled only once Kafka acknowledged it, so the
- * source offset is never committed past a record that exists nowhere.
+ * rejects for good) go to a Kafka topic (`kafka/dead_letters.ts`) with their original bytes and
+ * headers saying why and where they came from. A dead letter counts as handled only once Kafka
+ * acknowledged it, so the source offset is never committed past a record that exists nowhere.
  */
-import type { Producer } from "kafkajs";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { Aborted, backoffDelay, sleep } from "./retry.ts";
 
 export interface DeadLetter {
   /** Short machine-readable reason, e.g. `invalid_json` or `mapper_parsing_exception`. */
@@ -22,10 +20,16 @@ export interface DeadLetter {
 
 /**
  * Where dead letters go; `send` settles once the letter is safely stored, or rejects with
- * {@linkcode Aborted} when `signal` fires first (shutdown: the source offset stays uncommitted).
+ * `Aborted` when `signal` fires first (shutdown: the source offset stays uncommitted).
  */
 export interface DeadLetterSink {
   send(letter: DeadLetter, signal: AbortSignal): Promise<void>;
+}
+
+/** Where a dead letter came from and why, for log lines. */
+export function deadLetterFields(letter: DeadLetter): Record<string, unknown> {
+  const { reason, topic, partition, offset, position } = letter;
+  return { reason, topic, partition, offset, position };
 }
 
 /** The headers a dead letter carries (all `dlq.`-prefixed so they never clash with pmacct's). */
@@ -40,52 +44,6 @@ export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
   };
 }
 
-/** Writes dead letters to a Kafka topic, retrying until Kafka acknowledges them. */
-export class KafkaDeadLetterSink implements DeadLetterSink {
-  constructor(
-    private readonly producer: Producer,
-    private readonly topic: string,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-  ) {}
-
-  async send(letter: DeadLetter, signal: AbortSignal): Promise<void> {
-    const value = typeof letter.value === "string" ? letter.value : Buffer.from(letter.value);
-    for (let attempt = 0;; attempt++) {
-      if (signal.aborted) throw new Aborted();
-      try {
-        await this.producer.send({
-          topic: this.topic,
-          acks: -1,
-          messages: [{
-            key: `${letter.topic}:${letter.partition}:${letter.offset}:${letter.position}`,
-            value,
-            headers: deadLetterHeaders(letter),
-          }],
-        });
-        this.metrics.deadLetters.inc({ reason: letter.reason });
-        this.log.warn("record dead-lettered", {
-          dlq_topic: this.topic,
-          reason: letter.reason,
-          topic: letter.topic,
-          partition: letter.partition,
-          offset: letter.offset,
-          position: letter.position,
-        });
-        return;
-      } catch (error) {
-        const delay = backoffDelay(attempt);
-        this.log.error("could not write dead letter; retrying", {
-          dlq_topic: this.topic,
-          error: (error as Error).message,
-          retry_in_ms: delay,
-        });
-        await sleep(delay, signal);
-      }
-    }
-  }
-}
-
 /**
  * Used when `KAFKA_DLQ_TOPIC=off`: the record is only logged (with its content) and counted,
  * then treated as handled. Its offset is committed; the log line is the only copy left.
@@ -97,12 +55,8 @@ export class LogOnlyDeadLetterSink implements DeadLetterSink {
     const text = typeof letter.value === "string" ? letter.value : new TextDecoder().decode(letter.value);
     this.metrics.deadLetters.inc({ reason: letter.reason });
     this.log.error("record dropped (dead letters are off)", {
-      reason: letter.reason,
+      ...deadLetterFields(letter),
       detail: letter.detail,
-      topic: letter.topic,
-      partition: letter.partition,
-      offset: letter.offset,
-      position: letter.position,
       value: text.slice(0, 2000),
     });
     return Promise.resolve();

@@ -1,16 +1,15 @@
 /**
  * The HTTP endpoints, on `Deno.serve`: `/metrics` (Prometheus), `/healthz` (the process is
- * alive) and `/readyz` (connected to Kafka and Elasticsearch; 503 with the reasons otherwise).
+ * alive) and `/readyz` (connected to Kafka and Elasticsearch; 503 naming the failing checks and
+ * their problems otherwise).
  */
 import type { Registry } from "prom-client";
-
-/** Readiness checks by name; each answers whether that dependency is fine right now. */
-export type ReadinessChecks = Record<string, () => boolean>;
+import type { Readiness } from "./health.ts";
 
 export function handleRequest(
   request: Request,
   registry: Registry,
-  checks: ReadinessChecks,
+  readiness: () => Readiness,
 ): Promise<Response> | Response {
   const { pathname } = new URL(request.url);
   switch (pathname) {
@@ -21,9 +20,8 @@ export function handleRequest(
     case "/healthz":
       return new Response("ok\n");
     case "/readyz": {
-      const results = Object.fromEntries(Object.entries(checks).map(([name, check]) => [name, check()]));
-      const ready = Object.values(results).every(Boolean);
-      return Response.json({ ready, checks: results }, { status: ready ? 200 : 503 });
+      const report = readiness();
+      return Response.json(report, { status: report.ready ? 200 : 503 });
     }
     default:
       return new Response("not found; try /metrics, /healthz or /readyz\n", { status: 404 });
@@ -33,11 +31,11 @@ export function handleRequest(
 export function serveHttp(
   port: number,
   registry: Registry,
-  checks: ReadinessChecks,
+  readiness: () => Readiness,
   onListen: (port: number) => void,
 ): Deno.HttpServer {
   return Deno.serve(
     { port, hostname: "0.0.0.0", onListen: ({ port }) => onListen(port) },
-    (request) => handleRequest(request, registry, checks),
+    (request) => handleRequest(request, registry, readiness),
   );
 }

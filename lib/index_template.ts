@@ -2,11 +2,13 @@
  * The mappings every daily index gets. The file keeps the original tool's format,
  * `{"mappings": {...}}`; the bridge installs it as a composable index template for
  * `<prefix>-*`, so an index gets the mappings whoever creates it (the bridge, a replay, a
- * person), with the configured shards and replicas.
+ * person), with the configured shards and replicas. The bridge also creates each daily index
+ * with the same settings and mappings itself, for clusters that create nothing on their own.
+ * Pure: the adapter sends what this builds.
  */
-import type { Client } from "@elastic/elasticsearch";
-import { ConfigError } from "./config.ts";
+import { ConfigError } from "./config/parse.ts";
 import { indexPattern } from "./index_name.ts";
+import type { MappingFeatures } from "./search_server.ts";
 
 export interface IndexTemplate {
   index_patterns: string[];
@@ -57,6 +59,57 @@ export function templateName(prefix: string): string {
   return `${prefix}-pmacct`;
 }
 
-export async function installIndexTemplate(client: Client, prefix: string, template: IndexTemplate): Promise<void> {
-  await client.indices.putIndexTemplate({ name: templateName(prefix), ...template });
+/** The body that creates one daily index with the template's settings and mappings. */
+export function indexCreationBody(template: IndexTemplate): IndexTemplate["template"] {
+  return template.template;
+}
+
+/** Mappings rewritten for a server, and what was changed, for the start-up log. */
+export interface AdaptedMappings {
+  mappings: Record<string, unknown>;
+  changes: string[];
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+
+/**
+ * Rewrites mappings for what the server accepts, keeping every field's type the same:
+ * `flattened` becomes OpenSearch's `flat_object` (which takes no parameters) and back, and a
+ * dynamic template whose `match_mapping_type` lists several types becomes one template per type
+ * where lists are not accepted (Elasticsearch before 8.13, OpenSearch).
+ */
+export function adaptMappings(mappings: Json, features: MappingFeatures): AdaptedMappings {
+  const changes = new Set<string>();
+  const other = features.flattenedType === "flattened" ? "flat_object" : "flattened";
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(walk);
+    if (!isObject(value)) return value;
+    if (value.type === other) {
+      const dropped = Object.keys(value).filter((key) => key !== "type");
+      changes.add(
+        `${other} fields mapped as ${features.flattenedType}${
+          dropped.length > 0 ? ` (without ${dropped.join(", ")})` : ""
+        }`,
+      );
+      return { type: features.flattenedType };
+    }
+    const result: Json = {};
+    for (const [key, child] of Object.entries(value)) {
+      result[key] = key === "dynamic_templates" && Array.isArray(child) ? splitTypeLists(child, features) : walk(child);
+    }
+    return result;
+  };
+  const splitTypeLists = (templates: unknown[], { mappingTypeLists }: MappingFeatures): unknown[] =>
+    templates.flatMap((entry) => {
+      if (!isObject(entry)) return [entry];
+      return Object.entries(entry).flatMap(([name, rule]) => {
+        const types = isObject(rule) ? rule.match_mapping_type : undefined;
+        if (mappingTypeLists || !Array.isArray(types)) return [{ [name]: walk(rule) }];
+        changes.add("dynamic templates with a list of match_mapping_type split into one per type");
+        return types.map((type) => ({ [`${name}_${type}`]: walk({ ...(rule as Json), match_mapping_type: type }) }));
+      });
+    });
+  return { mappings: walk(mappings) as Json, changes: [...changes] };
 }

@@ -16,7 +16,19 @@ function render(value: unknown): string {
 }
 
 export class Logger {
+  #secrets: string[] = [];
+
   constructor(public level: Level = "info", private readonly write: (line: string) => void = console.error) {}
+
+  /**
+   * Values never to print (passwords, API keys): replaced by `****` wherever they appear in a
+   * line, including errors and fields that libraries pass through.
+   */
+  mask(secrets: string[]): void {
+    // Also as JSON escapes them, since fields with spaces or quotes are printed JSON-quoted.
+    const forms = secrets.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]);
+    this.#secrets = [...new Set(forms)].filter((form) => form.length > 0).sort((a, b) => b.length - a.length);
+  }
 
   log(level: Level, message: string, fields: Fields = {}): void {
     if (RANK[level] < RANK[this.level]) return;
@@ -24,7 +36,9 @@ export class Logger {
       .filter(([, value]) => value !== undefined)
       .map(([key, value]) => ` ${key}=${render(value)}`)
       .join("");
-    this.write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${pairs}`);
+    let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${pairs}`;
+    for (const secret of this.#secrets) line = line.replaceAll(secret, "****");
+    this.write(line);
   }
 
   debug(message: string, fields?: Fields): void {

@@ -4,7 +4,7 @@
  * indexed or dead-lettered.
  */
 import { BulkBuffer } from "./batch.ts";
-import type { BulkItemResult, BulkWriter } from "./bulk_writer.ts";
+import type { BulkItemResult, BulkRequestError, BulkWriter } from "./bulk_writer.ts";
 import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
 import { decodeMessage } from "./decode.ts";
 import { encodeDocument, type EncodeOptions } from "./document.ts";
@@ -54,8 +54,8 @@ export interface PipelineDeps {
   deadLetters: DeadLetterSink;
   /** Commits offsets to Kafka; may throw (then the same offsets are retried later). */
   commit(offsets: CommitRequest[]): Promise<void>;
-  /** Reports whether Elasticsearch answered, for readiness. */
-  elasticHealth(ok: boolean, authFailed: boolean): void;
+  /** Reports whether Elasticsearch answered (`undefined`) or how it failed, for readiness. */
+  elasticHealth(failure: BulkRequestError | undefined): void;
   log: Logger;
   metrics: Metrics;
   now?: () => number;

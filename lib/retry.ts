@@ -13,14 +13,19 @@
 /** What to do with a document after Elasticsearch answered for it with an HTTP status. */
 export type Outcome = "indexed" | "retry" | "reject";
 
+/** The error type of a write to an index that does not exist (and may not be auto-created). */
+export const INDEX_NOT_FOUND = "index_not_found_exception";
+
 /**
  * 2xx is done. 429 and 5xx are load or outage: retry. 401/403 mean the bridge's credentials are
  * wrong, not the data: retry (and alert) rather than dead-letter good records. 408 is a timeout.
- * Any other 4xx (mapping conflict, parse error) will fail again: reject to the dead letters.
+ * A missing index is created and the write retried. Any other 4xx (mapping conflict, parse
+ * error) will fail again: reject to the dead letters.
  */
-export function classifyStatus(status: number): Outcome {
+export function classifyStatus(status: number, errorType?: string): Outcome {
   if (status >= 200 && status < 300) return "indexed";
   if (status === 429 || status >= 500 || status === 401 || status === 403 || status === 408) return "retry";
+  if (errorType === INDEX_NOT_FOUND) return "retry";
   return "reject";
 }
 

@@ -1,29 +1,38 @@
 #!/usr/bin/env bash
-# The local test stack: an Apache Kafka broker (KRaft) on 127.0.0.1:9092 and an Elasticsearch
-# node on 127.0.0.1:9200, both from Maven Central, plus Debian's pmacct as the traffic source.
+# The local test stack, every server from Maven Central, plus Debian's pmacct as the traffic
+# source. Everything listens on 127.0.0.1 only.
 #
-#   stack/stack.sh install            fetch everything (idempotent, cached in .stack/)
-#   stack/stack.sh up [kafka|elasticsearch]     start and wait until they answer
-#   stack/stack.sh down [kafka|elasticsearch]   stop
-#   stack/stack.sh status             say what runs
-#   stack/stack.sh reset              stop both and delete their data (downloads stay)
+#   stack/stack.sh install                 fetch everything (idempotent, cached in .stack/)
+#   stack/stack.sh up [SERVICE...]         start and wait until they answer (default: kafka elasticsearch)
+#   stack/stack.sh down [SERVICE...]       stop (default: every service that runs)
+#   stack/stack.sh kill SERVICE            SIGKILL it (fault tests)
+#   stack/stack.sh status                  say what runs
+#   stack/stack.sh reset                   stop everything and delete its data (downloads stay)
 #   stack/stack.sh user add NAME PASSWORD | user del NAME
-#                                     manage an Elasticsearch file-realm user (superuser role);
-#                                     requests without credentials run as an anonymous superuser
+#                                          manage a file-realm user (superuser role) of `elasticsearch`;
+#                                          requests without credentials run as an anonymous superuser
+#   stack/stack.sh scram SERVICE NAME PASSWORD   set a SCRAM-SHA-256/512 user's password on a broker
+#
+# Services (docs/stack.md has the table):
+#   kafka          Kafka 3.9.1: PLAINTEXT :9092, SSL with client certificates :9094,
+#                  SASL_PLAINTEXT :9095 (PLAIN, SCRAM), SASL_SSL :9096 (SCRAM)
+#   kafka4         Kafka 4.1.1 :9192, auto.create.topics.enable=false
+#   elasticsearch  Elasticsearch 8.14.1 :9200, action.auto_create_index=false
+#   es7            Elasticsearch 7.17.25 :9201
+#   es9            Elasticsearch 9.1.5 over HTTPS :9202 (certificate from .stack/certs/ca.pem)
+#   opensearch     OpenSearch 2.19.3 :9203
+#   escluster-1 escluster-2 escluster-3
+#                  a 3-node Elasticsearch 8.14.1 cluster :9211-9213 (`escluster` names all three)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK_DIR=${STACK_DIR:-$ROOT/.stack}
-KAFKA_VERSION=3.9.1
-ES_VERSION=8.14.1
-ES_ARTIFACT=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip
 ES_USER=${ES_USER:-elasticsearch}
-KAFKA_HOST=127.0.0.1:9092
-ES_URL=http://127.0.0.1:9200
 LOG_DIR=$STACK_DIR/logs
 RUN_DIR=$STACK_DIR/run
 DATA_DIR=$STACK_DIR/data
-ES_HOME=$STACK_DIR/elasticsearch-$ES_VERSION
+CERT_DIR=$STACK_DIR/certs
+ALL_SERVICES="kafka kafka4 elasticsearch es7 es9 opensearch escluster-1 escluster-2 escluster-3"
 
 say() { printf '[stack] %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -39,125 +48,323 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# Elasticsearch 8.14 runs on Java 17 to 23 (it still uses the Security Manager, gone in 24).
-find_java_home() {
+# --- what each service is -------------------------------------------------------------------
+
+# kind: kafka | elasticsearch | opensearch
+kind_of() {
+  case "$1" in
+  kafka | kafka4) echo kafka ;;
+  opensearch) echo opensearch ;;
+  elasticsearch | es7 | es9 | escluster-[123]) echo elasticsearch ;;
+  *) die "unknown service $1 (one of: $ALL_SERVICES escluster)" ;;
+  esac
+}
+
+version_of() {
+  case "$1" in
+  kafka) echo 3.9.1 ;;
+  kafka4) echo 4.1.1 ;;
+  elasticsearch | escluster-[123]) echo 8.14.1 ;;
+  es7) echo 7.17.25 ;;
+  es9) echo 9.1.5 ;;
+  opensearch) echo 2.19.3 ;;
+  esac
+}
+
+http_port_of() {
+  case "$1" in
+  kafka) echo 9092 ;;
+  kafka4) echo 9192 ;;
+  elasticsearch) echo 9200 ;;
+  es7) echo 9201 ;;
+  es9) echo 9202 ;;
+  opensearch) echo 9203 ;;
+  escluster-[123]) echo $((9210 + ${1#escluster-})) ;;
+  esac
+}
+
+url_of() {
+  local scheme=http
+  [ "$1" = es9 ] && scheme=https
+  echo "$scheme://127.0.0.1:$(http_port_of "$1")"
+}
+
+# Elasticsearch 8.14 and 7.17 still use the Security Manager (gone in Java 24); 9.x needs 21+.
+java_range_of() {
+  case "$1" in
+  es9) echo "21 99" ;;
+  *) echo "17 23" ;;
+  esac
+}
+
+find_java_home() { # min max
   local candidate version
-  for candidate in "${STACK_JAVA_HOME:-}" /usr/lib/jvm/java-17-openjdk-* /usr/lib/jvm/java-21-openjdk-*; do
+  for candidate in "${STACK_JAVA_HOME:-}" /usr/lib/jvm/java-17-openjdk-* /usr/lib/jvm/java-21-openjdk-* \
+    /usr/lib/jvm/temurin-2[1-9]-* /usr/lib/jvm/*; do
     [ -n "$candidate" ] && [ -x "$candidate/bin/java" ] || continue
     version=$("$candidate/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
-    if [ "${version:-0}" -ge 17 ] && [ "$version" -le 23 ]; then echo "$candidate"; return 0; fi
+    if [ "${version:-0}" -ge "$1" ] && [ "$version" -le "$2" ]; then echo "$candidate"; return 0; fi
   done
   return 1
 }
 
+java_for() { # service
+  local range
+  read -r -a range <<<"$(java_range_of "$1")"
+  find_java_home "${range[0]}" "${range[1]}" ||
+    die "no Java ${range[0]}-${range[1]} found for $1 (looked in /usr/lib/jvm); run: stack/stack.sh install"
+}
+
+# --- install --------------------------------------------------------------------------------
+
+maven() { # log-name goal args...
+  local name=$1
+  shift
+  mvn -q -B -f "$ROOT/stack/pom.xml" "-Dmaven.repo.local=$STACK_DIR/m2" "$@" >"$LOG_DIR/maven-$name.log" 2>&1 ||
+    die "Maven could not fetch $name; see $LOG_DIR/maven-$name.log"
+}
+
+install_kafka() { # version slf4j-binding
+  local libs=$STACK_DIR/kafka-$1/libs
+  ls "$libs"/kafka_2.13-"$1".jar >/dev/null 2>&1 && return 0
+  say "fetching Apache Kafka $1 jars from Maven Central"
+  maven "kafka-$1" dependency:copy-dependencies -DincludeScope=runtime "-Dkafka.version=$1" \
+    "-Dslf4j.binding=$2" "-DoutputDirectory=$libs"
+}
+
+install_search() { # group artifact version
+  local home=$STACK_DIR/$2-$3
+  [ -x "$home/bin/$2" ] && return 0
+  say "fetching $2 $3 from Maven Central"
+  maven "$2-$3" dependency:copy "-Dartifact=$1:$2:$3:zip" "-DoutputDirectory=$STACK_DIR/downloads"
+  unzip -q -o "$STACK_DIR/downloads/$2-$3.zip" -d "$STACK_DIR"
+}
+
+# One CA signs the servers' certificate (127.0.0.1, localhost) and a client certificate for
+# mutual TLS; a second CA signs nothing of ours, for the "wrong CA" tests.
+make_certs() {
+  [ -f "$CERT_DIR/server-chain.pem" ] && return 0
+  mkdir -p "$CERT_DIR"
+  local ssl=(openssl)
+  (
+    cd "$CERT_DIR"
+    for ca in ca other-ca; do
+      "${ssl[@]}" req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=pmacct-kafka-elastic test $ca" \
+        -keyout "$ca.key" -out "$ca.pem" 2>/dev/null
+    done
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >server.ext
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    for leaf in server client; do
+      "${ssl[@]}" req -newkey rsa:2048 -nodes -subj "/CN=$leaf" -keyout "$leaf.key" -out "$leaf.csr" 2>/dev/null
+      "${ssl[@]}" x509 -req -in "$leaf.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile "$leaf.ext" -out "$leaf.pem" 2>/dev/null
+    done
+    # The chain a server presents: its certificate and the CA's, as Elasticsearch 8 sets itself
+    # up (ELASTIC_CA_FINGERPRINT finds the CA in it).
+    cat server.pem ca.pem >server-chain.pem
+    # Kafka's PEM key store: the key (PKCS#8, unencrypted) followed by its certificate chain.
+    cat server.key server-chain.pem >server-keystore.pem
+    rm -f ./*.csr ./*.ext ./*.srl
+    chmod 644 ./*
+  )
+  say "certificates made in $CERT_DIR"
+}
+
 install() {
   mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$DATA_DIR"
-  apt_install pmacct kcat curl unzip
-  find_java_home >/dev/null || apt_install openjdk-17-jdk-headless
+  apt_install pmacct kcat curl unzip openssl
+  find_java_home 17 23 >/dev/null || apt_install openjdk-17-jdk-headless
+  find_java_home 21 99 >/dev/null || say "WARNING: no Java 21+ in /usr/lib/jvm: es9 cannot start"
   command -v mvn >/dev/null || apt_install maven
-  local mvn_args=(-q -B -f "$ROOT/stack/pom.xml" "-Dmaven.repo.local=$STACK_DIR/m2")
-  if ! ls "$STACK_DIR"/kafka/libs/kafka_2.13-$KAFKA_VERSION.jar >/dev/null 2>&1; then
-    say "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central"
-    mvn "${mvn_args[@]}" dependency:copy-dependencies -DincludeScope=runtime \
-      "-DoutputDirectory=$STACK_DIR/kafka/libs" >"$LOG_DIR/maven-kafka.log" 2>&1 ||
-      die "Maven could not fetch Kafka; see $LOG_DIR/maven-kafka.log"
-  fi
-  if [ ! -x "$ES_HOME/bin/elasticsearch" ]; then
-    say "fetching Elasticsearch $ES_VERSION from Maven Central"
-    mvn "${mvn_args[@]}" dependency:copy "-Dartifact=$ES_ARTIFACT" \
-      "-DoutputDirectory=$STACK_DIR/downloads" >"$LOG_DIR/maven-elasticsearch.log" 2>&1 ||
-      die "Maven could not fetch Elasticsearch; see $LOG_DIR/maven-elasticsearch.log"
-    unzip -q -o "$STACK_DIR/downloads/elasticsearch-$ES_VERSION.zip" -d "$STACK_DIR"
-  fi
+  install_kafka 3.9.1 slf4j-reload4j
+  install_kafka 4.1.1 slf4j-simple
+  install_search org.elasticsearch.distribution.integ-test-zip elasticsearch 8.14.1
+  install_search org.elasticsearch.distribution.integ-test-zip elasticsearch 7.17.25
+  install_search org.elasticsearch.distribution.integ-test-zip elasticsearch 9.1.5
+  install_search org.opensearch.distribution.integ-test-zip opensearch 2.19.3
+  make_certs
   # Elasticsearch refuses to run as root: give it a user of its own.
   if [ "$(id -u)" = 0 ] && ! id "$ES_USER" >/dev/null 2>&1; then
     useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin "$ES_USER"
   fi
 }
 
+# --- start and stop -------------------------------------------------------------------------
+
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-kafka_answers() { kcat -b "$KAFKA_HOST" -L -m 3 >/dev/null 2>&1; }
-es_answers() { curl -fsS -m 3 "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1; }
+kafka_answers() { kcat -b "127.0.0.1:$(http_port_of "$1")" -L -m 3 >/dev/null 2>&1; }
+search_answers() {
+  local url
+  url=$(url_of "$1")
+  curl -fsS -m 3 --cacert "$CERT_DIR/ca.pem" "$url/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1
+}
+answers() { if [ "$(kind_of "$1")" = kafka ]; then kafka_answers "$1"; else search_answers "$1"; fi; }
 
-wait_until() { # name pidfile log check seconds
-  local name=$1 pidfile=$2 log=$3 check=$4 seconds=$5 i
+wait_until() { # service pidfile log seconds
+  local name=$1 pidfile=$2 log=$3 seconds=$4 i
   for ((i = 0; i < seconds; i++)); do
-    if $check; then say "$name is up"; return 0; fi
+    if answers "$name"; then say "$name is up"; return 0; fi
     pid_alive "$pidfile" || die "$name exited while starting; see its log: $log"
     sleep 1
   done
   die "$name did not answer within ${seconds}s; see its log: $log"
 }
 
-up_kafka() {
-  local pidfile=$RUN_DIR/kafka.pid log=$LOG_DIR/kafka.log props=$RUN_DIR/kafka.properties java_home
-  if pid_alive "$pidfile" && kafka_answers; then say "kafka already up"; return 0; fi
-  java_home=$(find_java_home) || die "no Java 17-23 found for Kafka; run: stack/stack.sh install"
-  mkdir -p "$DATA_DIR/kafka" "$RUN_DIR" "$LOG_DIR"
-  { cat "$ROOT/stack/kafka/server.properties"; echo "log.dirs=$DATA_DIR/kafka"; } >"$props"
-  local java=("$java_home/bin/java" -cp "$STACK_DIR/kafka/libs/*"
-    "-Dlog4j.configuration=file:$ROOT/stack/kafka/log4j.properties")
-  if [ ! -f "$DATA_DIR/kafka/meta.properties" ]; then
-    "${java[@]}" kafka.tools.StorageTool format -t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" \
-      -c "$props" >>"$log" 2>&1 || die "formatting Kafka storage failed; see $log"
-  fi
-  say "starting kafka (log: $log)"
-  KAFKA_HEAP_OPTS= setsid nohup "${java[@]}" -Xms512m -Xmx1g kafka.Kafka "$props" >>"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  wait_until kafka "$pidfile" "$log" kafka_answers 120
+# The kafka CLI classes of a version, e.g. `kafka_java kafka4 kafka.tools.StorageTool ...`.
+kafka_java() {
+  local service=$1 java_home
+  shift
+  java_home=$(java_for "$service")
+  local version
+  version=$(version_of "$service")
+  local log4j=()
+  [ "$service" = kafka ] && log4j=("-Dlog4j.configuration=file:$ROOT/stack/kafka/log4j.properties")
+  "$java_home/bin/java" -cp "$STACK_DIR/kafka-$version/libs/*" "${log4j[@]}" "$@"
 }
 
-up_elasticsearch() {
-  local pidfile=$RUN_DIR/elasticsearch.pid log=$LOG_DIR/elasticsearch.log java_home
-  if pid_alive "$pidfile" && es_answers; then say "elasticsearch already up"; return 0; fi
-  java_home=$(find_java_home) || die "no Java 17-23 found for Elasticsearch; run: stack/stack.sh install"
-  mkdir -p "$DATA_DIR/elasticsearch" "$LOG_DIR/elasticsearch" "$RUN_DIR"
-  cp "$ROOT/stack/elasticsearch/elasticsearch.yml" "$ES_HOME/config/elasticsearch.yml"
+kafka_properties() { # service data-dir
+  cat "$ROOT/stack/kafka/server.properties"
+  echo "log.dirs=$2"
+  if [ "$1" = kafka ]; then
+    sed "s#@CERTS@#$CERT_DIR#g" "$ROOT/stack/kafka/security.properties"
+  else
+    cat "$ROOT/stack/kafka/kafka4.properties"
+  fi
+}
+
+up_kafka() { # service
+  local service=$1 pidfile=$RUN_DIR/$1.pid log=$LOG_DIR/$1.log props=$RUN_DIR/$1.properties data=$DATA_DIR/$1
+  if pid_alive "$pidfile" && kafka_answers "$service"; then say "$service already up"; return 0; fi
+  mkdir -p "$data" "$RUN_DIR" "$LOG_DIR"
+  kafka_properties "$service" "$data" >"$props"
+  if [ ! -f "$data/meta.properties" ]; then
+    local scram=()
+    # SCRAM users exist from the first start (KRaft stores them in its metadata log).
+    [ "$service" = kafka ] && scram=(--add-scram 'SCRAM-SHA-512=[name=bridge,password=bridge-secret]'
+      --add-scram 'SCRAM-SHA-256=[name=bridge,password=bridge-secret]')
+    kafka_java "$service" kafka.tools.StorageTool format -t "$(kafka_java "$service" kafka.tools.StorageTool random-uuid)" \
+      -c "$props" "${scram[@]}" >>"$log" 2>&1 || die "formatting $service storage failed; see $log"
+  fi
+  say "starting $service (log: $log)"
+  local java_home
+  java_home=$(java_for "$service")
+  local log4j=()
+  [ "$service" = kafka ] && log4j=("-Dlog4j.configuration=file:$ROOT/stack/kafka/log4j.properties")
+  setsid nohup "$java_home/bin/java" -cp "$STACK_DIR/kafka-$(version_of "$service")/libs/*" "${log4j[@]}" \
+    -Xms256m -Xmx1g kafka.Kafka "$props" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_until "$service" "$pidfile" "$log" 120
+}
+
+# Writes the node's config directory: the distribution's files plus our elasticsearch.yml.
+search_config() { # service dir
+  local service=$1 dir=$2 kind home
+  kind=$(kind_of "$service")
+  home=$STACK_DIR/$kind-$(version_of "$service")
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp -r "$home/config/." "$dir/"
+  local yml=$dir/$kind.yml
+  case "$service" in
+  elasticsearch) cp "$ROOT/stack/elasticsearch/elasticsearch.yml" "$yml" ;;
+  escluster-*) cp "$ROOT/stack/elasticsearch/cluster.yml" "$yml" ;;
+  *) cp "$ROOT/stack/elasticsearch/$service.yml" "$yml" ;;
+  esac
+  if [ "$service" = es9 ]; then
+    cp "$CERT_DIR/ca.pem" "$CERT_DIR/server-chain.pem" "$CERT_DIR/server.key" "$dir/"
+  fi
+}
+
+up_search() { # service
+  local service=$1 pidfile=$RUN_DIR/$1.pid log=$LOG_DIR/$1.log kind java_home
+  if pid_alive "$pidfile" && search_answers "$service"; then say "$service already up"; return 0; fi
+  kind=$(kind_of "$service")
+  java_home=$(java_for "$service")
+  local home=$STACK_DIR/$kind-$(version_of "$service") conf=$RUN_DIR/$service-config data=$DATA_DIR/$service
+  local logs=$LOG_DIR/$service
+  mkdir -p "$data" "$logs" "$RUN_DIR"
+  search_config "$service" "$conf"
   rm -f "$pidfile"
-  local run=()
+  local run=() settings=(-E "path.data=$data" -E "path.logs=$logs" -E "http.port=$(http_port_of "$service")"
+    -E "transport.port=$(($(http_port_of "$service") + 100))")
+  [[ $service == escluster-* ]] && settings+=(-E "node.name=$service")
   if [ "$(id -u)" = 0 ]; then
-    chown -R "$ES_USER:" "$ES_HOME" "$DATA_DIR/elasticsearch" "$LOG_DIR/elasticsearch"
+    chown -R "$ES_USER:" "$home" "$conf" "$data" "$logs"
     chown "$ES_USER:" "$RUN_DIR"
     run=(runuser -u "$ES_USER" --)
   fi
-  say "starting elasticsearch (log: $log)"
-  ES_JAVA_HOME=$java_home ES_JAVA_OPTS=${ES_JAVA_OPTS:--Xms1g -Xmx1g} setsid nohup "${run[@]}" \
-    "$ES_HOME/bin/elasticsearch" -p "$pidfile" -E "path.data=$DATA_DIR/elasticsearch" \
-    -E "path.logs=$LOG_DIR/elasticsearch" >>"$log" 2>&1 </dev/null &
+  local heap=${ES_JAVA_OPTS:--Xms512m -Xmx512m}
+  [ "$service" = elasticsearch ] && heap=${ES_JAVA_OPTS:--Xms1g -Xmx1g}
+  say "starting $service (log: $log)"
+  local java_var=ES_JAVA_HOME opts_var=ES_JAVA_OPTS conf_var=ES_PATH_CONF
+  [ "$kind" = opensearch ] && java_var=OPENSEARCH_JAVA_HOME opts_var=OPENSEARCH_JAVA_OPTS conf_var=OPENSEARCH_PATH_CONF
+  env "$java_var=$java_home" "$opts_var=$heap" "$conf_var=$conf" setsid nohup "${run[@]}" \
+    env "$java_var=$java_home" "$opts_var=$heap" "$conf_var=$conf" \
+    "$home/bin/$kind" -p "$pidfile" "${settings[@]}" >>"$log" 2>&1 </dev/null &
   local launcher=$! i=0
-  while [ ! -s "$pidfile" ] && [ $i -lt 60 ]; do
-    kill -0 "$launcher" 2>/dev/null || die "elasticsearch exited while starting; see its log: $log"
+  while [ ! -s "$pidfile" ] && [ $i -lt 90 ]; do
+    kill -0 "$launcher" 2>/dev/null || die "$service exited while starting; see its log: $log"
     sleep 1
     i=$((i + 1))
   done
   [ -s "$pidfile" ] || echo "$launcher" >"$pidfile"
-  wait_until elasticsearch "$pidfile" "$log" es_answers 180
+  # A cluster node waits for its peers: the caller starts all three, then waits.
+  [[ $service == escluster-* ]] && [ "${WAIT_FOR_CLUSTER:-yes}" = no ] && return 0
+  wait_until "$service" "$pidfile" "$log" 240
 }
 
-stop() { # name pidfile
-  local name=$1 pidfile=$2 pid i
-  if ! pid_alive "$pidfile"; then say "$name not running"; rm -f "$pidfile"; return 0; fi
+up() { # service
+  if [ "$(kind_of "$1")" = kafka ]; then up_kafka "$1"; else up_search "$1"; fi
+}
+
+stop() { # service [signal]
+  local name=$1 pidfile=$RUN_DIR/$1.pid pid i
+  if ! pid_alive "$pidfile"; then rm -f "$pidfile"; return 0; fi
   pid=$(cat "$pidfile")
-  say "stopping $name (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  kill -9 "$pid" 2>/dev/null || true
+  if [ "${2:-TERM}" = KILL ]; then
+    say "killing $name (pid $pid) with SIGKILL"
+    kill -9 "$pid" 2>/dev/null || true
+  else
+    say "stopping $name (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
   rm -f "$pidfile"
 }
 
 es_user() { # add NAME PASSWORD | del NAME
-  local java_home run=()
-  java_home=$(find_java_home) || die "no Java 17-23 found; run: stack/stack.sh install"
+  local java_home run=() home conf=$RUN_DIR/elasticsearch-config
+  java_home=$(java_for elasticsearch)
+  home=$STACK_DIR/elasticsearch-$(version_of elasticsearch)
+  [ -d "$conf" ] || search_config elasticsearch "$conf"
   [ "$(id -u)" = 0 ] && run=(runuser -u "$ES_USER" --)
   case "${1:-}" in
-  add) ES_JAVA_HOME=$java_home "${run[@]}" "$ES_HOME/bin/elasticsearch-users" useradd "$2" -p "$3" -r superuser ;;
-  del) ES_JAVA_HOME=$java_home "${run[@]}" "$ES_HOME/bin/elasticsearch-users" userdel "$2" ;;
+  add) ES_JAVA_HOME=$java_home ES_PATH_CONF=$conf "${run[@]}" env ES_PATH_CONF="$conf" ES_JAVA_HOME="$java_home" \
+    "$home/bin/elasticsearch-users" useradd "$2" -p "$3" -r superuser ;;
+  del) ES_JAVA_HOME=$java_home ES_PATH_CONF=$conf "${run[@]}" env ES_PATH_CONF="$conf" ES_JAVA_HOME="$java_home" \
+    "$home/bin/elasticsearch-users" userdel "$2" ;;
   *) die "usage: stack/stack.sh user add NAME PASSWORD | user del NAME" ;;
   esac
 }
 
-services() { if [ -n "${1:-}" ]; then echo "$1"; else echo kafka elasticsearch; fi; }
+# Sets a SCRAM user's password on a running broker (both SCRAM mechanisms).
+scram_user() { # service name password
+  [ $# -eq 3 ] || die "usage: stack/stack.sh scram SERVICE NAME PASSWORD"
+  kafka_java "$1" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$(http_port_of "$1")" --alter \
+    --add-config "SCRAM-SHA-256=[password=$3],SCRAM-SHA-512=[password=$3]" --entity-type users --entity-name "$2" \
+    >>"$LOG_DIR/$1-scram.log" 2>&1 || die "could not set $2's SCRAM password; see $LOG_DIR/$1-scram.log"
+}
+
+# `escluster` stands for its three nodes.
+expand() {
+  local s
+  for s in "$@"; do
+    if [ "$s" = escluster ]; then echo escluster-1 escluster-2 escluster-3; else kind_of "$s" >/dev/null && echo "$s"; fi
+  done
+}
 
 cmd=${1:-}
 shift || true
@@ -165,27 +372,36 @@ case "$cmd" in
 install) install ;;
 up)
   install
-  for s in $(services "${1:-}"); do
-    case "$s" in kafka) up_kafka ;; elasticsearch) up_elasticsearch ;; *) die "unknown service $s" ;; esac
+  services=$(expand ${*:-kafka elasticsearch})
+  cluster=$(tr ' ' '\n' <<<"$services" | grep -c '^escluster-' || true)
+  for s in $services; do
+    if [[ $s == escluster-* ]] && [ "$cluster" -gt 1 ]; then WAIT_FOR_CLUSTER=no up "$s"; else up "$s"; fi
+  done
+  for s in $services; do
+    if [[ $s == escluster-* ]] && [ "$cluster" -gt 1 ]; then wait_until "$s" "$RUN_DIR/$s.pid" "$LOG_DIR/$s.log" 240; fi
   done
   ;;
 down)
-  for s in $(services "${1:-}"); do
-    case "$s" in kafka | elasticsearch) stop "$s" "$RUN_DIR/$s.pid" ;; *) die "unknown service $s" ;; esac
+  services=$(expand ${*:-$ALL_SERVICES})
+  for s in $services; do stop "$s"; done
+  ;;
+kill) for s in $(expand "$@"); do stop "$s" KILL; done ;;
+status)
+  for s in $ALL_SERVICES; do
+    if pid_alive "$RUN_DIR/$s.pid"; then
+      if answers "$s"; then say "$s: up at $(url_of "$s")"; else say "$s: running, not answering"; fi
+    fi
   done
   ;;
-status)
-  kafka_answers && say "kafka: up at $KAFKA_HOST" || say "kafka: down"
-  es_answers && say "elasticsearch: up at $ES_URL" || say "elasticsearch: down"
-  ;;
 user) es_user "$@" ;;
+scram) scram_user "$@" ;;
 reset)
   "$0" down
   rm -rf "$DATA_DIR" "$RUN_DIR"
   say "data deleted"
   ;;
 *)
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -5,22 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { groupLag, KAFKA, waitFor, waitReady } from "../support/stack.ts";
+import { alive, groupLag, KAFKA, readiness, stack, waitFor, waitForLog, waitReady } from "../support/stack.ts";
 import { startFaultProxy } from "./fault_proxy.ts";
-import {
-  alive,
-  LONG,
-  metricOf,
-  readiness,
-  renderTable,
-  type Row,
-  rows,
-  Scenario,
-  series,
-  stack,
-  TABLE_PATH,
-  waitForLog,
-} from "./harness.ts";
+import { LONG, metricOf, renderTable, type Row, rows, Scenario, series, TABLE_PATH } from "./harness.ts";
 
 const INDEXED = "pmacct_bridge_documents_indexed_total";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

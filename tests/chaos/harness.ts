@@ -10,11 +10,9 @@ import {
   makeTrafficPcap,
   readTopic,
   replaySyntheticTraffic,
-  run,
   startBridge,
   type TopicMessage,
   uniqueName,
-  waitFor,
 } from "../support/stack.ts";
 
 /** `deno task chaos --long`: more records, more kills, longer outages. */
@@ -61,11 +59,6 @@ export interface Accounting {
   overwritten: number;
   /** Dead letters of this scenario, for checks of their reasons and headers. */
   letters: TopicMessage[];
-}
-
-/** Runs `stack/stack.sh` (stop and start the real servers, manage users). */
-export async function stack(...args: string[]): Promise<void> {
-  await run("bash", [`${REPO_ROOT}stack/stack.sh`, ...args], { timeoutMs: 300_000 });
 }
 
 export class Scenario {
@@ -191,35 +184,6 @@ export async function metricOf(bridge: BridgeProcess, name: string): Promise<num
   } catch {
     return 0;
   }
-}
-
-/** `/readyz` of a bridge: its status and the checks it reports. */
-export async function readiness(bridge: BridgeProcess): Promise<{ status: number; checks: Record<string, boolean> }> {
-  const response = await fetch(`http://127.0.0.1:${bridge.port}/readyz`);
-  const body = await response.json();
-  return { status: response.status, checks: body.checks };
-}
-
-/** Whether the bridge process is still running (not crashed, not exited). */
-export async function alive(bridge: BridgeProcess): Promise<boolean> {
-  const exited = await Promise.race([
-    bridge.child.status.then(() => true),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 50)),
-  ]);
-  return !exited;
-}
-
-/** Waits until the bridge's log contains `text`. */
-export async function waitForLog(bridge: BridgeProcess, text: string, timeoutMs = 60_000): Promise<string> {
-  return await waitFor(
-    `"${text}" in ${bridge.logPath}`,
-    async () => {
-      const log = await Deno.readTextFile(bridge.logPath);
-      return log.split("\n").find((line) => line.includes(text));
-    },
-    timeoutMs,
-    500,
-  );
 }
 
 /** Value of one labelled series of a metric, e.g. `pmacct_bridge_dead_letters_total{reason="invalid_json"}`. */

@@ -15,11 +15,11 @@ import { fixtureRecordFiles, SHARED } from "../support/fixtures.ts";
 import { batchCodecs } from "../support/kafka_log.ts";
 import {
   type BridgeProcess,
-  elastic,
   FIXTURE_CAPTURES,
   indexedDocuments,
   indexedSums,
   KAFKA,
+  MAIN_ELASTIC,
   makeTrafficPcap,
   type PmacctRun,
   readTopic,
@@ -109,13 +109,11 @@ async function checkIndexed(
 }
 
 async function assertDefaultMappings(prefix: string) {
-  const mappings = await elastic.indices.getMapping({ index: `${prefix}-*` });
-  for (const [index, { mappings: mapping }] of Object.entries(mappings)) {
-    const properties = mapping.properties!;
-    assert.equal(properties.ip_src?.type, "ip", index);
-    assert.equal(properties.bytes?.type, "long", index);
-    assert.equal(properties.timestamp_start?.type, "date", index);
-    assert.equal(properties["@timestamp"]?.type, "date", index);
+  for (const [index, types] of Object.entries(await MAIN_ELASTIC.fieldTypes(prefix))) {
+    assert.equal(types.ip_src, "ip", index);
+    assert.equal(types.bytes, "long", index);
+    assert.equal(types.timestamp_start, "date", index);
+    assert.equal(types["@timestamp"], "date", index);
   }
 }
 

@@ -6,9 +6,13 @@ import { Client } from "@elastic/elasticsearch";
 import { Kafka, logLevel } from "kafkajs";
 import type { DayTotals } from "./flow_oracle.ts";
 import { FIXTURES, REPO_ROOT } from "./fixtures.ts";
+import { type IndexedDocument, SearchTarget } from "./search_target.ts";
+
+export type { IndexedDocument } from "./search_target.ts";
 
 export const KAFKA = "127.0.0.1:9092";
 export const ELASTIC = "http://127.0.0.1:9200";
+/** The main Elasticsearch through its client (the benchmark's set-up). */
 export const elastic = new Client({ node: ELASTIC });
 
 /** A name no earlier run used, so tests never see each other's topics, groups or indices. */
@@ -74,9 +78,14 @@ export async function makeTrafficPcap(dir: string): Promise<string> {
  * Replays the synthetic capture through Debian's pmacctd (UTC timestamps) into `topic`: the
  * given capture, or a fresh one made (and removed) for this replay.
  */
-export async function replaySyntheticTraffic(topic: string, aggregate: string, pcap?: string): Promise<void> {
+export async function replaySyntheticTraffic(
+  topic: string,
+  aggregate: string,
+  pcap?: string,
+  broker = KAFKA,
+): Promise<void> {
   const replay = (capture: string) =>
-    runPmacct({ daemon: "pmacctd", pcap: capture, topic, aggregate, extra: ["timestamps_utc: true"] });
+    runPmacct({ daemon: "pmacctd", pcap: capture, topic, aggregate, extra: ["timestamps_utc: true"], broker });
   if (pcap) return await replay(pcap);
   const dir = await Deno.makeTempDir();
   try {
@@ -104,16 +113,18 @@ export interface PmacctRun {
   extra?: string[];
   /** Extra environment, e.g. `TZ` for pmacct's local-time strings. */
   env?: Record<string, string>;
+  /** `host:port` of the broker pmacct writes to; the main broker by default. */
+  broker?: string;
 }
 
-function kafkaPluginConfig(topic: string, aggregate: string, extra: string[]): string[] {
+function kafkaPluginConfig(topic: string, aggregate: string, extra: string[], broker = KAFKA): string[] {
   return [
     "daemonize: false",
     "plugins: kafka[k]",
     `aggregate[k]: ${aggregate}`,
     `kafka_topic[k]: ${topic}`,
-    `kafka_broker_host[k]: ${KAFKA.split(":")[0]}`,
-    `kafka_broker_port[k]: ${KAFKA.split(":")[1]}`,
+    `kafka_broker_host[k]: ${broker.split(":")[0]}`,
+    `kafka_broker_port[k]: ${broker.split(":")[1]}`,
     "kafka_refresh_time[k]: 300",
     "kafka_history[k]: 5m",
     "kafka_history_roundoff[k]: m",
@@ -128,9 +139,13 @@ let nextSflowPort = 16_400 + Math.floor(Math.random() * 500);
  * sFlow datagrams sent to a listening sfacctd, which is then stopped with SIGINT (it purges its
  * cache into Kafka on the way out).
  */
-async function runSflow(dir: string, { pcap, topic, aggregate, extra = [], env }: PmacctRun): Promise<void> {
+async function runSflow(dir: string, { pcap, topic, aggregate, extra = [], env, broker }: PmacctRun): Promise<void> {
   const port = nextSflowPort++;
-  const collector = [...kafkaPluginConfig(topic, aggregate, extra), "sfacctd_ip: 127.0.0.1", `sfacctd_port: ${port}`];
+  const collector = [
+    ...kafkaPluginConfig(topic, aggregate, extra, broker),
+    "sfacctd_ip: 127.0.0.1",
+    `sfacctd_port: ${port}`,
+  ];
   await Deno.writeTextFile(`${dir}/sfacctd.conf`, collector.join("\n") + "\n");
   const probe = [
     "daemonize: false",
@@ -182,12 +197,12 @@ async function runSflow(dir: string, { pcap, topic, aggregate, extra = [], env }
  * purges pmacct 1.7.7 drops entries of a fast pcap replay.
  */
 export async function runPmacct(replay: PmacctRun): Promise<void> {
-  const { daemon, pcap, topic, aggregate, extra = [], env } = replay;
+  const { daemon, pcap, topic, aggregate, extra = [], env, broker } = replay;
   const dir = await Deno.makeTempDir({ prefix: "pmacct-" });
   try {
     if (daemon === "sfacctd") return await runSflow(dir, replay);
     const config = [
-      ...kafkaPluginConfig(topic, aggregate, extra),
+      ...kafkaPluginConfig(topic, aggregate, extra, broker),
       `pcap_savefile: ${pcap}`,
       "pcap_savefile_wait: false",
     ];
@@ -208,10 +223,10 @@ export interface TopicMessage {
 }
 
 /** Every message of a topic, read with kcat (independent of the bridge's Kafka client). */
-export async function readTopic(topic: string): Promise<TopicMessage[]> {
+export async function readTopic(topic: string, broker = KAFKA): Promise<TopicMessage[]> {
   const out = await run("kcat", [
     "-b",
-    KAFKA,
+    broker,
     "-C",
     "-t",
     topic,
@@ -237,76 +252,26 @@ export async function readTopic(topic: string): Promise<TopicMessage[]> {
   });
 }
 
-/** Per daily index, what Elasticsearch holds. */
-export async function indexedSums(prefix: string): Promise<DayTotals> {
-  await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
-  const response = await elastic.search({
-    index: `${prefix}-*`,
-    size: 0,
-    allow_no_indices: true,
-    aggs: {
-      by_index: {
-        terms: { field: "_index", size: 1000 },
-        aggs: { bytes: { sum: { field: "bytes" } }, packets: { sum: { field: "packets" } } },
-      },
-    },
-  });
-  interface IndexBucket {
-    key: string;
-    doc_count: number;
-    bytes: { value: number };
-    packets: { value: number };
-  }
-  const buckets = (response.aggregations?.by_index as { buckets?: IndexBucket[] } | undefined)?.buckets ?? [];
-  return Object.fromEntries(
-    buckets.map((
-      bucket,
-    ) => [bucket.key, { count: bucket.doc_count, bytes: bucket.bytes.value, packets: bucket.packets.value }]),
-  );
-}
+/** The stack's main Elasticsearch (8.14.1, `action.auto_create_index: false`). */
+export const MAIN_ELASTIC = new SearchTarget(ELASTIC);
 
-export interface IndexedDocument {
-  id: string;
-  index: string;
-  /** Above 1: the document was written again. */
-  version: number;
-  /** The document's source, when asked for. */
-  source?: Record<string, unknown>;
+/** Per daily index, what the target holds. */
+export function indexedSums(prefix: string, target = MAIN_ELASTIC): Promise<DayTotals> {
+  return target.sums(prefix);
 }
 
 /** Every document in the prefix's indices, with its source if `withSource`. */
-export async function indexedDocuments(prefix: string, withSource = false): Promise<IndexedDocument[]> {
-  await elastic.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true });
-  const documents: IndexedDocument[] = [];
-  // A scroll of our own: the client's scrollSearch helper throws when clearing a scroll that
-  // found nothing (Elasticsearch answers 404 "num_freed": 0).
-  let page = await elastic.search({
-    index: `${prefix}-*`,
-    allow_no_indices: true,
-    scroll: "1m",
-    size: 5000,
-    _source: withSource,
-    version: true,
-    sort: ["_doc"],
-  });
-  while (page.hits.hits.length > 0) {
-    for (const hit of page.hits.hits) {
-      documents.push({
-        id: hit._id!,
-        index: hit._index,
-        version: hit._version ?? 1,
-        source: hit._source as Record<string, unknown> | undefined,
-      });
-    }
-    page = await elastic.scroll({ scroll_id: page._scroll_id!, scroll: "1m" });
-  }
-  if (page._scroll_id) await elastic.clearScroll({ scroll_id: page._scroll_id }, { ignore: [404] });
-  return documents;
+export function indexedDocuments(
+  prefix: string,
+  withSource = false,
+  target = MAIN_ELASTIC,
+): Promise<IndexedDocument[]> {
+  return target.documents(prefix, withSource);
 }
 
 /** Every `_id` in the prefix's indices (with repeats, should a record be there twice). */
-export async function allIds(prefix: string): Promise<string[]> {
-  return (await indexedDocuments(prefix)).map((document) => document.id);
+export async function allIds(prefix: string, target = MAIN_ELASTIC): Promise<string[]> {
+  return (await indexedDocuments(prefix, false, target)).map((document) => document.id);
 }
 
 export interface BridgeProcess {
@@ -385,8 +350,8 @@ export async function waitReady(bridge: BridgeProcess, timeoutMs = 60_000): Prom
 }
 
 /** The group's lag as Kafka itself sees it: end offsets minus the group's committed offsets. */
-export async function groupLag(topic: string, group: string): Promise<number> {
-  const admin = new Kafka({ clientId: "test-check", brokers: [KAFKA], logLevel: logLevel.NOTHING }).admin();
+export async function groupLag(topic: string, group: string, broker = KAFKA): Promise<number> {
+  const admin = new Kafka({ clientId: "test-check", brokers: [broker], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     const ends = await admin.fetchTopicOffsets(topic);
@@ -401,4 +366,42 @@ export async function groupLag(topic: string, group: string): Promise<number> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Runs `stack/stack.sh` (start, stop and kill the real servers, manage users). */
+export async function stack(...args: string[]): Promise<void> {
+  await run("bash", [`${REPO_ROOT}stack/stack.sh`, ...args], { timeoutMs: 300_000 });
+}
+
+/** `/readyz` of a bridge: its status, the checks it reports and their problems. */
+export async function readiness(
+  bridge: BridgeProcess,
+): Promise<{ status: number; checks: Record<string, boolean>; problems: Record<string, string> }> {
+  const response = await fetch(`http://127.0.0.1:${bridge.port}/readyz`);
+  const body = await response.json();
+  return { status: response.status, checks: body.checks, problems: body.problems ?? {} };
+}
+
+/** Whether the bridge process is still running (not crashed, not exited). */
+export async function alive(bridge: BridgeProcess): Promise<boolean> {
+  const exited = await Promise.race([
+    bridge.child.status.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 50)),
+  ]);
+  return !exited;
+}
+
+/** The lines of the bridge's log that contain `text`. */
+export async function logLines(bridge: BridgeProcess, text: string): Promise<string[]> {
+  return (await Deno.readTextFile(bridge.logPath)).split("\n").filter((line) => line.includes(text));
+}
+
+/** Waits until the bridge's log contains `text`. */
+export async function waitForLog(bridge: BridgeProcess, text: string, timeoutMs = 60_000): Promise<string> {
+  return await waitFor(
+    `"${text}" in ${bridge.logPath}`,
+    async () => (await logLines(bridge, text))[0],
+    timeoutMs,
+    500,
+  );
 }

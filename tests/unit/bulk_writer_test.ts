@@ -38,7 +38,7 @@ function recorder() {
       outcome.rejected.push([doc.id, item.error?.type ?? ""]);
       return Promise.resolve();
     },
-    health: (ok) => outcome.health.push(ok),
+    health: (failure) => outcome.health.push(failure === undefined),
   };
   return { outcome, handlers };
 }

@@ -13,7 +13,7 @@ Deno.test("defaults are the original tool's", () => {
   assert.equal(config.kafka.groupId, "kafka2elastic");
   assert.deepEqual(config.elastic.nodes, ["http://127.0.0.1:9200"]);
   assert.equal(config.elastic.useSsl, false);
-  assert.equal(config.elastic.verifySsl, true);
+  assert.equal(config.elastic.tls.verify, true);
   assert.equal(config.elastic.indexPrefix, "sflow");
   assert.equal(config.elastic.indexTemplateFile, "new-index-template.json");
   assert.equal(config.elastic.maxSamplesPerSend, 1000);

@@ -1,56 +1,18 @@
 /**
- * The Kafka adapter: a kafkajs consumer that feeds the {@linkcode Pipeline} batch-wise with
- * auto-commit off (offsets are committed by the pipeline, only past acknowledged records), and
- * a producer for dead letters.
+ * The consumer: feeds the {@linkcode Pipeline} batch-wise with auto-commit off (offsets are
+ * committed by the pipeline, only past acknowledged records), pauses partitions when the buffer
+ * is full, and keeps the lag gauges.
  */
-import { type Consumer, Kafka, type LogEntry, logLevel as KafkaLogLevel, Partitioners, type Producer } from "kafkajs";
-import type { KafkaConfig } from "./config.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import type { Pipeline } from "./pipeline.ts";
-import { registerCompressionCodecs } from "./kafka_codecs.ts";
-
-const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
-  [KafkaLogLevel.ERROR]: "error",
-  [KafkaLogLevel.WARN]: "warn",
-  [KafkaLogLevel.INFO]: "info",
-  [KafkaLogLevel.DEBUG]: "debug",
-};
-
-/** kafkajs' own log lines, routed through the bridge's logger. */
-function kafkaLogCreator(log: Logger) {
-  return () => ({ namespace, level, log: entry }: LogEntry) => {
-    const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
-    log.log(LEVELS[level] ?? "info", `kafka ${namespace}: ${message}`, fields);
-  };
-}
-
-export function createKafka(config: KafkaConfig, log: Logger): Kafka {
-  registerCompressionCodecs();
-  return new Kafka({
-    clientId: config.clientId,
-    brokers: config.brokers,
-    logLevel: KafkaLogLevel.WARN,
-    logCreator: kafkaLogCreator(log),
-    retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8 },
-  });
-}
-
-export function createDeadLetterProducer(kafka: Kafka): Producer {
-  return kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-    allowAutoTopicCreation: true,
-    idempotent: false,
-  });
-}
+import type { Consumer, Kafka } from "kafkajs";
+import type { KafkaConfig } from "../config.ts";
+import type { Health } from "../health.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Pipeline } from "../pipeline.ts";
+import { reportKafkaFailure, reportKafkaReached } from "./client.ts";
 
 /** How long a batch waits for buffer room (each time) before its partition is paused instead. */
 const ROOM_WAIT_MS = 1000;
-
-/** Consumer state the HTTP readiness probe reports. */
-export interface ConsumerState {
-  member: boolean;
-}
 
 export interface RunConsumerOptions {
   config: KafkaConfig;
@@ -58,7 +20,8 @@ export interface RunConsumerOptions {
   pipeline: Pipeline;
   log: Logger;
   metrics: Metrics;
-  state: ConsumerState;
+  /** `kafka` passes while the consumer is a member of its group. */
+  health: Health;
 }
 
 /**
@@ -104,7 +67,7 @@ async function seedPartitionGauges(
 
 /** Connects, subscribes and starts consuming; retries the connection until Kafka answers. */
 export async function runConsumer(
-  { config, kafka, pipeline, log, metrics, state }: RunConsumerOptions,
+  { config, kafka, pipeline, log, metrics, health }: RunConsumerOptions,
 ): Promise<Consumer> {
   const consumer = kafka.consumer({
     groupId: config.groupId,
@@ -113,6 +76,8 @@ export async function runConsumer(
     // partitions are paused leaves them out, and they resume only with the next one.
     maxWaitTimeInMs: 500,
     heartbeatInterval: Math.min(3000, (config.sessionTimeoutSeconds * 1000) / 3),
+    // The topic exists (start-up waited for it); a consumer never creates one.
+    allowAutoTopicCreation: false,
     retry: { retries: 8, restartOnFailure: () => Promise.resolve(true) },
   });
   const highWatermarks = new Map<number, number>();
@@ -145,7 +110,8 @@ export async function runConsumer(
     metrics.committed.reset();
     const assigned = payload.memberAssignment[config.topic] ?? [];
     seedPartitionGauges(kafka, config, pipeline, assigned, highWatermarks, committedAtJoin, metrics, log);
-    state.member = true;
+    health.set("kafka", true);
+    reportKafkaReached(health);
     metrics.kafkaUp.set(1);
     log.info("joined consumer group", {
       group: config.groupId,
@@ -158,12 +124,13 @@ export async function runConsumer(
     pipeline.commitAcknowledged();
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    state.member = false;
+    health.set("kafka", false);
     metrics.kafkaUp.set(0);
-    log.error("Kafka consumer crashed", { error: payload.error.message, restarting: payload.restart });
+    reportKafkaFailure(health, payload.error, config);
+    log.warn("Kafka consumer stopped; restarting", { error: payload.error.message, restarting: payload.restart });
   });
   consumer.on(consumer.events.DISCONNECT, () => {
-    state.member = false;
+    health.set("kafka", false);
     metrics.kafkaUp.set(0);
   });
   consumer.on(consumer.events.STOP, () => clearInterval(lagTimer));
@@ -173,11 +140,7 @@ export async function runConsumer(
       await consumer.subscribe({ topics: [config.topic], fromBeginning: config.fromBeginning });
       break;
     } catch (error) {
-      log.error("cannot reach Kafka; retrying", {
-        brokers: config.brokers.join(","),
-        error: (error as Error).message,
-        attempt,
-      });
+      reportKafkaFailure(health, error, config);
       await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * attempt)));
     }
   }

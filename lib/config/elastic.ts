@@ -1,0 +1,264 @@
+/**
+ * Elasticsearch (or OpenSearch) settings: the nodes, how to trust and log in to them, and how
+ * the daily indices are written.
+ */
+import {
+  ConfigError,
+  type Environment,
+  flag,
+  integer,
+  list,
+  optionalInteger,
+  pair,
+  text,
+  type Variable,
+} from "./parse.ts";
+
+/** How the bridge trusts the cluster's certificate and proves who it is. */
+export interface ElasticTls {
+  /** `false`: any certificate is accepted (`ELASTIC_VERIFY_SSL=NO`). */
+  verify: boolean;
+  caFile?: string;
+  /** SHA-256 of the CA certificate, upper-case hex pairs joined by colons. */
+  caFingerprint?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface ElasticConfig {
+  /** Base URLs, e.g. `http://es01:9200`. */
+  nodes: string[];
+  useSsl: boolean;
+  tls: ElasticTls;
+  username?: string;
+  password?: string;
+  apiKey?: string;
+  indexPrefix: string;
+  indexTemplateFile: string;
+  shards: number;
+  replicas: number;
+  maxSamplesPerSend: number;
+  maxTimeToSendSeconds: number;
+  maxBufferedSamples: number;
+  bulkConcurrency: number;
+  requestTimeoutSeconds: number;
+  /** Retries of a document before it is dead-lettered; `undefined`: for ever. */
+  maxRetries?: number;
+}
+
+export const ELASTIC_VARIABLES: readonly Variable[] = [
+  {
+    name: "ELASTIC_HOSTS",
+    default: "127.0.0.1:9200",
+    meaning:
+      "Nodes of one Elasticsearch or OpenSearch cluster, `host[:port]`, comma-separated (port defaults to 9200); full URLs are accepted too. Requests are spread over them and move on when one fails.",
+  },
+  {
+    name: "ELASTIC_USE_SSL",
+    default: "NO",
+    meaning:
+      "`YES` connects with HTTPS (implied by `ELASTIC_CA_FILE`, `ELASTIC_CA_FINGERPRINT` or a client certificate).",
+  },
+  {
+    name: "ELASTIC_VERIFY_SSL",
+    default: "YES",
+    meaning: "`NO` accepts any server certificate (HTTPS only): for a test, never for production.",
+  },
+  {
+    name: "ELASTIC_CA_FILE",
+    default: "the system's CAs",
+    meaning: "PEM file of the CA(s) that signed the cluster's HTTP certificate, e.g. Elasticsearch 8's `http_ca.crt`.",
+  },
+  {
+    name: "ELASTIC_CA_FINGERPRINT",
+    default: "(none)",
+    meaning:
+      "SHA-256 fingerprint of that CA, as Elasticsearch 8 prints it at first start (`AA:BB:...` or plain hex); instead of `ELASTIC_CA_FILE`.",
+  },
+  {
+    name: "ELASTIC_CLIENT_CERT_FILE",
+    default: "(none)",
+    meaning: "PEM client certificate, for clusters that ask for one (PKI realm, `client_authentication`).",
+  },
+  {
+    name: "ELASTIC_CLIENT_KEY_FILE",
+    default: "(none)",
+    meaning: "The client certificate's PEM private key (unencrypted).",
+  },
+  { name: "ELASTIC_USERNAME", default: "(none)", meaning: "Basic-auth user." },
+  { name: "ELASTIC_PASSWORD", default: "(none)", meaning: "Basic-auth password (masked in logs)." },
+  { name: "ELASTIC_API_KEY", default: "(none)", meaning: "API key, instead of user and password (masked in logs)." },
+  {
+    name: "ELASTIC_INDEX_PREFIX",
+    default: "sflow",
+    meaning: "Indices are named `<prefix>-yyyy-MM-dd` from each flow's own UTC date.",
+  },
+  {
+    name: "ELASTIC_INDEX_TEMPLATE",
+    default: "new-index-template.json",
+    meaning:
+      'File with `{"mappings": {...}}`, installed as the composable index template for `<prefix>-*` and used to create each daily index.',
+  },
+  { name: "ELASTIC_INDEX_SHARDS", default: "1", meaning: "`number_of_shards` of new daily indices." },
+  { name: "ELASTIC_INDEX_REPLICAS", default: "0", meaning: "`number_of_replicas` of new daily indices." },
+  {
+    name: "ELASTIC_MAX_SAMPLES_PER_SEND",
+    default: "1000",
+    meaning: "Records per `_bulk` request; a full batch is sent at once.",
+  },
+  {
+    name: "ELASTIC_MAX_TIME_TO_SEND",
+    default: "10",
+    meaning:
+      "Seconds a record may wait in the buffer before it is sent, even with no new message. The original's misspelt `ELASTC_MAX_TIME_TO_SEND` is accepted with a warning.",
+  },
+  {
+    name: "ELASTIC_MAX_BUFFERED_SAMPLES",
+    default: "10 × batch size",
+    meaning: "Records held in memory; at this bound the bridge stops fetching until Elasticsearch catches up.",
+  },
+  { name: "ELASTIC_BULK_CONCURRENCY", default: "2", meaning: "`_bulk` requests in flight at once." },
+  {
+    name: "ELASTIC_REQUEST_TIMEOUT",
+    default: "30",
+    meaning: "Seconds before a `_bulk` request is abandoned and retried.",
+  },
+  {
+    name: "ELASTIC_MAX_RETRIES",
+    default: "forever",
+    meaning:
+      "Retries of a document Elasticsearch does not accept (outage, 429, 5xx) before it is dead-lettered as `retry_budget_exhausted`; `forever` never gives up. 401/403 are always retried.",
+  },
+];
+
+/** `es01`, `es02:9290`, `[::1]:9200` or `https://es03:9200` → base URL. */
+export function elasticNodeUrl(host: string, useSsl: boolean): string {
+  if (/^https?:\/\//i.test(host)) return host.replace(/\/+$/, "");
+  const scheme = useSsl ? "https" : "http";
+  const bracketed = /^\[[^\]]+\](:\d+)?$/.test(host);
+  const hasPort = bracketed ? /\]:\d+$/.test(host) : /^[^:]+:\d+$/.test(host);
+  if (!bracketed && host.includes(":") && !hasPort) {
+    throw new ConfigError("ELASTIC_HOSTS", "host[:port] entries (IPv6 in brackets)", host);
+  }
+  return `${scheme}://${hasPort ? host : `${host}:9200`}`;
+}
+
+/** `aa:bb:…` or `AABB…` (64 hex digits) → `AA:BB:…`. */
+export function normalizeFingerprint(value: string): string {
+  const hex = value.replace(/[:\s]/g, "").toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) {
+    throw new ConfigError("ELASTIC_CA_FINGERPRINT", "a SHA-256 fingerprint: 64 hex digits, colons optional", value);
+  }
+  return hex.match(/../g)!.join(":");
+}
+
+function tls(env: Environment): ElasticTls {
+  const caFile = text(env, "ELASTIC_CA_FILE");
+  const fingerprint = text(env, "ELASTIC_CA_FINGERPRINT");
+  if (caFile !== undefined && fingerprint !== undefined) {
+    throw new ConfigError(
+      "ELASTIC_CA_FINGERPRINT",
+      "either ELASTIC_CA_FILE or ELASTIC_CA_FINGERPRINT, not both",
+      fingerprint,
+    );
+  }
+  const [certFile, keyFile] = pair(env, "ELASTIC_CLIENT_CERT_FILE", "ELASTIC_CLIENT_KEY_FILE") ?? [];
+  return {
+    verify: flag(env, "ELASTIC_VERIFY_SSL", true),
+    caFile,
+    caFingerprint: fingerprint === undefined ? undefined : normalizeFingerprint(fingerprint),
+    certFile,
+    keyFile,
+  };
+}
+
+/**
+ * Reads the time-to-send setting under its correct name, or under the original tool's misspelt
+ * `ELASTC_MAX_TIME_TO_SEND` (which the original read, so its users may have set it).
+ */
+function maxTimeToSend(env: Environment, warnings: string[]): number {
+  const bounds = { min: 1, max: 86_400 };
+  if (text(env, "ELASTIC_MAX_TIME_TO_SEND") !== undefined) {
+    return integer(env, "ELASTIC_MAX_TIME_TO_SEND", 10, bounds);
+  }
+  if (text(env, "ELASTC_MAX_TIME_TO_SEND") !== undefined) {
+    warnings.push(
+      "ELASTC_MAX_TIME_TO_SEND is a misspelling kept for compatibility; rename it ELASTIC_MAX_TIME_TO_SEND",
+    );
+    return integer(env, "ELASTC_MAX_TIME_TO_SEND", 10, bounds);
+  }
+  return 10;
+}
+
+/** Elasticsearch index names must be lowercase and free of a few characters. */
+function indexPrefix(env: Environment): string {
+  const prefix = text(env, "ELASTIC_INDEX_PREFIX") ?? "sflow";
+  if (!/^[a-z0-9][a-z0-9._+-]*$/.test(prefix)) {
+    throw new ConfigError(
+      "ELASTIC_INDEX_PREFIX",
+      "lowercase letters, digits, '.', '_', '+' or '-', not starting with a symbol",
+      prefix,
+    );
+  }
+  return prefix;
+}
+
+/** Parses the Elasticsearch group; deprecated spellings that were accepted go to `warnings`. */
+export function parseElasticConfig(env: Environment, warnings: string[]): ElasticConfig {
+  const trust = tls(env);
+  const useSsl = flag(env, "ELASTIC_USE_SSL", false) || trust.caFile !== undefined ||
+    trust.caFingerprint !== undefined || trust.certFile !== undefined;
+  const maxSamplesPerSend = integer(env, "ELASTIC_MAX_SAMPLES_PER_SEND", 1000, { min: 1, max: 100_000 });
+  const [username, password] = pair(env, "ELASTIC_USERNAME", "ELASTIC_PASSWORD") ?? [];
+  const hosts = list(text(env, "ELASTIC_HOSTS") ?? "127.0.0.1:9200");
+  if (hosts.length === 0) throw new ConfigError("ELASTIC_HOSTS", "host[:port][,host[:port]]", env.ELASTIC_HOSTS);
+  return {
+    nodes: hosts.map((host) => elasticNodeUrl(host, useSsl)),
+    useSsl,
+    tls: trust,
+    username,
+    password,
+    apiKey: text(env, "ELASTIC_API_KEY"),
+    indexPrefix: indexPrefix(env),
+    indexTemplateFile: text(env, "ELASTIC_INDEX_TEMPLATE") ?? "new-index-template.json",
+    shards: integer(env, "ELASTIC_INDEX_SHARDS", 1, { min: 1, max: 1024 }),
+    replicas: integer(env, "ELASTIC_INDEX_REPLICAS", 0, { min: 0, max: 16 }),
+    maxSamplesPerSend,
+    maxTimeToSendSeconds: maxTimeToSend(env, warnings),
+    maxBufferedSamples: integer(env, "ELASTIC_MAX_BUFFERED_SAMPLES", Math.max(10 * maxSamplesPerSend, 10_000), {
+      min: maxSamplesPerSend,
+    }),
+    bulkConcurrency: integer(env, "ELASTIC_BULK_CONCURRENCY", 2, { min: 1, max: 64 }),
+    requestTimeoutSeconds: integer(env, "ELASTIC_REQUEST_TIMEOUT", 30, { min: 1, max: 3600 }),
+    maxRetries: text(env, "ELASTIC_MAX_RETRIES")?.toLowerCase() === "forever"
+      ? undefined
+      : optionalInteger(env, "ELASTIC_MAX_RETRIES", { min: 0, max: 1_000_000 }),
+  };
+}
+
+/** The effective Elasticsearch settings for the start-up log; secrets are masked. */
+export function describeElasticConfig(config: ElasticConfig): Array<[string, unknown]> {
+  const mask = (value: string | undefined) => (value === undefined ? "(none)" : "****");
+  return [
+    ["ELASTIC_HOSTS", config.nodes.join(",")],
+    ["ELASTIC_USE_SSL", config.useSsl ? "YES" : "NO"],
+    ["ELASTIC_VERIFY_SSL", config.tls.verify ? "YES" : "NO"],
+    ["ELASTIC_CA_FILE", config.tls.caFile ?? "(none)"],
+    ["ELASTIC_CA_FINGERPRINT", config.tls.caFingerprint ?? "(none)"],
+    ["ELASTIC_CLIENT_CERT_FILE", config.tls.certFile ?? "(none)"],
+    ["ELASTIC_CLIENT_KEY_FILE", config.tls.keyFile ?? "(none)"],
+    ["ELASTIC_USERNAME", config.username ?? "(none)"],
+    ["ELASTIC_PASSWORD", mask(config.password)],
+    ["ELASTIC_API_KEY", mask(config.apiKey)],
+    ["ELASTIC_INDEX_PREFIX", config.indexPrefix],
+    ["ELASTIC_INDEX_TEMPLATE", config.indexTemplateFile],
+    ["ELASTIC_INDEX_SHARDS", config.shards],
+    ["ELASTIC_INDEX_REPLICAS", config.replicas],
+    ["ELASTIC_MAX_SAMPLES_PER_SEND", config.maxSamplesPerSend],
+    ["ELASTIC_MAX_TIME_TO_SEND", config.maxTimeToSendSeconds],
+    ["ELASTIC_MAX_BUFFERED_SAMPLES", config.maxBufferedSamples],
+    ["ELASTIC_BULK_CONCURRENCY", config.bulkConcurrency],
+    ["ELASTIC_REQUEST_TIMEOUT", config.requestTimeoutSeconds],
+    ["ELASTIC_MAX_RETRIES", config.maxRetries ?? "forever"],
+  ];
+}

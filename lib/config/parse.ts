@@ -1,0 +1,115 @@
+/**
+ * Reading settings from an environment map: the error every bad setting raises, and the small
+ * parsers each settings group uses. Pure: no I/O.
+ */
+
+/** A setting that is missing or invalid; `main.ts` turns it into exit status 2. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly expected: string, readonly got?: string) {
+    super(
+      got === undefined
+        ? `${variable} is required: ${expected}`
+        : `${variable}=${JSON.stringify(got)} is invalid: expected ${expected}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+export type Environment = Record<string, string | undefined>;
+
+/** One row of the README's configuration table. */
+export interface Variable {
+  name: string;
+  default: string;
+  meaning: string;
+}
+
+const TRUE_WORDS = ["yes", "true", "1", "on"];
+const FALSE_WORDS = ["no", "false", "0", "off"];
+
+/** The trimmed value, or `undefined` when unset or blank. */
+export function text(env: Environment, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+export function required(env: Environment, name: string, expected: string): string {
+  const value = text(env, name);
+  if (value === undefined) throw new ConfigError(name, expected);
+  return value;
+}
+
+export function flag(env: Environment, name: string, fallback: boolean): boolean {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  if (TRUE_WORDS.includes(lower)) return true;
+  if (FALSE_WORDS.includes(lower)) return false;
+  throw new ConfigError(name, "YES or NO", value);
+}
+
+export function integer(
+  env: Environment,
+  name: string,
+  fallback: number,
+  { min, max }: { min: number; max?: number },
+): number {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  const range = max === undefined ? `>= ${min}` : `${min}..${max}`;
+  if (!/^-?\d+$/.test(value) || parsed < min || (max !== undefined && parsed > max)) {
+    throw new ConfigError(name, `an integer ${range}`, value);
+  }
+  return parsed;
+}
+
+export function optionalInteger(
+  env: Environment,
+  name: string,
+  bounds: { min: number; max?: number },
+): number | undefined {
+  return text(env, name) === undefined ? undefined : integer(env, name, 0, bounds);
+}
+
+/** One of `choices`, compared without case; returned as spelt in `choices`. */
+export function choice<T extends string>(env: Environment, name: string, choices: readonly T[], fallback: T): T;
+export function choice<T extends string>(
+  env: Environment,
+  name: string,
+  choices: readonly T[],
+  fallback?: T,
+): T | undefined;
+export function choice<T extends string>(
+  env: Environment,
+  name: string,
+  choices: readonly T[],
+  fallback?: T,
+): T | undefined {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  const found = choices.find((candidate) => candidate.toLowerCase() === value.toLowerCase());
+  if (found === undefined) {
+    const expected = choices.length === 2
+      ? choices.join(" or ")
+      : `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`;
+    throw new ConfigError(name, expected, value);
+  }
+  return found;
+}
+
+/** A comma-separated list, blanks dropped. */
+export function list(value: string): string[] {
+  return value.split(",").map((part) => part.trim()).filter((part) => part !== "");
+}
+
+/** Two settings that only make sense together (a certificate and its key, a user and a password). */
+export function pair(env: Environment, first: string, second: string): [string, string] | undefined {
+  const a = text(env, first);
+  const b = text(env, second);
+  if (a === undefined && b === undefined) return undefined;
+  if (a === undefined || b === undefined) {
+    throw new ConfigError(a === undefined ? first : second, `${first} and ${second} set together`);
+  }
+  return [a, b];
+}

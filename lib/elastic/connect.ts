@@ -1,0 +1,154 @@
+/**
+ * Start-up against the cluster: choose whom to trust (`ELASTIC_CA_FINGERPRINT`), find out which
+ * server answers (Elasticsearch or OpenSearch, and its version), refuse what is not supported
+ * with a message naming it, and install the index template adapted to that server. Retries
+ * until it works: a cluster that is down, refuses the bridge or is being upgraded is a state to
+ * wait out, not a reason to crash-loop.
+ */
+import type { ElasticConfig } from "../config.ts";
+import { ConfigError } from "../config/parse.ts";
+import type { Health } from "../health.ts";
+import { adaptMappings, buildIndexTemplate, type IndexTemplate, templateName } from "../index_template.ts";
+import type { Logger } from "../log.ts";
+import { retryUntilDone } from "../retry.ts";
+import { describeServer, mappingFeatures, type ServerInfo, supportProblem } from "../search_server.ts";
+import type { PemMaterial } from "../settings.ts";
+import { caWithFingerprint, FingerprintMismatch } from "./ca_fingerprint.ts";
+import { elasticsearchTransport } from "./elasticsearch_client.ts";
+import { opensearchTransport } from "./opensearch_client.ts";
+import { SearchService } from "./service.ts";
+import type { ElasticStatus } from "./status.ts";
+import { commonClientOptions, SearchError, type SearchTransport } from "./transport.ts";
+
+/** Start-up steps retry at least every 10 s, so a fixed server is noticed soon. */
+const START_BACKOFF = { initialMs: 250, maxMs: 10_000 };
+
+export interface ConnectOptions {
+  config: ElasticConfig;
+  pem: PemMaterial;
+  mappings: Record<string, unknown>;
+  health: Health;
+  status: ElasticStatus;
+  log: Logger;
+}
+
+export interface Connected {
+  service: SearchService;
+  template: IndexTemplate;
+}
+
+/** Raised when the server answers but is not one the bridge supports. */
+class UnsupportedServer extends Error {}
+
+/** The CA whose fingerprint was given, read from the first node that presents it. */
+async function trustedCa(config: ElasticConfig): Promise<string | undefined> {
+  const fingerprint = config.tls.caFingerprint;
+  if (fingerprint === undefined) return undefined;
+  let last: Error | undefined;
+  for (const node of config.nodes) {
+    try {
+      return await caWithFingerprint(node, fingerprint);
+    } catch (error) {
+      last = error as Error;
+      if (error instanceof FingerprintMismatch) throw error;
+    }
+  }
+  throw new SearchError(`no node answered a TLS handshake: ${last?.message}`);
+}
+
+/**
+ * Which server answers. Elasticsearch is asked through its own client (`_nodes/_local`, since
+ * `GET /` needs a module some distributions lack); a server the Elastic client refuses as another
+ * product is asked `GET /` through the OpenSearch client.
+ */
+async function identify(elastic: SearchTransport, opensearch: SearchTransport): Promise<ServerInfo> {
+  try {
+    const { body } = await elastic.request({
+      method: "GET",
+      path: "/_nodes/_local",
+      querystring: { filter_path: "nodes.*.version" },
+    });
+    const version = Object.values(body?.nodes ?? {}).map((node) => (node as { version?: string }).version)[0];
+    if (version === undefined) throw new SearchError("Elasticsearch did not say its version (_nodes/_local)");
+    return { distribution: "elasticsearch", version };
+  } catch (error) {
+    if (!(error instanceof SearchError) || !error.otherProduct) throw error;
+  }
+  const { body } = await opensearch.request({ method: "GET", path: "/" });
+  const version = body?.version?.number;
+  if (typeof version !== "string") throw new UnsupportedServer("the server is neither Elasticsearch nor OpenSearch");
+  return { distribution: body.version.distribution === "opensearch" ? "opensearch" : "elasticsearch", version };
+}
+
+/** Connects as described above; resolves once the template is installed. */
+export async function connectSearch(
+  { config, pem, mappings, health, status, log }: ConnectOptions,
+): Promise<Connected> {
+  return await retryUntilDone(
+    async () => {
+      let ca: string | undefined;
+      try {
+        ca = await trustedCa(config);
+      } catch (error) {
+        if (error instanceof FingerprintMismatch) health.fail("elasticsearch_tls", error.message);
+        else status.failed(error as SearchError);
+        throw error;
+      }
+      const options = commonClientOptions(config, ca, pem);
+      const elastic = elasticsearchTransport(options);
+      const opensearch = opensearchTransport(options);
+      let server: ServerInfo;
+      try {
+        server = await identify(elastic, opensearch);
+      } catch (error) {
+        await Promise.all([elastic.close(), opensearch.close()]);
+        if (error instanceof UnsupportedServer) health.fail("elasticsearch_server", error.message);
+        else status.failed(error as SearchError, { step: "identifying the server" });
+        throw error;
+      }
+      const problem = supportProblem(server);
+      if (problem !== undefined) {
+        await Promise.all([elastic.close(), opensearch.close()]);
+        health.fail("elasticsearch_server", problem);
+        throw new UnsupportedServer(problem);
+      }
+      health.pass("elasticsearch_server");
+      const chosen = server.distribution === "opensearch" ? opensearch : elastic;
+      await (chosen === elastic ? opensearch : elastic).close();
+      const service = new SearchService(server, chosen);
+      const adapted = adaptMappings(mappings, mappingFeatures(server));
+      log.info("connected", {
+        server: describeServer(server),
+        client: server.distribution === "opensearch" ? "@opensearch-project/opensearch" : "@elastic/elasticsearch",
+        adapted: adapted.changes.length > 0 ? adapted.changes.join("; ") : "nothing",
+      });
+      const template = buildIndexTemplate(config.indexPrefix, adapted.mappings, config.shards, config.replicas);
+      try {
+        await service.putIndexTemplate(templateName(config.indexPrefix), template);
+      } catch (error) {
+        await service.close();
+        const failure = error as SearchError;
+        if (failure.status === 400) {
+          throw new ConfigError(
+            "ELASTIC_INDEX_TEMPLATE",
+            `a template ${describeServer(server)} accepts (${failure.message})`,
+            config.indexTemplateFile,
+          );
+        }
+        status.failed(failure, { step: "installing the index template" });
+        throw error;
+      }
+      status.succeeded();
+      return { service, template };
+    },
+    (error, retryInMs, attempt) => {
+      if (error instanceof ConfigError) throw error;
+      log.debug("Elasticsearch start-up step failed; retrying", {
+        error: error.message,
+        retry_in_ms: retryInMs,
+        attempt,
+      });
+    },
+    START_BACKOFF,
+  );
+}

@@ -1,0 +1,58 @@
+/**
+ * What the bridge asks of the cluster, over either client: health, the index template, daily
+ * index creation and `_bulk`.
+ */
+import { type BulkItemResult, BulkRequestError, type BulkTransport } from "../bulk_writer.ts";
+import type { IndexTemplate } from "../index_template.ts";
+import type { ServerInfo } from "../search_server.ts";
+import { SearchError, type SearchTransport } from "./transport.ts";
+
+interface BulkResponse {
+  items: Array<Record<string, BulkItemResult>>;
+}
+
+export class SearchService {
+  constructor(readonly server: ServerInfo, private readonly transport: SearchTransport) {}
+
+  /** Resolves when the cluster answers `_cluster/health`, which every node serves. */
+  async health(): Promise<void> {
+    await this.transport.request({ method: "GET", path: "/_cluster/health", querystring: { timeout: "5s" } });
+  }
+
+  async putIndexTemplate(name: string, template: IndexTemplate): Promise<void> {
+    await this.transport.request({
+      method: "PUT",
+      path: `/_index_template/${encodeURIComponent(name)}`,
+      body: { ...template },
+    });
+  }
+
+  /** Creates `index` with `body`; `"exists"` when it already did (made by another bridge, say). */
+  async createIndex(index: string, body: IndexTemplate["template"]): Promise<"created" | "exists"> {
+    try {
+      await this.transport.request({ method: "PUT", path: `/${encodeURIComponent(index)}`, body: { ...body } });
+      return "created";
+    } catch (error) {
+      if (error instanceof SearchError && error.type === "resource_already_exists_exception") return "exists";
+      throw error;
+    }
+  }
+
+  /** `_bulk` as the {@linkcode BulkWriter} needs it: per-item results in request order. */
+  readonly bulk: BulkTransport = async (body, signal) => {
+    let response: BulkResponse;
+    try {
+      response = (await this.transport.request({ method: "POST", path: "/_bulk", bulkBody: body }, signal)).body;
+    } catch (error) {
+      throw new BulkRequestError((error as Error).message, (error as SearchError).status);
+    }
+    return response.items.map((item) => {
+      const result = item.index ?? Object.values(item)[0];
+      return { status: result.status, error: result.error };
+    });
+  };
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The kafkajs client, built with the security settings (TLS, mutual TLS, SASL PLAIN or SCRAM),
+ * shared by the consumer, the admin reads and the dead-letter producer; and the one place that
+ * turns a Kafka failure into the readiness check an operator must fix.
+ */
+import { Kafka, type LogEntry, logLevel as KafkaLogLevel, type SASLOptions } from "kafkajs";
+import type { KafkaConfig } from "../config.ts";
+import type { Health } from "../health.ts";
+import type { Logger } from "../log.ts";
+import type { PemMaterial } from "../settings.ts";
+import { tlsProblem } from "../tls_problem.ts";
+import { registerCompressionCodecs } from "./codecs.ts";
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [KafkaLogLevel.ERROR]: "error",
+  [KafkaLogLevel.WARN]: "warn",
+  [KafkaLogLevel.INFO]: "info",
+  [KafkaLogLevel.DEBUG]: "debug",
+};
+
+/** kafkajs' own log lines, routed through the bridge's logger. */
+function kafkaLogCreator(log: Logger) {
+  return () => ({ namespace, level, log: entry }: LogEntry) => {
+    const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
+    log.log(LEVELS[level] ?? "info", `kafka ${namespace}: ${message}`, fields);
+  };
+}
+
+const SASL_MECHANISMS = {
+  "PLAIN": "plain",
+  "SCRAM-SHA-256": "scram-sha-256",
+  "SCRAM-SHA-512": "scram-sha-512",
+} as const;
+
+/** kafkajs' `ssl` and `sasl` options for the settings; `ssl: true` trusts the system's CAs. */
+export function securityOptions(
+  { security }: KafkaConfig,
+  pem: PemMaterial | undefined,
+): { ssl?: true | { ca?: string[]; cert?: string; key?: string }; sasl?: SASLOptions } {
+  const sasl = security.sasl
+    ? {
+      mechanism: SASL_MECHANISMS[security.sasl.mechanism],
+      username: security.sasl.username,
+      password: security.sasl.password,
+    } as SASLOptions
+    : undefined;
+  if (!security.tls) return { sasl };
+  const ssl = pem?.ca || pem?.cert ? { ca: pem.ca ? [pem.ca] : undefined, cert: pem.cert, key: pem.key } : true;
+  return { ssl, sasl };
+}
+
+export function createKafka(config: KafkaConfig, pem: PemMaterial | undefined, log: Logger): Kafka {
+  registerCompressionCodecs();
+  return new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    ...securityOptions(config, pem),
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: kafkaLogCreator(log),
+    retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8 },
+  });
+}
+
+/** The readiness checks of the Kafka side, and whether each passes before anything was tried. */
+export const KAFKA_CHECKS = {
+  kafka: false,
+  kafka_tls: true,
+  kafka_credentials: true,
+  kafka_topic: true,
+  dead_letter_topic: true,
+} as const;
+
+/** The error and the errors it wraps (kafkajs nests the real cause in retries). */
+function causes(error: unknown): Array<{ name?: string; message?: string; type?: string }> {
+  const chain = [];
+  let current = error as { name?: string; message?: string; type?: string; cause?: unknown; originalError?: unknown };
+  for (let depth = 0; current && depth < 5; depth++) {
+    chain.push(current);
+    current = (current.cause ?? current.originalError) as typeof current;
+  }
+  return chain;
+}
+
+/** Which check a Kafka failure belongs to, and what the operator reads. */
+export function classifyKafkaFailure(
+  error: unknown,
+  config: KafkaConfig,
+): { check: keyof typeof KAFKA_CHECKS; problem: string } {
+  const chain = causes(error);
+  if (chain.some((cause) => cause.name === "KafkaJSSASLAuthenticationError")) {
+    return {
+      check: "kafka_credentials",
+      problem:
+        `Kafka refused the SASL credentials: check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM (${config.security.sasl?.mechanism}); retrying`,
+    };
+  }
+  for (const { message = "" } of chain) {
+    const tls = tlsProblem(message);
+    if (tls === "certificate is not trusted") {
+      return { check: "kafka_tls", problem: "Kafka's certificate is not trusted: set KAFKA_SSL_CA_FILE; retrying" };
+    }
+    if (tls === "client certificate was refused") {
+      return {
+        check: "kafka_tls",
+        problem:
+          "Kafka refused the client certificate: set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE to one its CA signed; retrying",
+      };
+    }
+    if (tls !== undefined) return { check: "kafka_tls", problem: `Kafka's TLS: ${tls}; retrying` };
+  }
+  return { check: "kafka", problem: `cannot reach Kafka at ${config.brokers.join(",")}; retrying` };
+}
+
+/** Records a Kafka failure in readiness (logged once per problem). */
+export function reportKafkaFailure(health: Health, error: unknown, config: KafkaConfig): void {
+  const { check, problem } = classifyKafkaFailure(error, config);
+  health.fail(check, problem, { error: (error as Error).message });
+  if (check !== "kafka") health.set("kafka", false);
+}
+
+/** A Kafka request went through: the connection's TLS and credentials are fine. */
+export function reportKafkaReached(health: Health): void {
+  health.pass("kafka_tls");
+  health.pass("kafka_credentials");
+}

@@ -1,0 +1,72 @@
+/**
+ * Everything the bridge reads before it connects anywhere: the environment (with `.env`), the
+ * index template file and the PEM files the TLS settings name. Each problem becomes a
+ * {@linkcode ConfigError} naming the variable, which `main.ts` turns into exit status 2.
+ */
+import { type Config, ConfigError, parseConfig, type TlsFiles } from "./config.ts";
+import { readEnvironment } from "./env_file.ts";
+import { parseTemplateFile } from "./index_template.ts";
+
+const DEFAULT_TEMPLATE = "new-index-template.json";
+
+/** PEM texts of one connection's TLS settings. */
+export interface PemMaterial {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+export interface Settings {
+  config: Config;
+  mappings: Record<string, unknown>;
+  kafkaTls?: PemMaterial;
+  elasticTls: PemMaterial;
+}
+
+function readPem(variable: string, path: string | undefined, kind: "CERTIFICATE" | "PRIVATE KEY"): string | undefined {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new ConfigError(variable, `a readable PEM file (${(error as Error).message})`, path);
+  }
+  if (!new RegExp(`-----BEGIN [A-Z ]*${kind}-----`).test(text)) {
+    throw new ConfigError(variable, `a PEM file holding a ${kind.toLowerCase()}`, path);
+  }
+  return text;
+}
+
+function readTls(prefix: string, files: TlsFiles & { caVariable: string }): PemMaterial {
+  return {
+    ca: readPem(files.caVariable, files.caFile, "CERTIFICATE"),
+    cert: readPem(`${prefix}_CERT_FILE`, files.certFile, "CERTIFICATE"),
+    key: readPem(`${prefix}_KEY_FILE`, files.keyFile, "PRIVATE KEY"),
+  };
+}
+
+/** The template's mappings; the default file is also built into the compiled binary. */
+function readMappings(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound) || path !== DEFAULT_TEMPLATE) {
+      throw new ConfigError("ELASTIC_INDEX_TEMPLATE", `a readable file (${(error as Error).message})`, path);
+    }
+    text = Deno.readTextFileSync(new URL(`../${DEFAULT_TEMPLATE}`, import.meta.url));
+  }
+  return parseTemplateFile(text, path);
+}
+
+/** Reads and checks every setting and file; throws {@linkcode ConfigError} on the first problem. */
+export function loadSettings(): Settings {
+  const config = parseConfig(readEnvironment());
+  const kafkaFiles = config.kafka.security.tls;
+  return {
+    config,
+    mappings: readMappings(config.elastic.indexTemplateFile),
+    kafkaTls: kafkaFiles && readTls("KAFKA_SSL", { ...kafkaFiles, caVariable: "KAFKA_SSL_CA_FILE" }),
+    elasticTls: readTls("ELASTIC_CLIENT", { ...config.elastic.tls, caVariable: "ELASTIC_CA_FILE" }),
+  };
+}

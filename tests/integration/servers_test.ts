@@ -1,0 +1,204 @@
+/**
+ * One bridge binary against every server it supports, each a real server from the stack:
+ * Elasticsearch 7.17.25, 8.14.1 (`action.auto_create_index: false`) and 9.1.5 over HTTPS, and
+ * OpenSearch 2.19.3. Live pmacct records go in; per-day counts and byte sums, field types, an
+ * empty dead-letter topic and the server the bridge says it found come out. The HTTPS server is
+ * also reached by CA fingerprint and refused with a wrong CA.
+ */
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "../support/fixtures.ts";
+import type { DayTotals } from "../support/flow_oracle.ts";
+import { expectedTotals, produceLiveTraffic, totalCount, UNKNOWN_FIELDS_RECORD } from "../support/live_traffic.ts";
+import { SearchTarget } from "../support/search_target.ts";
+import {
+  alive,
+  type BridgeProcess,
+  logLines,
+  readiness,
+  readTopic,
+  stack,
+  startBridge,
+  uniqueName,
+  waitFor,
+  waitForLog,
+  waitReady,
+} from "../support/stack.ts";
+
+const CERTS = `${REPO_ROOT}.stack/certs`;
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+
+/** The field types the default template must give on every server. */
+const EXPECTED_TYPES: Record<string, string> = {
+  "@timestamp": "date",
+  timestamp_start: "date",
+  stamp_inserted: "date",
+  ip_src: "ip",
+  peer_ip_src: "ip",
+  bytes: "long",
+  packets: "long",
+  port_src: "integer",
+  ip_proto: "keyword",
+  etype: "keyword",
+};
+
+function bridgeEnv(topic: string, prefix: string, hosts: string, extra: Record<string, string> = {}) {
+  return {
+    KAFKA_TOPIC: topic,
+    KAFKA_CONSUMER_GROUP_ID: prefix,
+    ELASTIC_INDEX_PREFIX: prefix,
+    ELASTIC_MAX_TIME_TO_SEND: "1",
+    ELASTIC_HOSTS: hosts,
+    ...extra,
+  };
+}
+
+/** Waits until the target holds `expected` documents, then compares every day's sums. */
+async function assertIndexed(bridge: BridgeProcess, target: SearchTarget, prefix: string, expected: DayTotals) {
+  const total = totalCount(expected);
+  await waitFor(
+    `${total} documents in ${target.url} (log: ${bridge.logPath})`,
+    async () => totalCount(await target.sums(prefix)) >= total || undefined,
+    120_000,
+    500,
+  );
+  assert.deepEqual(await target.sums(prefix), expected, "per-day documents, bytes and packets");
+  assert.equal(await bridge.metric("pmacct_bridge_documents_rejected_total"), 0);
+  assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), 0);
+}
+
+/** Every index has the template's types; fields no template names (one record's) map to `keyword`. */
+async function assertFieldTypes(target: SearchTarget, prefix: string, flattened: string) {
+  const indices = await target.fieldTypes(prefix);
+  for (const [index, types] of Object.entries(indices)) {
+    for (const [field, type] of Object.entries(EXPECTED_TYPES)) assert.equal(types[field], type, `${index} ${field}`);
+    assert.equal(types.label_map, flattened, `${index} label_map`);
+  }
+  const unknownIndex = indices[`${prefix}-${UNKNOWN_FIELDS_RECORD.timestamp_start.slice(0, 10)}`];
+  assert.ok(unknownIndex, "the index of the record with unknown fields");
+  assert.equal(unknownIndex.unknown_text, "keyword");
+  assert.equal(unknownIndex.unknown_flag, "keyword");
+}
+
+/** Runs live traffic through a bridge into `service` of the stack and checks what lands. */
+async function indexInto(
+  service: string,
+  { url, server, flattened, env = {}, keepUp = false }: {
+    url: string;
+    server: string;
+    flattened: string;
+    env?: Record<string, string>;
+    keepUp?: boolean;
+  },
+) {
+  await stack("up", service);
+  try {
+    const topic = uniqueName(service);
+    const expected = await produceLiveTraffic(topic, topic);
+    const target = new SearchTarget(url);
+    const bridge = await startBridge(bridgeEnv(topic, topic, new URL(url).host, env));
+    try {
+      await waitReady(bridge);
+      const connected = await waitForLog(bridge, "INFO  connected");
+      assert.match(connected, new RegExp(`server="${server}"`));
+      await assertIndexed(bridge, target, topic, expected);
+      await assertFieldTypes(target, topic, flattened);
+      assert.equal((await readTopic(`${topic}-dlq`)).length, 0, "dead-letter topic");
+      assert.equal((await bridge.stop("SIGTERM")).code, 0);
+    } finally {
+      await bridge.stop("SIGKILL");
+    }
+  } finally {
+    if (!keepUp) await stack("down", service);
+  }
+}
+
+test("Elasticsearch 7.17.25 with the default template", async () => {
+  await indexInto("es7", { url: "http://127.0.0.1:9201", server: "Elasticsearch 7.17.25", flattened: "flattened" });
+});
+
+test("Elasticsearch 8.14.1 with action.auto_create_index: false", async () => {
+  const settings = await new SearchTarget("http://127.0.0.1:9200").request(
+    "GET",
+    "/_cluster/settings?include_defaults=true&filter_path=*.action.auto_create_index",
+  );
+  assert.equal(settings.defaults.action.auto_create_index, "false", "the stack's Elasticsearch is hardened");
+  await indexInto("elasticsearch", {
+    url: "http://127.0.0.1:9200",
+    server: "Elasticsearch 8.14.1",
+    flattened: "flattened",
+    keepUp: true,
+  });
+});
+
+test("OpenSearch 2.19.3 with the default template", async () => {
+  await indexInto("opensearch", {
+    url: "http://127.0.0.1:9203",
+    server: "OpenSearch 2.19.3",
+    flattened: "flat_object",
+  });
+});
+
+test("Elasticsearch 9.1.5 over HTTPS: CA file with a client certificate, CA fingerprint, and a wrong CA fixed", async () => {
+  const url = "https://127.0.0.1:9202";
+  await indexInto("es9", {
+    url,
+    server: "Elasticsearch 9.1.5",
+    flattened: "flattened",
+    keepUp: true,
+    env: {
+      ELASTIC_CA_FILE: `${CERTS}/ca.pem`,
+      ELASTIC_CLIENT_CERT_FILE: `${CERTS}/client.pem`,
+      ELASTIC_CLIENT_KEY_FILE: `${CERTS}/client.key`,
+    },
+  });
+  const target = new SearchTarget(url);
+  const topic = uniqueName("es9-trust");
+  try {
+    const expected = await produceLiveTraffic(topic, `${topic}-fp`);
+    const fingerprint = new TextDecoder().decode(
+      (await new Deno.Command("openssl", {
+        args: ["x509", "-in", `${CERTS}/ca.pem`, "-noout", "-fingerprint", "-sha256"],
+        stdout: "piped",
+      }).output()).stdout,
+    ).trim().split("=")[1];
+    const byFingerprint = await startBridge(
+      bridgeEnv(topic, `${topic}-fp`, "127.0.0.1:9202", { ELASTIC_CA_FINGERPRINT: fingerprint }),
+    );
+    try {
+      await waitReady(byFingerprint);
+      await assertIndexed(byFingerprint, target, `${topic}-fp`, expected);
+    } finally {
+      await byFingerprint.stop("SIGKILL");
+    }
+
+    // A CA that did not sign the server's certificate: one clear line, not ready, no crash loop.
+    const prefix = `${topic}-ca`;
+    const wrong = await startBridge(
+      bridgeEnv(topic, prefix, "127.0.0.1:9202", { ELASTIC_CA_FILE: `${CERTS}/other-ca.pem` }),
+    );
+    try {
+      const problem = "Elasticsearch's certificate is not trusted: set ELASTIC_CA_FILE or ELASTIC_CA_FINGERPRINT";
+      await waitFor("/readyz to name elasticsearch_tls", async () => {
+        const { status, checks, problems } = await readiness(wrong);
+        return status === 503 && checks.elasticsearch_tls === false && problems.elasticsearch_tls === problem;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 8000));
+      assert.equal(await alive(wrong), true, "the bridge exited on a wrong CA");
+      assert.equal((await logLines(wrong, problem)).length, 1, "the problem is logged once");
+      assert.equal((await logLines(wrong, "cannot reach")).length, 0, "a TLS failure is not 'cannot reach'");
+    } finally {
+      await wrong.stop("SIGKILL");
+    }
+    // Fixed: the same group and prefix with the right CA index everything.
+    const fixed = await startBridge(bridgeEnv(topic, prefix, "127.0.0.1:9202", { ELASTIC_CA_FILE: `${CERTS}/ca.pem` }));
+    try {
+      await waitReady(fixed);
+      await assertIndexed(fixed, target, prefix, await expectedTotals(topic, prefix));
+    } finally {
+      await fixed.stop("SIGKILL");
+    }
+  } finally {
+    await stack("down", "es9");
+  }
+});

@@ -1,0 +1,54 @@
+/**
+ * Live pmacct records for the compatibility and security tests: Debian's pmacctd replays the
+ * synthetic capture into a topic, one more message carries fields the template does not name
+ * (so the dynamic templates are exercised), and the oracle says what each daily index must hold.
+ */
+import { Kafka, logLevel } from "kafkajs";
+import { addToDay, type DayTotals, expectedFlowMs } from "./flow_oracle.ts";
+import { KAFKA, readTopic, replaySyntheticTraffic } from "./stack.ts";
+
+const AGGREGATE = "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start, timestamp_end";
+
+/** A record with a text and a flag field no template names: both must map to `keyword`. */
+export const UNKNOWN_FIELDS_RECORD = {
+  event_type: "purge",
+  ip_src: "192.0.2.1",
+  ip_dst: "198.51.100.2",
+  timestamp_start: "2026-11-20 10:00:00",
+  timestamp_end: "2026-11-20 10:00:05",
+  bytes: 1234,
+  packets: 3,
+  unknown_text: "seen on a newer pmacct",
+  unknown_flag: true,
+};
+
+/** Produces the traffic into `topic` on `broker`; returns what `prefix`'s daily indices must hold. */
+export async function produceLiveTraffic(topic: string, prefix: string, broker = KAFKA): Promise<DayTotals> {
+  await replaySyntheticTraffic(topic, AGGREGATE, undefined, broker);
+  const producer = new Kafka({ clientId: "test-extra", brokers: [broker], logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages: [{ value: JSON.stringify(UNKNOWN_FIELDS_RECORD) }] });
+  } finally {
+    await producer.disconnect();
+  }
+  return await expectedTotals(topic, prefix, broker);
+}
+
+/** The oracle's per-day totals of everything in `topic`. */
+export async function expectedTotals(topic: string, prefix: string, broker = KAFKA): Promise<DayTotals> {
+  const totals: DayTotals = {};
+  for (const message of await readTopic(topic, broker)) {
+    for (const line of (message.payload ?? "").split("\n").filter((text) => text.trim() !== "")) {
+      const record = JSON.parse(line);
+      const day = new Date(expectedFlowMs(record, "Z", message.timestamp)).toISOString().slice(0, 10);
+      addToDay(totals, `${prefix}-${day}`, record);
+    }
+  }
+  return totals;
+}
+
+/** Sum of the day totals' counts. */
+export function totalCount(totals: DayTotals): number {
+  return Object.values(totals).reduce((sum, day) => sum + day.count, 0);
+}

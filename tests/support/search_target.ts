@@ -1,0 +1,108 @@
+/**
+ * Reads back what a search server holds, over plain `fetch` (with the stack's CA for HTTPS):
+ * independent of the clients the bridge uses, and the same for Elasticsearch 7 to 9 and
+ * OpenSearch.
+ */
+import type { DayTotals } from "./flow_oracle.ts";
+import { REPO_ROOT } from "./fixtures.ts";
+
+/** The stack's test CA (`stack/stack.sh install` makes it). */
+export const STACK_CA = `${REPO_ROOT}.stack/certs/ca.pem`;
+
+export interface IndexedDocument {
+  id: string;
+  index: string;
+  /** Above 1: the document was written again. */
+  version: number;
+  /** The document's source, when asked for. */
+  source?: Record<string, unknown>;
+}
+
+export class SearchTarget {
+  readonly #client: Deno.HttpClient | undefined;
+
+  constructor(readonly url: string) {
+    this.#client = url.startsWith("https:")
+      ? Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(STACK_CA)] })
+      : undefined;
+  }
+
+  // deno-lint-ignore no-explicit-any
+  async request(method: string, path: string, body?: unknown): Promise<any> {
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      client: this.#client,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new Error(`${method} ${this.url}${path} answered ${response.status}: ${text.slice(0, 500)}`);
+    }
+    return text === "" ? {} : JSON.parse(text);
+  }
+
+  async refresh(prefix: string): Promise<void> {
+    await this.request("POST", `/${prefix}-*/_refresh?allow_no_indices=true`);
+  }
+
+  /** Per daily index: documents, bytes and packets, as the server aggregates them. */
+  async sums(prefix: string): Promise<DayTotals> {
+    await this.refresh(prefix);
+    const response = await this.request("POST", `/${prefix}-*/_search?allow_no_indices=true`, {
+      size: 0,
+      aggs: {
+        by_index: {
+          terms: { field: "_index", size: 1000 },
+          aggs: { bytes: { sum: { field: "bytes" } }, packets: { sum: { field: "packets" } } },
+        },
+      },
+    });
+    const buckets: Array<{ key: string; doc_count: number; bytes: { value: number }; packets: { value: number } }> =
+      response.aggregations?.by_index?.buckets ?? [];
+    return Object.fromEntries(
+      buckets.map((bucket) => [bucket.key, {
+        count: bucket.doc_count,
+        bytes: bucket.bytes.value,
+        packets: bucket.packets.value,
+      }]),
+    );
+  }
+
+  /** Every document in the prefix's indices (with repeats, should a record be there twice). */
+  async documents(prefix: string, withSource = false): Promise<IndexedDocument[]> {
+    await this.refresh(prefix);
+    const documents: IndexedDocument[] = [];
+    let page = await this.request("POST", `/${prefix}-*/_search?allow_no_indices=true&scroll=1m`, {
+      size: 5000,
+      _source: withSource,
+      version: true,
+      sort: ["_doc"],
+    });
+    while (page.hits.hits.length > 0) {
+      for (const hit of page.hits.hits) {
+        documents.push({ id: hit._id, index: hit._index, version: hit._version ?? 1, source: hit._source });
+      }
+      page = await this.request("POST", "/_search/scroll", { scroll: "1m", scroll_id: page._scroll_id });
+    }
+    if (page._scroll_id) {
+      await this.request("DELETE", "/_search/scroll", { scroll_id: page._scroll_id }).catch(() => {});
+    }
+    return documents;
+  }
+
+  /** Field → mapping type, per index of the prefix. */
+  async fieldTypes(prefix: string): Promise<Record<string, Record<string, string>>> {
+    const mappings = await this.request("GET", `/${prefix}-*/_mapping`);
+    return Object.fromEntries(
+      Object.entries(mappings).map(([index, value]) => {
+        const properties = (value as { mappings: { properties?: Record<string, { type?: string }> } }).mappings
+          .properties ?? {};
+        return [
+          index,
+          Object.fromEntries(Object.entries(properties).map(([field, { type }]) => [field, type ?? "object"])),
+        ];
+      }),
+    );
+  }
+}
