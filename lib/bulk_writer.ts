@@ -129,7 +129,9 @@ export class BulkWriter<T extends BulkDocument> {
         return;
       }
       const auth = isAuthFailure(status);
-      if (!auth && this.#maxRetries !== undefined && attempt >= this.#maxRetries) {
+      // Refused credentials and missing indices are not the data's fault: they never spend the budget.
+      const free = auth || ("retry" in failure && failure.free);
+      if (!free && this.#maxRetries !== undefined && attempt >= this.#maxRetries) {
         await this.#giveUp(pending, handlers, status);
         return;
       }
@@ -150,8 +152,9 @@ export class BulkWriter<T extends BulkDocument> {
     pending: T[],
     handlers: BulkOutcomeHandlers<T>,
     signal: AbortSignal,
-  ): Promise<{ status?: number; error: string } | { retry: T[]; status: number; error: string } | undefined> {
-    const started = performance.now();
+  ): Promise<
+    { status?: number; error: string } | { retry: T[]; status: number; error: string; free: boolean } | undefined
+  > {
     try {
       if (this.#indices) await this.#indices.ensure(pending.map((doc) => doc.index));
     } catch (error) {
@@ -162,6 +165,7 @@ export class BulkWriter<T extends BulkDocument> {
       return { status: failure.status, error: failure.message };
     }
     let items: BulkItemResult[];
+    const started = performance.now();
     try {
       items = await this.transport(bulkBody(pending), signal);
     } catch (error) {
@@ -177,7 +181,7 @@ export class BulkWriter<T extends BulkDocument> {
     }
     const retry = await this.#settle(pending, items, handlers);
     if (retry.documents.length === 0) return undefined;
-    return { retry: retry.documents, status: retry.status, error: retry.error };
+    return { retry: retry.documents, status: retry.status, error: retry.error, free: retry.free };
   }
 
   async #split(pending: T[], handlers: BulkOutcomeHandlers<T>, signal: AbortSignal, error: string): Promise<void> {
@@ -220,16 +224,20 @@ export class BulkWriter<T extends BulkDocument> {
     }
   }
 
-  /** Applies per-item results; returns the documents to retry and the status of the last one. */
+  /**
+   * Applies per-item results; returns the documents to retry, the status of the last one, and
+   * whether every retry is one that spends no budget (refused credentials, a missing index).
+   */
   async #settle(
     sent: T[],
     items: BulkItemResult[],
     handlers: BulkOutcomeHandlers<T>,
-  ): Promise<{ documents: T[]; status: number; error: string }> {
+  ): Promise<{ documents: T[]; status: number; error: string; free: boolean }> {
     const indexed: T[] = [];
     const retry: T[] = [];
     let status = 0;
     let error = "";
+    let free = true;
     const rejections: Promise<void>[] = [];
     for (let i = 0; i < sent.length; i++) {
       const item = items[i];
@@ -240,6 +248,7 @@ export class BulkWriter<T extends BulkDocument> {
         this.metrics.indexed.inc({ status: String(item.status) });
       } else if (outcome === "retry") {
         retry.push(sent[i]);
+        free &&= isAuthFailure(item.status) || item.error?.type === INDEX_NOT_FOUND;
         status = item.status;
         error = item.error?.type ?? `status ${item.status}`;
       } else {
@@ -257,6 +266,6 @@ export class BulkWriter<T extends BulkDocument> {
     }
     if (indexed.length > 0) handlers.indexed(indexed);
     await Promise.all(rejections);
-    return { documents: retry, status, error };
+    return { documents: retry, status, error, free };
   }
 }

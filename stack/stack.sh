@@ -8,10 +8,12 @@
 #   stack/stack.sh kill SERVICE            SIGKILL it (fault tests)
 #   stack/stack.sh status                  say what runs
 #   stack/stack.sh reset                   stop everything and delete its data (downloads stay)
-#   stack/stack.sh user add NAME PASSWORD | user del NAME
-#                                          manage a file-realm user (superuser role) of `elasticsearch`;
-#                                          requests without credentials run as an anonymous superuser
-#   stack/stack.sh scram SERVICE NAME PASSWORD   set a SCRAM-SHA-256/512 user's password on a broker
+#   stack/stack.sh user [elasticsearch|es9] add NAME PASSWORD [ROLE] | role NAME ROLE | del NAME
+#                                          manage a file-realm user (role: superuser, or one of
+#                                          stack/elasticsearch/roles.yml); on `elasticsearch` requests
+#                                          without credentials run as an anonymous superuser, whose role
+#                                          every user then also gets; es9 has no anonymous access
+#   stack/stack.sh scram SERVICE NAME PASSWORD   set a SCRAM-SHA-512 user's password on a broker
 #
 # Services (docs/stack.md has the table):
 #   kafka          Kafka 3.9.1: PLAINTEXT :9092, SSL with client certificates :9094,
@@ -19,7 +21,8 @@
 #   kafka4         Kafka 4.1.1 :9192, auto.create.topics.enable=false
 #   elasticsearch  Elasticsearch 8.14.1 :9200, action.auto_create_index=false
 #   es7            Elasticsearch 7.17.25 :9201
-#   es9            Elasticsearch 9.1.5 over HTTPS :9202 (certificate from .stack/certs/ca.pem)
+#   es9            Elasticsearch 9.1.5 over HTTPS :9202 (certificate from .stack/certs/ca.pem), users
+#                  only (admin/admin-secret), action.auto_create_index=false
 #   opensearch     OpenSearch 2.19.3 :9203
 #   escluster-1 escluster-2 escluster-3
 #                  a 3-node Elasticsearch 8.14.1 cluster :9211-9213 (`escluster` names all three)
@@ -33,6 +36,8 @@ RUN_DIR=$STACK_DIR/run
 DATA_DIR=$STACK_DIR/data
 CERT_DIR=$STACK_DIR/certs
 ALL_SERVICES="kafka kafka4 elasticsearch es7 es9 opensearch escluster-1 escluster-2 escluster-3"
+# es9 has no anonymous access: this file-realm superuser is made at each start.
+ES9_ADMIN=admin:admin-secret
 
 say() { printf '[stack] %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -195,9 +200,11 @@ pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 kafka_answers() { kcat -b "127.0.0.1:$(http_port_of "$1")" -L -m 3 >/dev/null 2>&1; }
 search_answers() {
-  local url
+  local url auth=()
   url=$(url_of "$1")
-  curl -fsS -m 3 --cacert "$CERT_DIR/ca.pem" "$url/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1
+  [ "$1" = es9 ] && auth=(-u "$ES9_ADMIN")
+  curl -fsS -m 3 --cacert "$CERT_DIR/ca.pem" "${auth[@]}" "$url/_cluster/health?wait_for_status=yellow&timeout=2s" \
+    >/dev/null 2>&1
 }
 answers() { if [ "$(kind_of "$1")" = kafka ]; then kafka_answers "$1"; else search_answers "$1"; fi; }
 
@@ -271,9 +278,23 @@ search_config() { # service dir
   escluster-*) cp "$ROOT/stack/elasticsearch/cluster.yml" "$yml" ;;
   *) cp "$ROOT/stack/elasticsearch/$service.yml" "$yml" ;;
   esac
+  case "$service" in
+  elasticsearch | es9) cp "$ROOT/stack/elasticsearch/roles.yml" "$dir/roles.yml" ;;
+  esac
   if [ "$service" = es9 ]; then
     cp "$CERT_DIR/ca.pem" "$CERT_DIR/server-chain.pem" "$CERT_DIR/server.key" "$dir/"
+    users_tool es9 "$dir" useradd "${ES9_ADMIN%%:*}" -p "${ES9_ADMIN#*:}" -r superuser
   fi
+}
+
+# Runs elasticsearch-users of the service's version on a config directory.
+users_tool() { # service config-dir args...
+  local service=$1 conf=$2 java_home home run=()
+  shift 2
+  java_home=$(java_for "$service")
+  home=$STACK_DIR/elasticsearch-$(version_of "$service")
+  [ "$(id -u)" = 0 ] && [ "$(stat -c %U "$conf")" = "$ES_USER" ] && run=(runuser -u "$ES_USER" --)
+  "${run[@]}" env "ES_PATH_CONF=$conf" "ES_JAVA_HOME=$java_home" "$home/bin/elasticsearch-users" "$@"
 }
 
 up_search() { # service
@@ -335,26 +356,28 @@ stop() { # service [signal]
   rm -f "$pidfile"
 }
 
-es_user() { # add NAME PASSWORD | del NAME
-  local java_home run=() home conf=$RUN_DIR/elasticsearch-config
-  java_home=$(java_for elasticsearch)
-  home=$STACK_DIR/elasticsearch-$(version_of elasticsearch)
-  [ -d "$conf" ] || search_config elasticsearch "$conf"
-  [ "$(id -u)" = 0 ] && run=(runuser -u "$ES_USER" --)
+es_user() { # [SERVICE] add NAME PASSWORD [ROLE] | role NAME ROLE | del NAME
+  local service=elasticsearch
+  case "${1:-}" in elasticsearch | es9) service=$1 && shift ;; esac
+  local conf=$RUN_DIR/$service-config
+  [ -d "$conf" ] || die "$service has not been started yet (its config directory is made at start)"
   case "${1:-}" in
-  add) ES_JAVA_HOME=$java_home ES_PATH_CONF=$conf "${run[@]}" env ES_PATH_CONF="$conf" ES_JAVA_HOME="$java_home" \
-    "$home/bin/elasticsearch-users" useradd "$2" -p "$3" -r superuser ;;
-  del) ES_JAVA_HOME=$java_home ES_PATH_CONF=$conf "${run[@]}" env ES_PATH_CONF="$conf" ES_JAVA_HOME="$java_home" \
-    "$home/bin/elasticsearch-users" userdel "$2" ;;
-  *) die "usage: stack/stack.sh user add NAME PASSWORD | user del NAME" ;;
+  add) users_tool "$service" "$conf" useradd "$2" -p "$3" -r "${4:-superuser}" ;;
+  role)
+    local current
+    current=$(users_tool "$service" "$conf" list "$2" | sed -n 's/^[^:]*: *//p' | tr -d ' ')
+    users_tool "$service" "$conf" roles "$2" -a "$3" ${current:+-r "$current"}
+    ;;
+  del) users_tool "$service" "$conf" userdel "$2" ;;
+  *) die "usage: stack/stack.sh user [elasticsearch|es9] add NAME PASSWORD [ROLE] | role NAME ROLE | del NAME" ;;
   esac
 }
 
-# Sets a SCRAM user's password on a running broker (both SCRAM mechanisms).
+# Sets a SCRAM-SHA-512 user's password on a running broker (the broker takes one mechanism per request).
 scram_user() { # service name password
   [ $# -eq 3 ] || die "usage: stack/stack.sh scram SERVICE NAME PASSWORD"
   kafka_java "$1" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$(http_port_of "$1")" --alter \
-    --add-config "SCRAM-SHA-256=[password=$3],SCRAM-SHA-512=[password=$3]" --entity-type users --entity-name "$2" \
+    --add-config "SCRAM-SHA-512=[password=$3]" --entity-type users --entity-name "$2" \
     >>"$LOG_DIR/$1-scram.log" 2>&1 || die "could not set $2's SCRAM password; see $LOG_DIR/$1-scram.log"
 }
 

@@ -11,8 +11,13 @@ import type { PemMaterial } from "../settings.ts";
 import { tlsProblem } from "../tls_problem.ts";
 import { registerCompressionCodecs } from "./codecs.ts";
 
+/**
+ * kafkajs logs every failed connection attempt as an error, with its stack. The bridge reports
+ * each failure itself, classified and once (see {@linkcode reportKafkaFailure}), so kafkajs'
+ * own error lines are kept for `LOG_LEVEL=debug`.
+ */
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
-  [KafkaLogLevel.ERROR]: "error",
+  [KafkaLogLevel.ERROR]: "debug",
   [KafkaLogLevel.WARN]: "warn",
   [KafkaLogLevel.INFO]: "info",
   [KafkaLogLevel.DEBUG]: "debug",
@@ -55,9 +60,11 @@ export function createKafka(config: KafkaConfig, pem: PemMaterial | undefined, l
     clientId: config.clientId,
     brokers: config.brokers,
     ...securityOptions(config, pem),
-    logLevel: KafkaLogLevel.WARN,
+    logLevel: log.level === "debug" ? KafkaLogLevel.DEBUG : KafkaLogLevel.WARN,
     logCreator: kafkaLogCreator(log),
-    retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8 },
+    // Short: a failure reaches the bridge's own loops (which retry with backoff and report what
+    // is wrong) within a second, instead of after kafkajs' own retries of a wrong password.
+    retry: { initialRetryTime: 300, maxRetryTime: 2_000, retries: 2 },
   });
 }
 

@@ -13,7 +13,7 @@ import { reportKafkaFailure, reportKafkaReached } from "./client.ts";
 const TOPIC_POLL_MS = 2000;
 
 async function withAdmin<T>(kafka: Kafka, use: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = kafka.admin({ retry: { retries: 2 } });
+  const admin = kafka.admin();
   try {
     await admin.connect();
     return await use(admin);

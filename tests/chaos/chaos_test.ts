@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { alive, groupLag, KAFKA, readiness, stack, waitFor, waitForLog, waitReady } from "../support/stack.ts";
+import { SearchTarget } from "../support/search_target.ts";
 import { startFaultProxy } from "./fault_proxy.ts";
 import { LONG, metricOf, renderTable, type Row, rows, Scenario, series, TABLE_PATH } from "./harness.ts";
 
@@ -323,6 +324,42 @@ chaos("7b. Elasticsearch unreachable at start: not ready, no crash loop, indexin
   } finally {
     await scenario.cleanUp();
     await stack("up", "elasticsearch");
+  }
+});
+
+chaos("8. One of three Elasticsearch nodes SIGKILLed under load: indexing goes on through the others", async () => {
+  const nodes = ["127.0.0.1:9211", "127.0.0.1:9212", "127.0.0.1:9213"];
+  await stack("up", "escluster");
+  const scenario = new Scenario(
+    "8. 3-node cluster, 1 node SIGKILLed under load",
+    "cluster",
+    new SearchTarget(`http://${nodes[0]}`),
+  );
+  try {
+    await scenario.replay();
+    const bridge = await scenario.startBridge({
+      ELASTIC_HOSTS: nodes.join(","),
+      ELASTIC_INDEX_SHARDS: "3",
+      ELASTIC_INDEX_REPLICAS: "1",
+      ELASTIC_MAX_SAMPLES_PER_SEND: "500",
+    });
+    await waitReady(bridge);
+    scenario.startLoad();
+    await indexedAtLeast(bridge, 2000);
+    await stack("kill", "escluster-2");
+    const since = Date.now();
+    const atKill = await metricOf(bridge, INDEXED);
+    // The load goes on while the cluster is one node short, and so does indexing.
+    await sleep(LONG ? 60_000 : 15_000);
+    assert.ok(await metricOf(bridge, INDEXED) > atKill, "nothing was indexed while the node was down");
+    await scenario.stopLoad();
+    await recover(scenario, since);
+    assert.equal(await alive(bridge), true);
+    const health = await scenario.target.request("GET", "/_cluster/health");
+    assert.equal(health.number_of_nodes, 2, "the killed node stayed down");
+  } finally {
+    await scenario.cleanUp();
+    await stack("down", "escluster");
   }
 });
 

@@ -7,6 +7,7 @@ import { REPO_ROOT } from "../support/fixtures.ts";
 import {
   type BridgeProcess,
   indexedDocuments,
+  MAIN_ELASTIC,
   makeTrafficPcap,
   readTopic,
   replaySyntheticTraffic,
@@ -70,7 +71,8 @@ export class Scenario {
   #load: Promise<void> | undefined;
   #loading = false;
 
-  constructor(readonly name: string, label: string) {
+  /** `target`: where the scenario's bridges index (the stack's main Elasticsearch by default). */
+  constructor(readonly name: string, label: string, readonly target = MAIN_ELASTIC) {
     this.topic = uniqueName(label);
     this.deadLetterTopic = `${this.topic}-dlq`;
   }
@@ -118,7 +120,7 @@ export class Scenario {
     for (const message of await readTopic(this.topic)) {
       for (const key of recordKeys(this.topic, message)) produced.add(key);
     }
-    const documents = await indexedDocuments(this.topic);
+    const documents = await indexedDocuments(this.topic, false, this.target);
     const indexed = new Set(documents.map((document) => document.id));
     const letters = await readTopicIfExists(this.deadLetterTopic);
     const lettered = new Set(letters.map((letter) => letter.key ?? ""));

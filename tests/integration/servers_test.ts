@@ -7,12 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { REPO_ROOT } from "../support/fixtures.ts";
-import type { DayTotals } from "../support/flow_oracle.ts";
-import { expectedTotals, produceLiveTraffic, totalCount, UNKNOWN_FIELDS_RECORD } from "../support/live_traffic.ts";
-import { SearchTarget } from "../support/search_target.ts";
+import {
+  assertIndexedTotals,
+  expectedTotals,
+  produceLiveTraffic,
+  UNKNOWN_FIELDS_RECORD,
+} from "../support/live_traffic.ts";
+import { ES9_ADMIN, SearchTarget } from "../support/search_target.ts";
 import {
   alive,
-  type BridgeProcess,
   logLines,
   readiness,
   readTopic,
@@ -53,20 +56,6 @@ function bridgeEnv(topic: string, prefix: string, hosts: string, extra: Record<s
   };
 }
 
-/** Waits until the target holds `expected` documents, then compares every day's sums. */
-async function assertIndexed(bridge: BridgeProcess, target: SearchTarget, prefix: string, expected: DayTotals) {
-  const total = totalCount(expected);
-  await waitFor(
-    `${total} documents in ${target.url} (log: ${bridge.logPath})`,
-    async () => totalCount(await target.sums(prefix)) >= total || undefined,
-    120_000,
-    500,
-  );
-  assert.deepEqual(await target.sums(prefix), expected, "per-day documents, bytes and packets");
-  assert.equal(await bridge.metric("pmacct_bridge_documents_rejected_total"), 0);
-  assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), 0);
-}
-
 /** Every index has the template's types; fields no template names (one record's) map to `keyword`. */
 async function assertFieldTypes(target: SearchTarget, prefix: string, flattened: string) {
   const indices = await target.fieldTypes(prefix);
@@ -83,25 +72,26 @@ async function assertFieldTypes(target: SearchTarget, prefix: string, flattened:
 /** Runs live traffic through a bridge into `service` of the stack and checks what lands. */
 async function indexInto(
   service: string,
-  { url, server, flattened, env = {}, keepUp = false }: {
+  { url, server, flattened, env = {}, keepUp = false, target = new SearchTarget(url) }: {
     url: string;
     server: string;
     flattened: string;
     env?: Record<string, string>;
     keepUp?: boolean;
+    target?: SearchTarget;
   },
 ) {
   await stack("up", service);
   try {
     const topic = uniqueName(service);
     const expected = await produceLiveTraffic(topic, topic);
-    const target = new SearchTarget(url);
     const bridge = await startBridge(bridgeEnv(topic, topic, new URL(url).host, env));
     try {
       await waitReady(bridge);
       const connected = await waitForLog(bridge, "INFO  connected");
       assert.match(connected, new RegExp(`server="${server}"`));
-      await assertIndexed(bridge, target, topic, expected);
+      await assertIndexedTotals(bridge, topic, expected, target);
+      assert.equal(await bridge.metric("pmacct_bridge_documents_rejected_total"), 0);
       await assertFieldTypes(target, topic, flattened);
       assert.equal((await readTopic(`${topic}-dlq`)).length, 0, "dead-letter topic");
       assert.equal((await bridge.stop("SIGTERM")).code, 0);
@@ -139,20 +129,25 @@ test("OpenSearch 2.19.3 with the default template", async () => {
   });
 });
 
+/** es9 has no anonymous access: every bridge logs in. */
+const ES9_LOGIN = { ELASTIC_USERNAME: ES9_ADMIN.username, ELASTIC_PASSWORD: ES9_ADMIN.password };
+
 test("Elasticsearch 9.1.5 over HTTPS: CA file with a client certificate, CA fingerprint, and a wrong CA fixed", async () => {
   const url = "https://127.0.0.1:9202";
+  const target = new SearchTarget(url, ES9_ADMIN);
   await indexInto("es9", {
     url,
     server: "Elasticsearch 9.1.5",
     flattened: "flattened",
     keepUp: true,
+    target,
     env: {
+      ...ES9_LOGIN,
       ELASTIC_CA_FILE: `${CERTS}/ca.pem`,
       ELASTIC_CLIENT_CERT_FILE: `${CERTS}/client.pem`,
       ELASTIC_CLIENT_KEY_FILE: `${CERTS}/client.key`,
     },
   });
-  const target = new SearchTarget(url);
   const topic = uniqueName("es9-trust");
   try {
     const expected = await produceLiveTraffic(topic, `${topic}-fp`);
@@ -163,11 +158,12 @@ test("Elasticsearch 9.1.5 over HTTPS: CA file with a client certificate, CA fing
       }).output()).stdout,
     ).trim().split("=")[1];
     const byFingerprint = await startBridge(
-      bridgeEnv(topic, `${topic}-fp`, "127.0.0.1:9202", { ELASTIC_CA_FINGERPRINT: fingerprint }),
+      bridgeEnv(topic, `${topic}-fp`, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FINGERPRINT: fingerprint }),
     );
     try {
       await waitReady(byFingerprint);
-      await assertIndexed(byFingerprint, target, `${topic}-fp`, expected);
+      await assertIndexedTotals(byFingerprint, `${topic}-fp`, expected, target);
+      assert.equal(await byFingerprint.metric("pmacct_bridge_documents_rejected_total"), 0);
     } finally {
       await byFingerprint.stop("SIGKILL");
     }
@@ -175,7 +171,7 @@ test("Elasticsearch 9.1.5 over HTTPS: CA file with a client certificate, CA fing
     // A CA that did not sign the server's certificate: one clear line, not ready, no crash loop.
     const prefix = `${topic}-ca`;
     const wrong = await startBridge(
-      bridgeEnv(topic, prefix, "127.0.0.1:9202", { ELASTIC_CA_FILE: `${CERTS}/other-ca.pem` }),
+      bridgeEnv(topic, prefix, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FILE: `${CERTS}/other-ca.pem` }),
     );
     try {
       const problem = "Elasticsearch's certificate is not trusted: set ELASTIC_CA_FILE or ELASTIC_CA_FINGERPRINT";
@@ -191,10 +187,13 @@ test("Elasticsearch 9.1.5 over HTTPS: CA file with a client certificate, CA fing
       await wrong.stop("SIGKILL");
     }
     // Fixed: the same group and prefix with the right CA index everything.
-    const fixed = await startBridge(bridgeEnv(topic, prefix, "127.0.0.1:9202", { ELASTIC_CA_FILE: `${CERTS}/ca.pem` }));
+    const fixed = await startBridge(
+      bridgeEnv(topic, prefix, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FILE: `${CERTS}/ca.pem` }),
+    );
     try {
       await waitReady(fixed);
-      await assertIndexed(fixed, target, prefix, await expectedTotals(topic, prefix));
+      await assertIndexedTotals(fixed, prefix, await expectedTotals(topic, prefix), target);
+      assert.equal(await fixed.metric("pmacct_bridge_documents_rejected_total"), 0);
     } finally {
       await fixed.stop("SIGKILL");
     }

@@ -3,9 +3,11 @@
  * synthetic capture into a topic, one more message carries fields the template does not name
  * (so the dynamic templates are exercised), and the oracle says what each daily index must hold.
  */
+import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { addToDay, type DayTotals, expectedFlowMs } from "./flow_oracle.ts";
-import { KAFKA, readTopic, replaySyntheticTraffic } from "./stack.ts";
+import type { SearchTarget } from "./search_target.ts";
+import { type BridgeProcess, KAFKA, MAIN_ELASTIC, readTopic, replaySyntheticTraffic, waitFor } from "./stack.ts";
 
 const AGGREGATE = "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start, timestamp_end";
 
@@ -51,4 +53,25 @@ export async function expectedTotals(topic: string, prefix: string, broker = KAF
 /** Sum of the day totals' counts. */
 export function totalCount(totals: DayTotals): number {
   return Object.values(totals).reduce((sum, day) => sum + day.count, 0);
+}
+
+/**
+ * Waits until `target` holds as many documents of `prefix` as `expected` says, then compares
+ * every day's count and sums, and checks that the bridge dead-lettered nothing.
+ */
+export async function assertIndexedTotals(
+  bridge: BridgeProcess,
+  prefix: string,
+  expected: DayTotals,
+  target: SearchTarget = MAIN_ELASTIC,
+): Promise<void> {
+  const total = totalCount(expected);
+  await waitFor(
+    `${total} documents in ${target.url} (log: ${bridge.logPath})`,
+    async () => totalCount(await target.sums(prefix)) >= total || undefined,
+    120_000,
+    500,
+  );
+  assert.deepEqual(await target.sums(prefix), expected, "per-day documents, bytes and packets");
+  assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), 0, "dead letters");
 }

@@ -18,10 +18,15 @@ export interface IndexedDocument {
   source?: Record<string, unknown>;
 }
 
+/** es9 of the stack has no anonymous access; its superuser, made at each start. */
+export const ES9_ADMIN = { username: "admin", password: "admin-secret" };
+
 export class SearchTarget {
   readonly #client: Deno.HttpClient | undefined;
+  readonly #authorization: string | undefined;
 
-  constructor(readonly url: string) {
+  constructor(readonly url: string, auth?: { username: string; password: string }) {
+    this.#authorization = auth && `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
     this.#client = url.startsWith("https:")
       ? Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(STACK_CA)] })
       : undefined;
@@ -32,7 +37,10 @@ export class SearchTarget {
     const response = await fetch(`${this.url}${path}`, {
       method,
       client: this.#client,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers: {
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(this.#authorization ? { authorization: this.#authorization } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();

@@ -157,3 +157,49 @@ Deno.test("retryNow cuts a long backoff short; abort ends the write without an o
   assert.deepEqual(stopped.outcome.indexed, []);
   assert.deepEqual(stopped.outcome.rejected, []);
 });
+
+Deno.test("indices are created before the first write; a missing index is created again and retried, never rejected", async () => {
+  const { transport, calls } = scripted([
+    (ids) =>
+      ids.map((_, i) => i === 1 ? { status: 404, error: { type: "index_not_found_exception" } } : { status: 201 }),
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const ensured: string[][] = [];
+  const forgotten: string[] = [];
+  const indices = {
+    ensure: (names: Iterable<string>) => {
+      ensured.push([...new Set(names)]);
+      return Promise.resolve();
+    },
+    forget: (index: string) => forgotten.push(index),
+  };
+  const { outcome, handlers } = recorder();
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 0, indices }).write(
+    docs(3),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.deepEqual(ensured, [["sflow-2026-11-25"], ["sflow-2026-11-25"]], "ensured before each request");
+  assert.deepEqual(forgotten, ["sflow-2026-11-25"]);
+  assert.deepEqual(calls, [["t:0:0:0", "t:0:1:0", "t:0:2:0"], ["t:0:1:0"]]);
+  assert.deepEqual(outcome.rejected, []);
+  assert.deepEqual(outcome.indexed.sort(), ["t:0:0:0", "t:0:1:0", "t:0:2:0"]);
+});
+
+Deno.test("an index the user may not create holds the batch (no request, no dead letter) until it may", async () => {
+  const { transport, calls } = scripted([(ids) => ids.map(() => ({ status: 201 }))]);
+  let refusals = 2;
+  const indices = {
+    ensure: () => refusals-- > 0 ? Promise.reject(new BulkRequestError("may not create", 403)) : Promise.resolve(),
+    forget: () => {},
+  };
+  const { outcome, handlers } = recorder();
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 1, indices }).write(
+    docs(2),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.equal(calls.length, 1, "no _bulk request while the index cannot be created");
+  assert.deepEqual(outcome.rejected, [], "a missing privilege never dead-letters (nor spends the retry budget)");
+  assert.deepEqual(outcome.health, [true], "a refused creation is reported by the preparer, not as an outage");
+});
