@@ -93,24 +93,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-/**
- * Keeps readiness current while nothing is being sent, and cuts retry backoff short the moment
- * Elasticsearch answers again (probing every 2 s while it is down, every 10 s otherwise).
- */
-async function probeElasticsearch(service: SearchService) {
-  try {
-    await service.health();
-    if (!elasticStatus.reachable) {
-      log.info("Elasticsearch answers again: retrying now");
-      writer.retryNow();
-    }
-    elasticStatus.succeeded();
-  } catch (error) {
-    elasticStatus.failed(error as Error & { status?: number });
-  }
-  setTimeout(() => probeElasticsearch(service), elasticStatus.reachable ? 10_000 : 2_000);
-}
-
 const [connected] = await Promise.all([
   connectSearch({ config: config.elastic, pem: settings.elasticTls, mappings, health, status: elasticStatus, log })
     .catch(exitOnConfigError),
@@ -123,7 +105,10 @@ log.info("index template installed", {
   pattern: `${config.elastic.indexPrefix}-*`,
   file: config.elastic.indexTemplateFile,
 });
-setTimeout(() => probeElasticsearch(connected.service), 10_000);
+elasticStatus.watch(connected.service, () => {
+  log.info("Elasticsearch answers again: retrying now");
+  writer.retryNow();
+});
 
 if (!stopping) {
   if (producer) {

@@ -4,6 +4,7 @@
  * check an operator must fix, with a message that says what to set.
  */
 import type { Health } from "../health.ts";
+import type { SearchService } from "./service.ts";
 import type { Metrics } from "../metrics.ts";
 import { tlsProblem } from "../tls_problem.ts";
 
@@ -83,5 +84,23 @@ export class ElasticStatus {
 
   get reachable(): boolean {
     return this.health.ok("elasticsearch");
+  }
+
+  /**
+   * Keeps readiness current while nothing is being sent, probing every 10 s, every 2 s while
+   * the cluster is down; `onBack` runs the moment it answers again (to cut retry waits short).
+   */
+  watch(service: SearchService, onBack: () => void): void {
+    const probe = async () => {
+      try {
+        await service.health();
+        if (!this.reachable) onBack();
+        this.succeeded();
+      } catch (error) {
+        this.failed(error as Error & { status?: number });
+      }
+      Deno.unrefTimer(setTimeout(probe, this.reachable ? 10_000 : 2_000));
+    };
+    Deno.unrefTimer(setTimeout(probe, 10_000));
   }
 }

@@ -62,10 +62,14 @@ async function maxMessageBytes(admin: Admin, topic: string): Promise<string | un
   return described.resources[0]?.configEntries.find((entry) => entry.configName === "max.message.bytes")?.configValue;
 }
 
+/** How often a missing dead-letter topic that the bridge may not create is looked for again. */
+const DEAD_LETTER_TOPIC_RECHECK_MS = 30_000;
+
 /**
  * Creates the dead-letter topic if it is missing, with the source topic's `max.message.bytes`
  * (a dead letter carries a source message whole). Where the bridge may not, says so now (and
- * fails `dead_letter_topic`) rather than at the first dead letter.
+ * fails `dead_letter_topic`) rather than at the first dead letter, and looks again every 30 s
+ * until the topic is there (created by an operator, say).
  */
 export async function ensureDeadLetterTopic(
   kafka: Kafka,
@@ -73,8 +77,19 @@ export async function ensureDeadLetterTopic(
   health: Health,
   log: Logger,
 ): Promise<void> {
-  const topic = config.deadLetterTopic;
-  if (topic === undefined) return;
+  if (config.deadLetterTopic === undefined || await createDeadLetterTopic(kafka, config, health, log)) return;
+  const timer = setTimeout(() => ensureDeadLetterTopic(kafka, config, health, log), DEAD_LETTER_TOPIC_RECHECK_MS);
+  Deno.unrefTimer(timer);
+}
+
+/** One try; `true` when the topic exists now. */
+async function createDeadLetterTopic(
+  kafka: Kafka,
+  config: KafkaConfig,
+  health: Health,
+  log: Logger,
+): Promise<boolean> {
+  const topic = config.deadLetterTopic!;
   try {
     await withAdmin(kafka, async (admin) => {
       if ((await admin.listTopics()).includes(topic)) return;
@@ -89,12 +104,18 @@ export async function ensureDeadLetterTopic(
       log.info("dead-letter topic created", { topic, "max.message.bytes": bytes });
     });
     health.pass("dead_letter_topic");
+    return true;
   } catch (error) {
     const message = (error as Error).message;
-    const problem = /already exists/i.test(message)
-      ? undefined
-      : `dead-letter topic ${topic} does not exist and the bridge could not create it (${message}): create it with max.message.bytes no smaller than ${config.topic}'s, or allow the bridge to`;
-    if (problem === undefined) health.pass("dead_letter_topic");
-    else health.fail("dead_letter_topic", problem);
+    // Another copy of the bridge created it meanwhile.
+    if (/already exists/i.test(message)) {
+      health.pass("dead_letter_topic");
+      return true;
+    }
+    health.fail(
+      "dead_letter_topic",
+      `dead-letter topic ${topic} does not exist and the bridge could not create it (${message}): create it with max.message.bytes no smaller than ${config.topic}'s, or allow the bridge to`,
+    );
+    return false;
   }
 }

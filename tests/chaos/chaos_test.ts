@@ -346,6 +346,14 @@ chaos("8. One of three Elasticsearch nodes SIGKILLed under load: indexing goes o
     await waitReady(bridge);
     scenario.startLoad();
     await indexedAtLeast(bridge, 2000);
+    // One replica protects a shard only once it is in sync: a node lost before that (a second
+    // after the index was created) takes the only copy with it, and Elasticsearch holds writes
+    // to that shard until it is back. The fault is a node lost from a healthy cluster.
+    const green = await scenario.target.request(
+      "GET",
+      `/_cluster/health/${scenario.topic}-*?wait_for_status=green&timeout=60s`,
+    );
+    assert.equal(green.status, "green", "the cluster was green before the kill");
     await stack("kill", "escluster-2");
     const since = Date.now();
     const atKill = await metricOf(bridge, INDEXED);
