@@ -295,12 +295,15 @@ async function appendStream(stream: ReadableStream<Uint8Array>, path: string): P
 
 let nextPort = 19_100 + Math.floor(Math.random() * 500);
 
-/** Starts the bridge (`main.ts`) as its own process, with a log file of its own. */
-export async function startBridge(env: Record<string, string>): Promise<BridgeProcess> {
+/**
+ * Starts the bridge (`main.ts`) as its own process, one process as the compiled binary is, with
+ * a log file of its own; `denoFlags` go before the script (e.g. `--cpu-prof`).
+ */
+export async function startBridge(env: Record<string, string>, denoFlags: string[] = []): Promise<BridgeProcess> {
   const port = nextPort++;
   const logPath = await Deno.makeTempFile({ prefix: "bridge-", suffix: ".log" });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "main.ts"],
+    args: ["run", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", ...denoFlags, "main.ts"],
     cwd: REPO_ROOT,
     env: {
       PROMETHEUS_CLIENT_PORT: String(port),
