@@ -3,6 +3,7 @@
  * (`@elastic/elasticsearch` for Elasticsearch, `@opensearch-project/opensearch` for OpenSearch),
  * and the one error it raises.
  */
+import type { Buffer } from "node:buffer";
 import type { ElasticConfig } from "../config.ts";
 import type { PemMaterial } from "../settings.ts";
 
@@ -12,7 +13,7 @@ export interface SearchRequest {
   querystring?: Record<string, string>;
   body?: Record<string, unknown>;
   /** NDJSON, sent as is (`_bulk`). */
-  bulkBody?: string;
+  bulkBody?: string | Buffer;
 }
 
 export interface SearchResponse {
