@@ -37,3 +37,15 @@ Deno.test("without any time field the Kafka timestamp is used", () => {
     field: KAFKA_TIMESTAMP,
   });
 });
+
+Deno.test("names stay right across midnight, prefixes and more days than the memo keeps", () => {
+  const day = Date.UTC(2026, 10, 24);
+  assert.equal(dailyIndexName("sflow", day - 1), "sflow-2026-11-23");
+  assert.equal(dailyIndexName("sflow", day), "sflow-2026-11-24");
+  assert.equal(dailyIndexName("other", day), "other-2026-11-24");
+  for (let offset = 0; offset < 2500; offset++) {
+    const at = Date.UTC(2020, 0, 1) + offset * 86_400_000 + 43_200_000;
+    assert.equal(dailyIndexName("sflow", at), `sflow-${new Date(at).toISOString().slice(0, 10)}`);
+  }
+  assert.equal(dailyIndexName("sflow", Date.UTC(1969, 11, 31, 23)), "sflow-1969-12-31");
+});
