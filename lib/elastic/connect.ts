@@ -80,42 +80,48 @@ async function identify(elastic: SearchTransport, opensearch: SearchTransport): 
   return { distribution: body.version.distribution === "opensearch" ? "opensearch" : "elasticsearch", version };
 }
 
+/**
+ * Chooses whom to trust, identifies the server and refuses an unsupported one; returns the
+ * service over the client made for that server (the other one is closed). Failures are reported
+ * to readiness before they are thrown.
+ */
+async function openService(
+  { config, pem, health, status }: Pick<ConnectOptions, "config" | "pem" | "health" | "status">,
+): Promise<SearchService> {
+  let ca: string | undefined;
+  try {
+    ca = await trustedCa(config);
+  } catch (error) {
+    if (error instanceof FingerprintMismatch) health.fail("elasticsearch_tls", error.message);
+    else status.failed(error as SearchError);
+    throw error;
+  }
+  const options = commonClientOptions(config, ca, pem);
+  const transports = { elasticsearch: elasticsearchTransport(options), opensearch: opensearchTransport(options) };
+  let server: ServerInfo;
+  try {
+    server = await identify(transports.elasticsearch, transports.opensearch);
+    const problem = supportProblem(server);
+    if (problem !== undefined) throw new UnsupportedServer(problem);
+  } catch (error) {
+    await Promise.all([transports.elasticsearch.close(), transports.opensearch.close()]);
+    if (error instanceof UnsupportedServer) health.fail("elasticsearch_server", error.message);
+    else status.failed(error as SearchError, { step: "identifying the server" });
+    throw error;
+  }
+  health.pass("elasticsearch_server");
+  const unused = server.distribution === "opensearch" ? transports.elasticsearch : transports.opensearch;
+  await unused.close();
+  return new SearchService(server, transports[server.distribution]);
+}
+
 /** Connects as described above; resolves once the template is installed. */
-export async function connectSearch(
-  { config, pem, mappings, health, status, log }: ConnectOptions,
-): Promise<Connected> {
+export async function connectSearch(options: ConnectOptions): Promise<Connected> {
+  const { config, mappings, status, log } = options;
   return await retryUntilDone(
     async () => {
-      let ca: string | undefined;
-      try {
-        ca = await trustedCa(config);
-      } catch (error) {
-        if (error instanceof FingerprintMismatch) health.fail("elasticsearch_tls", error.message);
-        else status.failed(error as SearchError);
-        throw error;
-      }
-      const options = commonClientOptions(config, ca, pem);
-      const elastic = elasticsearchTransport(options);
-      const opensearch = opensearchTransport(options);
-      let server: ServerInfo;
-      try {
-        server = await identify(elastic, opensearch);
-      } catch (error) {
-        await Promise.all([elastic.close(), opensearch.close()]);
-        if (error instanceof UnsupportedServer) health.fail("elasticsearch_server", error.message);
-        else status.failed(error as SearchError, { step: "identifying the server" });
-        throw error;
-      }
-      const problem = supportProblem(server);
-      if (problem !== undefined) {
-        await Promise.all([elastic.close(), opensearch.close()]);
-        health.fail("elasticsearch_server", problem);
-        throw new UnsupportedServer(problem);
-      }
-      health.pass("elasticsearch_server");
-      const chosen = server.distribution === "opensearch" ? opensearch : elastic;
-      await (chosen === elastic ? opensearch : elastic).close();
-      const service = new SearchService(server, chosen);
+      const service = await openService(options);
+      const { server } = service;
       const adapted = adaptMappings(mappings, mappingFeatures(server));
       log.info("connected", {
         server: describeServer(server),
