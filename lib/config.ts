@@ -41,9 +41,6 @@ export type TimestampSource = "flow" | "kafka" | "ingest";
 const TIMESTAMP_SOURCES: readonly TimestampSource[] = ["flow", "kafka", "ingest"];
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
-/** Names of settings whose values are never printed. */
-export const SECRET_VARIABLES = ["ELASTIC_PASSWORD", "ELASTIC_API_KEY", "KAFKA_SASL_PASSWORD"] as const;
-
 const GENERAL_VARIABLES: readonly Variable[] = [
   {
     name: "PMACCT_TIMEZONE",

@@ -59,11 +59,6 @@ export function templateName(prefix: string): string {
   return `${prefix}-pmacct`;
 }
 
-/** The body that creates one daily index with the template's settings and mappings. */
-export function indexCreationBody(template: IndexTemplate): IndexTemplate["template"] {
-  return template.template;
-}
-
 /** Mappings rewritten for a server, and what was changed, for the start-up log. */
 export interface AdaptedMappings {
   mappings: Record<string, unknown>;

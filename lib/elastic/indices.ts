@@ -4,8 +4,7 @@
  * every record. An index Elasticsearch reports missing later (deleted by hand or by retention)
  * is forgotten and created again before the retry.
  */
-import type { IndexPreparer } from "../bulk_writer.ts";
-import { BulkRequestError } from "../bulk_writer.ts";
+import { BulkRequestError, type IndexPreparer } from "../bulk_writer.ts";
 import type { Health } from "../health.ts";
 import type { IndexTemplate } from "../index_template.ts";
 import type { Logger } from "../log.ts";
@@ -14,14 +13,6 @@ import type { SearchError } from "./transport.ts";
 
 /** The readiness check this file owns. */
 export const INDEX_CHECK = "index_creation";
-
-/** Raised when an index could not be created; the writer retries the batch. */
-export class IndexCreationError extends BulkRequestError {
-  constructor(message: string, status?: number) {
-    super(message, status);
-    this.name = "IndexCreationError";
-  }
-}
 
 export class IndexCreator implements IndexPreparer {
   readonly #known = new Set<string>();
@@ -65,9 +56,9 @@ export class IndexCreator implements IndexPreparer {
           this.template.index_patterns[0]
         }`;
         this.health.fail(INDEX_CHECK, problem, { error: message });
-        throw new IndexCreationError(problem, status);
+        throw new BulkRequestError(problem, status);
       }
-      throw new IndexCreationError(`cannot create index ${index}: ${message}`, status);
+      throw new BulkRequestError(`cannot create index ${index}: ${message}`, status);
     }
   }
 }
