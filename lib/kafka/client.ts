@@ -3,7 +3,7 @@
  * shared by the consumer, the admin reads and the dead-letter producer; and the one place that
  * turns a Kafka failure into the readiness check an operator must fix.
  */
-import { Kafka, type LogEntry, logLevel as KafkaLogLevel, type SASLOptions } from "kafkajs";
+import { type Admin, Kafka, type LogEntry, logLevel as KafkaLogLevel, type SASLOptions } from "kafkajs";
 import type { KafkaConfig } from "../config.ts";
 import type { Health } from "../health.ts";
 import type { Logger } from "../log.ts";
@@ -66,6 +66,17 @@ export function createKafka(config: KafkaConfig, pem: PemMaterial | undefined, l
     // is wrong) within a second, instead of after kafkajs' own retries of a wrong password.
     retry: { initialRetryTime: 300, maxRetryTime: 2_000, retries: 2 },
   });
+}
+
+/** Runs `use` on a connected admin client, which is disconnected afterwards whatever happened. */
+export async function withAdmin<T>(kafka: Kafka, use: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return await use(admin);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }
 
 /** The readiness checks of the Kafka side, and whether each passes before anything was tried. */

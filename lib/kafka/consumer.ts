@@ -9,7 +9,7 @@ import type { Health } from "../health.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Pipeline } from "../pipeline.ts";
-import { reportKafkaFailure, reportKafkaReached } from "./client.ts";
+import { reportKafkaFailure, reportKafkaReached, withAdmin } from "./client.ts";
 
 /** How long a batch waits for buffer room (each time) before its partition is paused instead. */
 const ROOM_WAIT_MS = 1000;
@@ -41,11 +41,11 @@ async function seedPartitionGauges(
   log: Logger,
 ): Promise<void> {
   if (partitions.length === 0) return;
-  const admin = kafka.admin();
   try {
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(config.topic);
-    const [committed] = await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] });
+    const { ends, committed } = await withAdmin(kafka, async (admin) => ({
+      ends: await admin.fetchTopicOffsets(config.topic),
+      committed: (await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] }))[0],
+    }));
     for (const partition of partitions) {
       const end = ends.find((candidate) => candidate.partition === partition);
       if (end && !highWatermarks.has(partition)) highWatermarks.set(partition, Number(end.high));
@@ -60,8 +60,6 @@ async function seedPartitionGauges(
     log.debug("could not read the assigned partitions' offsets for the lag gauges", {
       error: (error as Error).message,
     });
-  } finally {
-    await admin.disconnect().catch(() => {});
   }
 }
 

@@ -8,19 +8,9 @@ import { type Admin, ConfigResourceTypes, type Kafka } from "kafkajs";
 import type { KafkaConfig } from "../config.ts";
 import type { Health } from "../health.ts";
 import type { Logger } from "../log.ts";
-import { reportKafkaFailure, reportKafkaReached } from "./client.ts";
+import { reportKafkaFailure, reportKafkaReached, withAdmin } from "./client.ts";
 
 const TOPIC_POLL_MS = 2000;
-
-async function withAdmin<T>(kafka: Kafka, use: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    return await use(admin);
-  } finally {
-    await admin.disconnect().catch(() => {});
-  }
-}
 
 /**
  * Resolves once the source topic exists, saying "topic X does not exist yet; waiting" (and
