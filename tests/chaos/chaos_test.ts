@@ -5,15 +5,24 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { alive, groupLag, KAFKA, readiness, stack, waitFor, waitForLog, waitReady } from "../support/stack.ts";
+import {
+  alive,
+  groupLag,
+  integrationTest,
+  KAFKA,
+  readiness,
+  stack,
+  waitFor,
+  waitForLog,
+  waitReady,
+} from "../support/stack.ts";
 import { SearchTarget } from "../support/search_target.ts";
 import { startFaultProxy } from "./fault_proxy.ts";
 import { LONG, metricOf, renderTable, type Row, rows, Scenario, series, TABLE_PATH } from "./harness.ts";
 
 const INDEXED = "pmacct_bridge_documents_indexed_total";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const chaos = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+const chaos = integrationTest;
 
 /**
  * The end of every scenario: waits for every record, adds the row, and checks that nothing is

@@ -6,16 +6,22 @@
  * anonymous superuser role, so a missing privilege cannot be shown there.)
  */
 import assert from "node:assert/strict";
-import { REPO_ROOT } from "../support/fixtures.ts";
 import { assertIndexedTotals, expectedTotals, produceLiveTraffic } from "../support/live_traffic.ts";
-import { ES9_ADMIN, SearchTarget } from "../support/search_target.ts";
-import { readiness, stack, startBridge, uniqueName, waitFor, waitForLog, waitReady } from "../support/stack.ts";
+import { ES9_ADMIN, SearchTarget, STACK_CA } from "../support/search_target.ts";
+import {
+  integrationTest,
+  readiness,
+  stack,
+  startBridge,
+  uniqueName,
+  waitFor,
+  waitForLog,
+  waitReady,
+} from "../support/stack.ts";
 
-Deno.test({
-  name: "a user without create_index is told which privilege it lacks; records land once it is granted",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
+integrationTest(
+  "a user without create_index is told which privilege it lacks; records land once it is granted",
+  async () => {
     await stack("up", "es9");
     const target = new SearchTarget("https://127.0.0.1:9202", ES9_ADMIN);
     const topic = uniqueName("privilege");
@@ -40,7 +46,7 @@ Deno.test({
         ELASTIC_INDEX_PREFIX: topic,
         ELASTIC_MAX_TIME_TO_SEND: "1",
         ELASTIC_HOSTS: "127.0.0.1:9202",
-        ELASTIC_CA_FILE: `${REPO_ROOT}.stack/certs/ca.pem`,
+        ELASTIC_CA_FILE: STACK_CA,
         ELASTIC_USERNAME: user,
         ELASTIC_PASSWORD: password,
       });
@@ -66,4 +72,4 @@ Deno.test({
       await stack("down", "es9");
     }
   },
-});
+);

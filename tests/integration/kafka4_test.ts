@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import { assertIndexedTotals, expectedTotals, totalCount } from "../support/live_traffic.ts";
 import {
+  integrationTest,
   readiness,
   readTopic,
   replaySyntheticTraffic,
@@ -21,11 +22,9 @@ import {
 const BROKER = "127.0.0.1:9192";
 const SOURCE_MAX_MESSAGE_BYTES = 3_145_728;
 
-Deno.test({
-  name: "Kafka 4.1.1 without topic auto-creation: the bridge waits for the topic, then indexes every record",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
+integrationTest(
+  "Kafka 4.1.1 without topic auto-creation: the bridge waits for the topic, then indexes every record",
+  async () => {
     await stack("up", "kafka4");
     const admin = new Kafka({ clientId: "kafka4-test", brokers: [BROKER], logLevel: logLevel.NOTHING }).admin();
     const topic = uniqueName("kafka4");
@@ -80,4 +79,4 @@ Deno.test({
       await stack("down", "kafka4");
     }
   },
-});
+);

@@ -5,11 +5,12 @@
  * clear line and a named `/readyz` check, and the bridge carries on once the broker accepts it.
  */
 import assert from "node:assert/strict";
-import { REPO_ROOT } from "../support/fixtures.ts";
+import { STACK_CA, STACK_CERTS } from "../support/search_target.ts";
 import { assertIndexedTotals, expectedTotals, produceLiveTraffic } from "../support/live_traffic.ts";
 import {
   alive,
   type BridgeProcess,
+  integrationTest,
   logLines,
   readiness,
   readTopic,
@@ -19,10 +20,6 @@ import {
   waitFor,
   waitReady,
 } from "../support/stack.ts";
-
-const CERTS = `${REPO_ROOT}.stack/certs`;
-const test = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 
 /** One live replay shared by the tests of this file (each reads it as its own group). */
 let source: Promise<string> | undefined;
@@ -39,7 +36,7 @@ const SASL_SSL = {
   KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:9096",
   KAFKA_SECURITY_PROTOCOL: "SASL_SSL",
   KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
-  KAFKA_SSL_CA_FILE: `${CERTS}/ca.pem`,
+  KAFKA_SSL_CA_FILE: STACK_CA,
 };
 
 async function startOn(topic: string, prefix: string, env: Record<string, string>): Promise<BridgeProcess> {
@@ -70,17 +67,17 @@ async function indexesOver(env: Record<string, string>) {
   }
 }
 
-test("mutual TLS (SSL with a client certificate)", async () => {
+integrationTest("mutual TLS (SSL with a client certificate)", async () => {
   await indexesOver({
     KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:9094",
     KAFKA_SECURITY_PROTOCOL: "SSL",
-    KAFKA_SSL_CA_FILE: `${CERTS}/ca.pem`,
-    KAFKA_SSL_CERT_FILE: `${CERTS}/client.pem`,
-    KAFKA_SSL_KEY_FILE: `${CERTS}/client.key`,
+    KAFKA_SSL_CA_FILE: STACK_CA,
+    KAFKA_SSL_CERT_FILE: `${STACK_CERTS}/client.pem`,
+    KAFKA_SSL_KEY_FILE: `${STACK_CERTS}/client.key`,
   });
 });
 
-test("SASL_PLAINTEXT with PLAIN", async () => {
+integrationTest("SASL_PLAINTEXT with PLAIN", async () => {
   await indexesOver({
     KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:9095",
     KAFKA_SECURITY_PROTOCOL: "SASL_PLAINTEXT",
@@ -90,47 +87,50 @@ test("SASL_PLAINTEXT with PLAIN", async () => {
   });
 });
 
-test("SASL_SSL with SCRAM-SHA-512", async () => {
+integrationTest("SASL_SSL with SCRAM-SHA-512", async () => {
   await indexesOver({ ...SASL_SSL, KAFKA_SASL_USERNAME: "bridge", KAFKA_SASL_PASSWORD: "bridge-secret" });
 });
 
-test("a wrong SASL password: one clear line, /readyz names it, and indexing starts once the broker accepts it", async () => {
-  const topic = await sourceTopic();
-  const user = uniqueName("user");
-  const password = `pw-${crypto.randomUUID()}`;
-  await stack("scram", "kafka", user, "the-old-password");
-  const prefix = uniqueName("rotated");
-  const bridge = await startOn(topic, prefix, {
-    ...SASL_SSL,
-    KAFKA_SASL_USERNAME: user,
-    KAFKA_SASL_PASSWORD: password,
-  });
-  try {
-    const problem = "Kafka refused the SASL credentials";
-    await waitFor("/readyz to name kafka_credentials", async () => {
-      const { status, checks, problems } = await readiness(bridge);
-      return status === 503 && checks.kafka_credentials === false && problems.kafka_credentials?.startsWith(problem);
+integrationTest(
+  "a wrong SASL password: one clear line, /readyz names it, and indexing starts once the broker accepts it",
+  async () => {
+    const topic = await sourceTopic();
+    const user = uniqueName("user");
+    const password = `pw-${crypto.randomUUID()}`;
+    await stack("scram", "kafka", user, "the-old-password");
+    const prefix = uniqueName("rotated");
+    const bridge = await startOn(topic, prefix, {
+      ...SASL_SSL,
+      KAFKA_SASL_USERNAME: user,
+      KAFKA_SASL_PASSWORD: password,
     });
-    await new Promise((resolve) => setTimeout(resolve, 8000));
-    assert.equal(await alive(bridge), true, "the bridge exited on a wrong password");
-    assert.equal((await logLines(bridge, problem)).length, 1, "the problem is logged once");
-    assert.equal((await logLines(bridge, password)).length, 0, "the password is never printed");
-    assert.equal((await logLines(bridge, "KAFKA_SASL_PASSWORD=****")).length, 1, "the start-up line masks it");
+    try {
+      const problem = "Kafka refused the SASL credentials";
+      await waitFor("/readyz to name kafka_credentials", async () => {
+        const { status, checks, problems } = await readiness(bridge);
+        return status === 503 && checks.kafka_credentials === false && problems.kafka_credentials?.startsWith(problem);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 8000));
+      assert.equal(await alive(bridge), true, "the bridge exited on a wrong password");
+      assert.equal((await logLines(bridge, problem)).length, 1, "the problem is logged once");
+      assert.equal((await logLines(bridge, password)).length, 0, "the password is never printed");
+      assert.equal((await logLines(bridge, "KAFKA_SASL_PASSWORD=****")).length, 1, "the start-up line masks it");
 
-    await stack("scram", "kafka", user, password);
-    await waitReady(bridge, 90_000);
-    await assertIndexed(bridge, topic, prefix);
-    assert.equal((await logLines(bridge, "resolved check=kafka_credentials")).length, 1);
-  } finally {
-    await bridge.stop("SIGKILL");
-  }
-});
+      await stack("scram", "kafka", user, password);
+      await waitReady(bridge, 90_000);
+      await assertIndexed(bridge, topic, prefix);
+      assert.equal((await logLines(bridge, "resolved check=kafka_credentials")).length, 1);
+    } finally {
+      await bridge.stop("SIGKILL");
+    }
+  },
+);
 
-test("a CA that did not sign the broker's certificate is named as such", async () => {
+integrationTest("a CA that did not sign the broker's certificate is named as such", async () => {
   const topic = await sourceTopic();
   const bridge = await startOn(topic, uniqueName("wrong-ca"), {
     ...SASL_SSL,
-    KAFKA_SSL_CA_FILE: `${CERTS}/other-ca.pem`,
+    KAFKA_SSL_CA_FILE: `${STACK_CERTS}/other-ca.pem`,
     KAFKA_SASL_USERNAME: "bridge",
     KAFKA_SASL_PASSWORD: "bridge-secret",
   });

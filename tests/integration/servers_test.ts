@@ -6,16 +6,16 @@
  * also reached by CA fingerprint and refused with a wrong CA.
  */
 import assert from "node:assert/strict";
-import { REPO_ROOT } from "../support/fixtures.ts";
 import {
   assertIndexedTotals,
   expectedTotals,
   produceLiveTraffic,
   UNKNOWN_FIELDS_RECORD,
 } from "../support/live_traffic.ts";
-import { ES9_ADMIN, SearchTarget } from "../support/search_target.ts";
+import { ES9_ADMIN, SearchTarget, STACK_CA, STACK_CERTS } from "../support/search_target.ts";
 import {
   alive,
+  integrationTest,
   logLines,
   readiness,
   readTopic,
@@ -26,10 +26,6 @@ import {
   waitForLog,
   waitReady,
 } from "../support/stack.ts";
-
-const CERTS = `${REPO_ROOT}.stack/certs`;
-const test = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 
 /** The field types the default template must give on every server. */
 const EXPECTED_TYPES: Record<string, string> = {
@@ -103,11 +99,11 @@ async function indexInto(
   }
 }
 
-test("Elasticsearch 7.17.25 with the default template", async () => {
+integrationTest("Elasticsearch 7.17.25 with the default template", async () => {
   await indexInto("es7", { url: "http://127.0.0.1:9201", server: "Elasticsearch 7.17.25", flattened: "flattened" });
 });
 
-test("Elasticsearch 8.14.1 with action.auto_create_index: false", async () => {
+integrationTest("Elasticsearch 8.14.1 with action.auto_create_index: false", async () => {
   const settings = await new SearchTarget("http://127.0.0.1:9200").request(
     "GET",
     "/_cluster/settings?include_defaults=true&filter_path=*.action.auto_create_index",
@@ -121,7 +117,7 @@ test("Elasticsearch 8.14.1 with action.auto_create_index: false", async () => {
   });
 });
 
-test("OpenSearch 2.19.3 with the default template", async () => {
+integrationTest("OpenSearch 2.19.3 with the default template", async () => {
   await indexInto("opensearch", {
     url: "http://127.0.0.1:9203",
     server: "OpenSearch 2.19.3",
@@ -132,72 +128,75 @@ test("OpenSearch 2.19.3 with the default template", async () => {
 /** es9 has no anonymous access: every bridge logs in. */
 const ES9_LOGIN = { ELASTIC_USERNAME: ES9_ADMIN.username, ELASTIC_PASSWORD: ES9_ADMIN.password };
 
-test("Elasticsearch 9.1.5 over HTTPS: CA file with a client certificate, CA fingerprint, and a wrong CA fixed", async () => {
-  const url = "https://127.0.0.1:9202";
-  const target = new SearchTarget(url, ES9_ADMIN);
-  await indexInto("es9", {
-    url,
-    server: "Elasticsearch 9.1.5",
-    flattened: "flattened",
-    keepUp: true,
-    target,
-    env: {
-      ...ES9_LOGIN,
-      ELASTIC_CA_FILE: `${CERTS}/ca.pem`,
-      ELASTIC_CLIENT_CERT_FILE: `${CERTS}/client.pem`,
-      ELASTIC_CLIENT_KEY_FILE: `${CERTS}/client.key`,
-    },
-  });
-  const topic = uniqueName("es9-trust");
-  try {
-    const expected = await produceLiveTraffic(topic, `${topic}-fp`);
-    const fingerprint = new TextDecoder().decode(
-      (await new Deno.Command("openssl", {
-        args: ["x509", "-in", `${CERTS}/ca.pem`, "-noout", "-fingerprint", "-sha256"],
-        stdout: "piped",
-      }).output()).stdout,
-    ).trim().split("=")[1];
-    const byFingerprint = await startBridge(
-      bridgeEnv(topic, `${topic}-fp`, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FINGERPRINT: fingerprint }),
-    );
+integrationTest(
+  "Elasticsearch 9.1.5 over HTTPS: CA file with a client certificate, CA fingerprint, and a wrong CA fixed",
+  async () => {
+    const url = "https://127.0.0.1:9202";
+    const target = new SearchTarget(url, ES9_ADMIN);
+    await indexInto("es9", {
+      url,
+      server: "Elasticsearch 9.1.5",
+      flattened: "flattened",
+      keepUp: true,
+      target,
+      env: {
+        ...ES9_LOGIN,
+        ELASTIC_CA_FILE: STACK_CA,
+        ELASTIC_CLIENT_CERT_FILE: `${STACK_CERTS}/client.pem`,
+        ELASTIC_CLIENT_KEY_FILE: `${STACK_CERTS}/client.key`,
+      },
+    });
+    const topic = uniqueName("es9-trust");
     try {
-      await waitReady(byFingerprint);
-      await assertIndexedTotals(byFingerprint, `${topic}-fp`, expected, target);
-      assert.equal(await byFingerprint.metric("pmacct_bridge_documents_rejected_total"), 0);
-    } finally {
-      await byFingerprint.stop("SIGKILL");
-    }
+      const expected = await produceLiveTraffic(topic, `${topic}-fp`);
+      const fingerprint = new TextDecoder().decode(
+        (await new Deno.Command("openssl", {
+          args: ["x509", "-in", STACK_CA, "-noout", "-fingerprint", "-sha256"],
+          stdout: "piped",
+        }).output()).stdout,
+      ).trim().split("=")[1];
+      const byFingerprint = await startBridge(
+        bridgeEnv(topic, `${topic}-fp`, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FINGERPRINT: fingerprint }),
+      );
+      try {
+        await waitReady(byFingerprint);
+        await assertIndexedTotals(byFingerprint, `${topic}-fp`, expected, target);
+        assert.equal(await byFingerprint.metric("pmacct_bridge_documents_rejected_total"), 0);
+      } finally {
+        await byFingerprint.stop("SIGKILL");
+      }
 
-    // A CA that did not sign the server's certificate: one clear line, not ready, no crash loop.
-    const prefix = `${topic}-ca`;
-    const wrong = await startBridge(
-      bridgeEnv(topic, prefix, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FILE: `${CERTS}/other-ca.pem` }),
-    );
-    try {
-      const problem = "Elasticsearch's certificate is not trusted: set ELASTIC_CA_FILE or ELASTIC_CA_FINGERPRINT";
-      await waitFor("/readyz to name elasticsearch_tls", async () => {
-        const { status, checks, problems } = await readiness(wrong);
-        return status === 503 && checks.elasticsearch_tls === false && problems.elasticsearch_tls === problem;
-      });
-      await new Promise((resolve) => setTimeout(resolve, 8000));
-      assert.equal(await alive(wrong), true, "the bridge exited on a wrong CA");
-      assert.equal((await logLines(wrong, problem)).length, 1, "the problem is logged once");
-      assert.equal((await logLines(wrong, "cannot reach")).length, 0, "a TLS failure is not 'cannot reach'");
+      // A CA that did not sign the server's certificate: one clear line, not ready, no crash loop.
+      const prefix = `${topic}-ca`;
+      const wrong = await startBridge(
+        bridgeEnv(topic, prefix, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FILE: `${STACK_CERTS}/other-ca.pem` }),
+      );
+      try {
+        const problem = "Elasticsearch's certificate is not trusted: set ELASTIC_CA_FILE or ELASTIC_CA_FINGERPRINT";
+        await waitFor("/readyz to name elasticsearch_tls", async () => {
+          const { status, checks, problems } = await readiness(wrong);
+          return status === 503 && checks.elasticsearch_tls === false && problems.elasticsearch_tls === problem;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 8000));
+        assert.equal(await alive(wrong), true, "the bridge exited on a wrong CA");
+        assert.equal((await logLines(wrong, problem)).length, 1, "the problem is logged once");
+        assert.equal((await logLines(wrong, "cannot reach")).length, 0, "a TLS failure is not 'cannot reach'");
+      } finally {
+        await wrong.stop("SIGKILL");
+      }
+      // Fixed: the same group and prefix with the right CA index everything.
+      const fixed = await startBridge(
+        bridgeEnv(topic, prefix, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FILE: STACK_CA }),
+      );
+      try {
+        await waitReady(fixed);
+        await assertIndexedTotals(fixed, prefix, await expectedTotals(topic, prefix), target);
+        assert.equal(await fixed.metric("pmacct_bridge_documents_rejected_total"), 0);
+      } finally {
+        await fixed.stop("SIGKILL");
+      }
     } finally {
-      await wrong.stop("SIGKILL");
+      await stack("down", "es9");
     }
-    // Fixed: the same group and prefix with the right CA index everything.
-    const fixed = await startBridge(
-      bridgeEnv(topic, prefix, "127.0.0.1:9202", { ...ES9_LOGIN, ELASTIC_CA_FILE: `${CERTS}/ca.pem` }),
-    );
-    try {
-      await waitReady(fixed);
-      await assertIndexedTotals(fixed, prefix, await expectedTotals(topic, prefix), target);
-      assert.equal(await fixed.metric("pmacct_bridge_documents_rejected_total"), 0);
-    } finally {
-      await fixed.stop("SIGKILL");
-    }
-  } finally {
-    await stack("down", "es9");
-  }
-});
+  },
+);

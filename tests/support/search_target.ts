@@ -6,8 +6,9 @@
 import type { DayTotals } from "./flow_oracle.ts";
 import { REPO_ROOT } from "./fixtures.ts";
 
-/** The stack's test CA (`stack/stack.sh install` makes it). */
-export const STACK_CA = `${REPO_ROOT}.stack/certs/ca.pem`;
+/** The stack's test certificates (`stack/stack.sh install` makes them) and its CA. */
+export const STACK_CERTS = `${REPO_ROOT}.stack/certs`;
+export const STACK_CA = `${STACK_CERTS}/ca.pem`;
 
 export interface IndexedDocument {
   id: string;

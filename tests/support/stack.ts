@@ -15,6 +15,14 @@ export const ELASTIC = "http://127.0.0.1:9200";
 /** The main Elasticsearch through its client (the benchmark's set-up). */
 export const elastic = new Client({ node: ELASTIC });
 
+/**
+ * A test against the real stack. It starts processes and servers that outlive its awaits (a
+ * bridge's pipes, a stack script), so Deno's op and resource sanitizers are off.
+ */
+export function integrationTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
 /** A name no earlier run used, so tests never see each other's topics, groups or indices. */
 export function uniqueName(label: string): string {
   return `it-${label}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
