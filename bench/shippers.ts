@@ -6,7 +6,7 @@
 import { bulkBody } from "../lib/bulk_writer.ts";
 import { encodeDocument } from "../lib/document.ts";
 import { REPO_ROOT, SHARED } from "../tests/support/fixtures.ts";
-import { elastic, KAFKA, startBridge } from "../tests/support/stack.ts";
+import { elastic, KAFKA, startBridge, waitFor } from "../tests/support/stack.ts";
 import { cpuSeconds, MemorySampler } from "./process_stats.ts";
 
 export interface Measurement {
@@ -26,15 +26,8 @@ export interface Settings {
   concurrency: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => Promise<boolean>, everyMs: number, timeoutMs = 900_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+/** How long a shipper may take to drain the largest lag before the run is called failed. */
+const DRAIN_TIMEOUT_MS = 900_000;
 
 /**
  * The bridge as operators run it: one `deno run main.ts` process at default settings (batch and
@@ -58,16 +51,22 @@ export async function runBridge(
   const pid = bridge.child.pid;
   const memory = new MemorySampler(pid);
   try {
-    await until("the bridge to be ready", async () => {
-      const response = await fetch(`http://127.0.0.1:${bridge.port}/readyz`);
-      await response.body?.cancel();
-      return response.ok;
-    }, 20);
+    await waitFor(
+      "the bridge to be ready",
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${bridge.port}/readyz`);
+        await response.body?.cancel();
+        return response.ok;
+      },
+      DRAIN_TIMEOUT_MS,
+      20,
+    );
     const ready = performance.now();
     const readyCpu = cpuSeconds(pid);
-    await until(
+    await waitFor(
       "the bridge to index everything",
       async () => (await bridge.metric("pmacct_bridge_documents_indexed_total")) >= records,
+      DRAIN_TIMEOUT_MS,
       100,
     );
     const done = performance.now();
