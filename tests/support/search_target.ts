@@ -51,7 +51,13 @@ export class SearchTarget {
     return text === "" ? {} : JSON.parse(text);
   }
 
+  /**
+   * Makes everything written so far searchable. Waits first for the prefix's primaries to
+   * start: a search that meets an index the bridge is creating right now fails with 503
+   * `no_shard_available_action_exception` instead of finding it empty.
+   */
   async refresh(prefix: string): Promise<void> {
+    await this.request("GET", `/_cluster/health/${prefix}-*?wait_for_status=yellow&timeout=60s`);
     await this.request("POST", `/${prefix}-*/_refresh?allow_no_indices=true`);
   }
 
