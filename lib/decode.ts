@@ -11,6 +11,9 @@
  * const lines = decodeMessage(new TextEncoder().encode('{"bytes":1}\n{"bytes":2}'));
  * lines.map((line) => line.kind); // ["flow", "flow"]
  * ```
+ *
+ * {@linkcode batchTexts} decodes a fetched batch's UTF-8 at once: the same lines, at one
+ * decoding per batch instead of one per message.
  */
 
 /** Why a message or line could not become a record; also the dead-letter reason. */
@@ -23,7 +26,13 @@ export type DecodeFailure = "empty_message" | "invalid_utf8" | "invalid_json" | 
 export const MAX_RECORD_LENGTH = 1024 * 1024;
 
 export type DecodedLine =
-  | { kind: "flow"; position: number; record: Record<string, unknown>; original: Uint8Array | string }
+  | {
+    kind: "flow";
+    position: number;
+    record: Record<string, unknown>;
+    /** The record's JSON text as pmacct wrote it; its UTF-8 bytes are what a dead letter carries. */
+    text: string;
+  }
   | { kind: "marker"; position: number; eventType: string; purgedEntries?: number }
   | { kind: "invalid"; position: number; reason: DecodeFailure; detail: string; bytes: Uint8Array };
 
@@ -31,7 +40,15 @@ export type DecodedLine =
 export const MARKER_EVENT_TYPES: ReadonlySet<string> = new Set(["purge_init", "purge_close"]);
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** For a joined batch: keeps byte order marks, so each message's own can be dropped as above. */
+const utf8KeepingMarks = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
+const BYTE_ORDER_MARK = 0xfeff;
+/**
+ * Joins a batch's messages for one decoding. NUL is never part of a JSON text: should a message
+ * hold one anyway, the parts miscount and the batch is decoded message by message instead.
+ */
+const SEPARATOR = "\u0000";
 
 function decodeLine(line: string, position: number, original: Uint8Array | string): DecodedLine {
   const bytes = () => typeof original === "string" ? encoder.encode(original) : original;
@@ -67,35 +84,75 @@ function decodeLine(line: string, position: number, original: Uint8Array | strin
       ? { kind: "marker", position, eventType, purgedEntries: purged }
       : { kind: "marker", position, eventType };
   }
-  return { kind: "flow", position, record, original };
+  return { kind: "flow", position, record, text: line };
 }
 
-/** Decodes a message value; `null` (a tombstone) and blank values are an `empty_message`. */
-export function decodeMessage(value: Uint8Array | null): DecodedLine[] {
-  const empty = (): DecodedLine[] => [
-    {
-      kind: "invalid",
-      position: 0,
-      reason: "empty_message",
-      detail: "message has no content",
-      bytes: value ?? new Uint8Array(),
-    },
-  ];
-  if (value === null || value.length === 0) return empty();
-  let text: string;
-  try {
-    text = utf8.decode(value);
-  } catch {
-    return [{
-      kind: "invalid",
-      position: 0,
-      reason: "invalid_utf8",
-      detail: "message is not UTF-8 text",
-      bytes: value,
-    }];
+/**
+ * Decodes a message value; `null` (a tombstone) and blank values are an `empty_message`.
+ * `text` is the value already decoded as UTF-8 ({@linkcode batchTexts}), when it is known.
+ */
+export function decodeMessage(value: Uint8Array | null, text?: string): DecodedLine[] {
+  if (value === null || value.length === 0) return emptyMessage(value);
+  if (text === undefined) {
+    try {
+      text = utf8.decode(value);
+    } catch {
+      return notUtf8(value);
+    }
   }
+  return decodeText(value, text);
+}
+
+/**
+ * The UTF-8 texts of a fetched batch's values, from a single decoding of them all, for
+ * {@linkcode decodeMessage}; `undefined` when the batch holds a value that is not UTF-8 (or holds
+ * a NUL), which each message then decodes alone, so that message alone is invalid.
+ */
+export function batchTexts(values: ReadonlyArray<Uint8Array | null>): string[] | undefined {
+  if (values.length < 2) return undefined;
+  let length = values.length - 1;
+  for (const value of values) length += value?.length ?? 0;
+  const joined = new Uint8Array(length);
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (i > 0) joined[at++] = SEPARATOR.charCodeAt(0);
+    if (value !== null) {
+      joined.set(value, at);
+      at += value.length;
+    }
+  }
+  let texts: string[];
+  try {
+    texts = utf8KeepingMarks.decode(joined).split(SEPARATOR);
+  } catch {
+    return undefined;
+  }
+  if (texts.length !== values.length) return undefined;
+  for (let i = 0; i < texts.length; i++) {
+    if (texts[i].charCodeAt(0) === BYTE_ORDER_MARK) texts[i] = texts[i].slice(1);
+  }
+  return texts;
+}
+
+function emptyMessage(value: Uint8Array | null): DecodedLine[] {
+  return [{
+    kind: "invalid",
+    position: 0,
+    reason: "empty_message",
+    detail: "message has no content",
+    bytes: value ?? new Uint8Array(),
+  }];
+}
+
+function notUtf8(value: Uint8Array): DecodedLine[] {
+  return [{ kind: "invalid", position: 0, reason: "invalid_utf8", detail: "message is not UTF-8 text", bytes: value }];
+}
+
+/** The lines of a non-empty message whose UTF-8 `text` was decoded from `value`. */
+function decodeText(value: Uint8Array, text: string): DecodedLine[] {
   if (!text.includes("\n")) {
-    return text.trim() === "" ? empty() : [decodeLine(text, 0, value)];
+    return text.trim() === "" ? emptyMessage(value) : [decodeLine(text, 0, value)];
   }
   const lines: DecodedLine[] = [];
   for (const raw of text.split("\n")) {
@@ -103,5 +160,5 @@ export function decodeMessage(value: Uint8Array | null): DecodedLine[] {
     if (line.trim() === "") continue;
     lines.push(decodeLine(line, lines.length, line));
   }
-  return lines.length === 0 ? empty() : lines;
+  return lines.length === 0 ? emptyMessage(value) : lines;
 }

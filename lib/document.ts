@@ -20,6 +20,7 @@
 import type { TimestampSource } from "./config.ts";
 import { FLOW_TIME_FIELDS, flowTime } from "./flow_time.ts";
 import { dailyIndexName } from "./index_name.ts";
+import { spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
 
 /** Where a record came from: enough to name it uniquely and to fall back on its Kafka time. */
@@ -83,20 +84,37 @@ export function documentId(origin: Pick<RecordOrigin, "topic" | "partition" | "o
   return `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}`;
 }
 
-/** Rewrites pmacct's encodings in place into the one shape the index template expects. */
-export function normaliseRecord(record: Record<string, unknown>, timezone: string): void {
+/**
+ * What normalising changes in a record: the values it replaces, and whether a `label` map moves
+ * to {@linkcode LABEL_MAP_FIELD}.
+ */
+interface Normalisation {
+  replacements: ValueReplacement[];
+  movesLabel: boolean;
+}
+
+/** Finds how pmacct's encodings in `record` become the one shape the index template expects. */
+function normalisation(record: Record<string, unknown>, timezone: string): Normalisation {
+  const replacements: ValueReplacement[] = [];
   for (const field of FLOW_TIME_FIELDS) {
     if (!(field in record)) continue;
-    const time = readPmacctTime(record[field], timezone);
-    if (time === null) record[field] = null;
-    else if (time !== undefined) record[field] = time.utc;
+    const current = record[field];
+    const time = readPmacctTime(current, timezone);
+    if (time === null) replacements.push({ field, current, value: null });
+    else if (time !== undefined && time.utc !== current) replacements.push({ field, current, value: time.utc });
   }
   for (const field of ADDRESS_FIELDS) {
-    if (record[field] === "") record[field] = null;
+    if (record[field] === "") replacements.push({ field, current: "", value: null });
   }
   const label = record.label;
-  if (label !== null && typeof label === "object" && !Array.isArray(label)) {
-    record[LABEL_MAP_FIELD] = label;
+  return { replacements, movesLabel: label !== null && typeof label === "object" && !Array.isArray(label) };
+}
+
+/** Applies a {@linkcode normalisation} to the record itself, for serialising it whole. */
+function normaliseInPlace(record: Record<string, unknown>, { replacements, movesLabel }: Normalisation): void {
+  for (const { field, value } of replacements) record[field] = value;
+  if (movesLabel) {
+    record[LABEL_MAP_FIELD] = record.label;
     delete record.label;
   }
 }
@@ -112,20 +130,42 @@ function timestampOf(record: Record<string, unknown>, origin: RecordOrigin, opti
   }
 }
 
-/** Encodes a record (which it modifies in place: it was decoded for this document alone). */
+const timestampTexts = new Map<number, string>();
+
+/** `@timestamp`'s text; memoised, as flows share their seconds (and many their milliseconds). */
+function timestampText(epochMs: number): string {
+  let text = timestampTexts.get(epochMs);
+  if (text === undefined) {
+    if (timestampTexts.size >= 50_000) timestampTexts.clear();
+    text = new Date(epochMs).toISOString();
+    timestampTexts.set(epochMs, text);
+  }
+  return text;
+}
+
+/**
+ * Encodes a record. Given the JSON `text` it was parsed from, the source is that text with the
+ * normalised values spliced in; otherwise (or where splicing cannot be sure) the record is
+ * normalised in place (it was decoded for this document alone) and serialised.
+ */
 export function encodeDocument(
   record: Record<string, unknown>,
   origin: RecordOrigin,
   options: EncodeOptions,
+  text?: string,
 ): EncodedDocument {
   // Read before normalising: the times are then parsed once (normalising hits the same memoised
   // parses) instead of a second time from the rewritten UTC text.
   const epochMs = timestampOf(record, origin, options);
-  normaliseRecord(record, options.timezone);
-  record["@timestamp"] = new Date(epochMs).toISOString();
-  return {
-    index: dailyIndexName(options.indexPrefix, epochMs),
-    id: documentId(origin),
-    source: JSON.stringify(record),
-  };
+  const timestamp = timestampText(epochMs);
+  const changes = normalisation(record, options.timezone);
+  let source = text === undefined || changes.movesLabel || "@timestamp" in record
+    ? undefined
+    : spliceJsonObject(text, changes.replacements, `"@timestamp":"${timestamp}"`);
+  if (source === undefined) {
+    normaliseInPlace(record, changes);
+    record["@timestamp"] = timestamp;
+    source = JSON.stringify(record);
+  }
+  return { index: dailyIndexName(options.indexPrefix, epochMs), id: documentId(origin), source };
 }

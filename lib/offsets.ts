@@ -16,18 +16,34 @@
  * ```
  */
 
-interface Entry {
-  offset: number;
-  remaining: number;
-}
-
+/**
+ * One partition's messages in the order they were taken (Kafka delivers a partition's offsets in
+ * increasing order), as parallel arrays: no object per message, and an acknowledgement finds its
+ * message by binary search.
+ */
 class PartitionOffsets {
-  entries: Entry[] = [];
+  offsets: number[] = [];
+  /** Acknowledgements each message still waits for. */
+  remaining: number[] = [];
+  /** Messages before this index are finished and no longer searched. */
   head = 0;
-  byOffset = new Map<number, Entry>();
+  unfinished = 0;
   /** Next offset to commit once nothing is in flight (last finished offset + 1). */
   frontier: number | undefined;
   committed: number | undefined;
+
+  indexOf(offset: number): number {
+    let low = this.head;
+    let high = this.offsets.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const found = this.offsets[middle];
+      if (found === offset) return middle;
+      if (found < offset) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
+  }
 }
 
 export class OffsetTracker {
@@ -44,27 +60,29 @@ export class OffsetTracker {
 
   /**
    * Registers a message that will finish after `units` acknowledgements (its records and dead
-   * letters). A message with no units (only markers) is finished at once.
+   * letters). A message with no units (only markers) is finished at once. A partition's messages
+   * begin in offset order.
    */
   begin(key: string, offset: number, units: number): void {
     const state = this.#partition(key);
-    const entry = { offset, remaining: units };
-    state.entries.push(entry);
-    if (units > 0) state.byOffset.set(offset, entry);
+    state.offsets.push(offset);
+    state.remaining.push(units);
+    if (units > 0) state.unfinished++;
   }
 
   /** Acknowledges `units` of the message at `offset`. */
   complete(key: string, offset: number, units = 1): void {
-    const entry = this.#partitions.get(key)?.byOffset.get(offset);
-    if (!entry) return;
-    entry.remaining -= units;
-    if (entry.remaining <= 0) this.#partitions.get(key)!.byOffset.delete(offset);
+    const state = this.#partitions.get(key);
+    const index = state?.indexOf(offset) ?? -1;
+    if (index < 0 || state!.remaining[index] <= 0) return;
+    state!.remaining[index] -= units;
+    if (state!.remaining[index] <= 0) state!.unfinished--;
   }
 
   /** Messages registered but not finished, over all partitions. */
   inFlight(): number {
     let count = 0;
-    for (const state of this.#partitions.values()) count += state.byOffset.size;
+    for (const state of this.#partitions.values()) count += state.unfinished;
     return count;
   }
 
@@ -75,16 +93,18 @@ export class OffsetTracker {
   committable(key: string): number | undefined {
     const state = this.#partitions.get(key);
     if (!state) return undefined;
-    while (state.head < state.entries.length && state.entries[state.head].remaining <= 0) {
-      state.frontier = state.entries[state.head].offset + 1;
+    const { offsets, remaining } = state;
+    while (state.head < offsets.length && remaining[state.head] <= 0) {
+      state.frontier = offsets[state.head] + 1;
       state.head++;
     }
-    if (state.head > 1024 && state.head * 2 > state.entries.length) {
-      state.entries = state.entries.slice(state.head);
+    if (state.head > 1024 && state.head * 2 > offsets.length) {
+      state.offsets = offsets.slice(state.head);
+      state.remaining = remaining.slice(state.head);
       state.head = 0;
     }
     if (state.frontier === undefined) return undefined;
-    const next = state.head < state.entries.length ? state.entries[state.head].offset : state.frontier;
+    const next = state.head < state.offsets.length ? state.offsets[state.head] : state.frontier;
     if ((state.committed !== undefined && next <= state.committed)) return undefined;
     return next;
   }

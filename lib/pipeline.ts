@@ -6,17 +6,15 @@
 import { BulkBuffer } from "./batch.ts";
 import type { BulkItemResult, BulkRequestError, BulkWriter } from "./bulk_writer.ts";
 import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
-import { decodeMessage } from "./decode.ts";
+import { batchTexts, type DecodedLine, decodeMessage } from "./decode.ts";
 import { encodeDocument, type EncodeOptions } from "./document.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { Aborted } from "./retry.ts";
 
-/** A Kafka message as the pipeline needs it. */
+/** A Kafka message as the pipeline needs it; kafkajs' own message objects are ones. */
 export interface SourceMessage {
-  topic: string;
-  partition: number;
   offset: string;
   /** Kafka timestamp, epoch milliseconds as a decimal string (kafkajs' form). */
   timestamp: string;
@@ -30,10 +28,13 @@ export interface PendingDocument {
   source: string;
   topic: string;
   partition: number;
+  /** The partition's key in the offset tracker, shared by its documents. */
+  partitionKey: string;
   offset: string;
   position: number;
   generation: number;
-  original: Uint8Array | string;
+  /** The record's JSON text as pmacct wrote it, for a dead letter. */
+  original: string;
 }
 
 export interface CommitRequest {
@@ -62,6 +63,15 @@ export interface PipelineDeps {
 }
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** Where the messages {@linkcode Pipeline.ingest} takes come from, and when they were taken. */
+interface TakenFrom {
+  topic: string;
+  partition: number;
+  key: string;
+  generation: number;
+  now: number;
+}
 
 export class Pipeline {
   readonly #buffer: BulkBuffer<PendingDocument>;
@@ -135,57 +145,76 @@ export class Pipeline {
    * and has Kafka deliver them again after {@linkcode onRoom}. Never waits itself, so the
    * consumer keeps heartbeating and can rebalance.
    */
-  ingest(messages: SourceMessage[]): number {
-    const { log, metrics } = this.deps;
+  ingest(topic: string, partition: number, messages: readonly SourceMessage[]): number {
     const generation = this.#generation;
+    const now = this.#now();
+    const key = partitionKey(topic, partition);
     let taken = 0;
-    for (const message of messages) {
-      if (!this.hasRoom || this.#abort.signal.aborted) break;
-      taken++;
-      const key = partitionKey(message.topic, message.partition);
-      const lines = decodeMessage(message.value);
-      const units = lines.filter((line) => line.kind !== "marker").length;
-      this.#tracker.begin(key, Number(message.offset), units);
-      const origin = {
-        topic: message.topic,
-        partition: message.partition,
-        offset: message.offset,
-        timestampMs: Number(message.timestamp),
-      };
-      for (const line of lines) {
-        if (line.kind === "marker") {
-          metrics.markers.inc({ event_type: line.eventType });
-          if (line.purgedEntries !== undefined) metrics.purgedEntries.inc(line.purgedEntries);
-          continue;
-        }
-        if (line.kind === "invalid") {
-          metrics.decodeErrors.inc({ reason: line.reason });
-          log.error("message is not a pmacct JSON record", {
-            reason: line.reason,
-            detail: line.detail,
-            topic: message.topic,
-            partition: message.partition,
-            offset: message.offset,
-            position: line.position,
-          });
-          this.#deadLetter(
-            { ...origin, position: line.position, reason: line.reason, detail: line.detail, value: line.bytes },
-            key,
-            generation,
-          );
-          continue;
-        }
-        metrics.samples.inc();
-        const encoded = encodeDocument(line.record, { ...origin, position: line.position }, this.options);
-        this.#buffer.add(
-          { ...encoded, ...origin, position: line.position, generation, original: line.original },
-          this.#now(),
-        );
+    let flows = 0;
+    while (taken < messages.length && this.hasRoom && !this.#abort.signal.aborted) {
+      // One UTF-8 decoding for as many messages as there is room for: each holds a record or more.
+      const chunk = messages.slice(taken, taken + this.options.maxBuffered - this.held);
+      const texts = batchTexts(chunk.map((message) => message.value));
+      for (let i = 0; i < chunk.length && this.hasRoom; i++) {
+        const lines = decodeMessage(chunk[i].value, texts?.[i]);
+        flows += this.#take({ topic, partition, key, generation, now }, chunk[i], lines);
+        taken++;
       }
     }
-    metrics.buffered.set(this.held);
+    if (flows > 0) this.deps.metrics.samples.inc(flows);
+    this.deps.metrics.buffered.set(this.held);
     this.#pump();
     return taken;
+  }
+
+  /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
+  #take(from: TakenFrom, message: SourceMessage, lines: DecodedLine[]): number {
+    const { log, metrics } = this.deps;
+    const { topic, partition, key, generation } = from;
+    const offset = message.offset;
+    let units = 0;
+    for (const line of lines) if (line.kind !== "marker") units++;
+    this.#tracker.begin(key, Number(offset), units);
+    const timestampMs = Number(message.timestamp);
+    let flows = 0;
+    for (const line of lines) {
+      if (line.kind === "marker") {
+        metrics.markers.inc({ event_type: line.eventType });
+        if (line.purgedEntries !== undefined) metrics.purgedEntries.inc(line.purgedEntries);
+        continue;
+      }
+      const position = line.position;
+      if (line.kind === "invalid") {
+        metrics.decodeErrors.inc({ reason: line.reason });
+        log.error("message is not a pmacct JSON record", {
+          reason: line.reason,
+          detail: line.detail,
+          topic,
+          partition,
+          offset,
+          position,
+        });
+        const letter = { topic, partition, offset, position, reason: line.reason, detail: line.detail };
+        this.#deadLetter({ ...letter, value: line.bytes }, key, generation);
+        continue;
+      }
+      flows++;
+      const origin = { topic, partition, offset, position, timestampMs };
+      const { index, id, source } = encodeDocument(line.record, origin, this.options, line.text);
+      this.#buffer.add({
+        index,
+        id,
+        source,
+        topic,
+        partition,
+        partitionKey: key,
+        offset,
+        position,
+        generation,
+        original: line.text,
+      }, from.now);
+    }
+    return flows;
   }
 
   /** The last offset committed for a partition in this generation. */
@@ -252,9 +281,9 @@ export class Pipeline {
     }
   }
 
-  #acknowledge(doc: { topic: string; partition: number; offset: string; generation: number }): void {
+  #acknowledge(doc: PendingDocument): void {
     if (doc.generation !== this.#generation) return;
-    this.#tracker.complete(partitionKey(doc.topic, doc.partition), Number(doc.offset));
+    this.#tracker.complete(doc.partitionKey, Number(doc.offset));
   }
 
   #rejected(doc: PendingDocument, item: BulkItemResult): Promise<void> {

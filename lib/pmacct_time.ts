@@ -121,7 +121,9 @@ function parseText(value: string, zone: string): PmacctTime | null | undefined {
   return match ? parseDateTime(match, zone) : undefined;
 }
 
-const cache = new Map<string, PmacctTime | null | undefined>();
+/** Memoised reads, per zone: a cached `undefined` ("not a time") is stored as this. */
+const NOT_A_TIME = Symbol("not a time");
+const caches = new Map<string, Map<string, PmacctTime | null | typeof NOT_A_TIME>>();
 const CACHE_LIMIT = 50_000;
 
 /**
@@ -132,12 +134,19 @@ const CACHE_LIMIT = 50_000;
 export function readPmacctTime(value: unknown, zone: string): PmacctTime | null | undefined {
   if (typeof value === "number") return parseNumber(value);
   if (typeof value !== "string") return undefined;
-  const key = `${zone}|${value}`;
-  if (cache.has(key)) return cache.get(key);
-  const parsed = parseText(value, zone);
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(key, parsed);
-  return parsed;
+  let cache = caches.get(zone);
+  if (cache === undefined) {
+    cache = new Map();
+    caches.set(zone, cache);
+  }
+  let parsed = cache.get(value);
+  if (parsed === undefined) {
+    const read = parseText(value, zone);
+    parsed = read === undefined ? NOT_A_TIME : read;
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(value, parsed);
+  }
+  return parsed === NOT_A_TIME ? undefined : parsed;
 }
 
 /** Parses one pmacct time value to epoch milliseconds (see {@linkcode readPmacctTime}). */

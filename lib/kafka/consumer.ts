@@ -149,16 +149,10 @@ export async function runConsumer(
     eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
       if (!isRunning() || isStale()) return;
       highWatermarks.set(batch.partition, Number(batch.highWatermark));
-      const messages = batch.messages.map((message) => ({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: message.offset,
-        timestamp: message.timestamp,
-        value: message.value,
-      }));
-      let taken = pipeline.ingest(messages);
+      const { topic, partition, messages } = batch;
+      let taken = pipeline.ingest(topic, partition, messages);
       while (taken < messages.length && isRunning() && !isStale() && await pipeline.whenRoom(ROOM_WAIT_MS)) {
-        taken += pipeline.ingest(messages.slice(taken));
+        taken += pipeline.ingest(topic, partition, messages.slice(taken));
         await heartbeat();
       }
       if (taken > 0) resolveOffset(messages[taken - 1].offset);

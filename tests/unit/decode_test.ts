@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeMessage } from "../../lib/decode.ts";
+import { batchTexts, decodeMessage } from "../../lib/decode.ts";
 import { fixtureRecordFiles } from "../support/fixtures.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -46,11 +46,35 @@ Deno.test("empty, non-object and non-UTF-8 messages are classified", () => {
   assert.equal(reason(new Uint8Array([0xff, 0xfe, 0x7b])), "invalid_utf8");
 });
 
-Deno.test("a single-record message keeps its original bytes", () => {
-  const value = bytes('{"event_type": "purge", "bytes": 5}');
+Deno.test("a flow keeps its text as pmacct wrote it, byte for byte", () => {
+  const value = bytes('{"event_type": "purge", "bytes": 5, "label": "ünïcode"} ');
   const [line] = decodeMessage(value);
   assert.ok(line.kind === "flow");
-  assert.equal(line.original, value);
+  assert.deepEqual(bytes(line.text), value);
+});
+
+Deno.test("a batch decodes as each of its messages would on its own", () => {
+  const fixture = fixtureRecordFiles().flatMap(({ lines }) => lines).slice(0, 50).map(bytes);
+  const batches: Array<Array<Uint8Array | null>> = [
+    fixture,
+    [...fixture.slice(0, 3), null, new Uint8Array(), bytes(" \n"), bytes('{"a":1}\n{"b":'), bytes("[1]")],
+    // Byte order marks: one dropped per message, as a message decoded alone drops it.
+    [bytes('\ufeff{"a":1}'), bytes('\ufeff\ufeff{"a":2}'), bytes('{"a":"\ufeff"}')],
+    // Not UTF-8, or holding the separator: that message alone is invalid, the rest decode.
+    [fixture[0], new Uint8Array([0x7b, 0xff, 0x7d]), fixture[1]],
+    [fixture[0], bytes('{"a":"\u0000"}'), bytes('{"a":"\0"}'), fixture[1]],
+    [new Uint8Array([0xe2, 0x82]), new Uint8Array([0xac])],
+    [fixture[2]],
+    [],
+  ];
+  const decodeBatch = (batch: Array<Uint8Array | null>) => {
+    const texts = batchTexts(batch);
+    return batch.map((value, i) => decodeMessage(value, texts?.[i]));
+  };
+  for (const batch of batches) assert.deepEqual(decodeBatch(batch), batch.map((value) => decodeMessage(value)));
+  assert.ok(batchTexts(fixture) !== undefined, "a batch of pmacct records decodes at once");
+  const split = decodeBatch([new Uint8Array([0xe2, 0x82]), new Uint8Array([0xac])]);
+  assert.deepEqual(split.map(([line]) => line.kind === "invalid" && line.reason), ["invalid_utf8", "invalid_utf8"]);
 });
 
 Deno.test("kafka_markers are markers, not flows", () => {

@@ -32,6 +32,23 @@ Deno.test("every fixture record gets the flow's own day and @timestamp, never th
   }
 });
 
+Deno.test("a source spliced into pmacct's text says what the record serialised whole says", () => {
+  let spliced = 0;
+  for (const timezone of ["UTC", "Asia/Kolkata", "America/New_York"]) {
+    for (const { path, lines } of fixtureRecordFiles()) {
+      for (const line of lines) {
+        const fromText = encodeDocument(JSON.parse(line), origin, { ...options, timezone }, line);
+        const whole = encodeDocument(JSON.parse(line), origin, { ...options, timezone });
+        assert.deepEqual(JSON.parse(fromText.source), JSON.parse(whole.source), `${path}: ${line.slice(0, 80)}`);
+        assert.equal(fromText.index, whole.index);
+        if (fromText.source !== whole.source) spliced++;
+      }
+    }
+  }
+  // pmacct writes `"key": value`; the serialised form has no spaces, so a spliced source differs.
+  assert.ok(spliced > 1000, `only ${spliced} sources were spliced`);
+});
+
 Deno.test("zero times and empty addresses become null, times UTC, other fields stay as pmacct wrote them", () => {
   const doc = encodeDocument(
     {

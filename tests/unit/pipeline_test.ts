@@ -8,8 +8,8 @@ import { type CommitRequest, type PendingDocument, Pipeline, type SourceMessage 
 const encoder = new TextEncoder();
 const record = (n: number) => encoder.encode(JSON.stringify({ bytes: n, stamp_inserted: "2026-11-25 10:00:00" }));
 
-function message(offset: number, value: Uint8Array | null = record(offset), partition = 0): SourceMessage {
-  return { topic: "pmacct", partition, offset: String(offset), timestamp: "1764064800000", value };
+function message(offset: number, value: Uint8Array | null = record(offset)): SourceMessage {
+  return { offset: String(offset), timestamp: "1764064800000", value };
 }
 
 /**
@@ -80,10 +80,10 @@ Deno.test("takes messages only while there is room, and says when room is back",
   const { pipeline, requests } = harness(4);
   let roomCalls = 0;
   pipeline.onRoom(() => roomCalls++);
-  const taken = pipeline.ingest([0, 1, 2, 3, 4, 5].map((offset) => message(offset)));
+  const taken = pipeline.ingest("pmacct", 0, [0, 1, 2, 3, 4, 5].map((offset) => message(offset)));
   assert.equal(taken, 4, "the bound is 4 records");
   assert.equal(pipeline.hasRoom, false);
-  assert.equal(pipeline.ingest([message(4)]), 0, "full: nothing taken");
+  assert.equal(pipeline.ingest("pmacct", 0, [message(4)]), 0, "full: nothing taken");
   assert.equal(requests.length, 2, "two full batches of 2 went out");
   assert.equal(await pipeline.whenRoom(20), false, "nothing finished: still full");
   const room = pipeline.whenRoom(60_000);
@@ -97,7 +97,7 @@ Deno.test("takes messages only while there is room, and says when room is back",
 
 Deno.test("commits only past acknowledged records, never past a failing one", async () => {
   const { pipeline, requests, commits } = harness(10);
-  pipeline.ingest([0, 1, 2, 3].map((offset) => message(offset)));
+  pipeline.ingest("pmacct", 0, [0, 1, 2, 3].map((offset) => message(offset)));
   assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:0:0", "pmacct:0:1:0"], [
     "pmacct:0:2:0",
     "pmacct:0:3:0",
@@ -117,7 +117,7 @@ Deno.test("commits only past acknowledged records, never past a failing one", as
 Deno.test("an undecodable message commits only after its dead letter is stored", async () => {
   const h = harness(10);
   h.holdDeadLetters();
-  h.pipeline.ingest([message(0, encoder.encode("{not json")), message(1, null)]);
+  h.pipeline.ingest("pmacct", 0, [message(0, encoder.encode("{not json")), message(1, null)]);
   await settle();
   assert.equal(h.commits.length, 0);
   h.releaseDeadLetters();
@@ -132,14 +132,14 @@ Deno.test("an undecodable message commits only after its dead letter is stored",
 
 Deno.test("after a rebalance, unsent records are dropped and old acknowledgements do not commit", async () => {
   const { pipeline, requests, commits } = harness(10);
-  pipeline.ingest([0, 1, 2].map((offset) => message(offset)));
+  pipeline.ingest("pmacct", 0, [0, 1, 2].map((offset) => message(offset)));
   assert.equal(pipeline.held, 3);
   pipeline.newGeneration();
   assert.equal(pipeline.held, 2, "the unsent third record is dropped; the batch in flight stays");
   requests[0].answer(201);
   await settle();
   assert.equal(commits.length, 0, "an acknowledgement of the old assignment commits nothing");
-  pipeline.ingest([message(0), message(1)]);
+  pipeline.ingest("pmacct", 0, [message(0), message(1)]);
   assert.deepEqual(requests[1].ids, ["pmacct:0:0:0", "pmacct:0:1:0"], "read again under the same ids");
   requests[1].answer(200);
   await settle();
@@ -149,7 +149,7 @@ Deno.test("after a rebalance, unsent records are dropped and old acknowledgement
 
 Deno.test("drain gives up at its bound and leaves unindexed records uncommitted", async () => {
   const { pipeline, commits } = harness(10);
-  pipeline.ingest([message(0), message(1)]);
+  pipeline.ingest("pmacct", 0, [message(0), message(1)]);
   assert.equal(await pipeline.drain(50), false);
   assert.equal(commits.length, 0);
   assert.equal(pipeline.unfinished(), 2);

@@ -1,0 +1,97 @@
+/**
+ * Edits a JSON object's text without parsing and re-serialising it: replaces the values of some
+ * top-level fields and appends one member. For a pmacct record the bridge changes a few fields
+ * of thirty, and serialising the whole object again costs more than finding those few; the
+ * numbers and strings it leaves alone stay exactly as pmacct wrote them (a 64-bit counter keeps
+ * every digit).
+ *
+ * It only edits what it can place for certain, and returns `undefined` otherwise (a field name
+ * written twice or also in a nested object, a value spelt another way, an empty object), for the
+ * caller to serialise the object instead.
+ *
+ * @example
+ * ```ts
+ * spliceJsonObject('{"a": "", "b": 2}', [{ field: "a", current: "", value: null }], '"c":3');
+ * // '{"a": null, "b": 2,"c":3}'
+ * ```
+ */
+
+/** A top-level field whose value is replaced: the value the text holds now, and the new one. */
+export interface ValueReplacement {
+  field: string;
+  current: unknown;
+  value: string | null;
+}
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const COLON = 0x3a;
+
+function isSpace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
+
+function isNumberPart(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || code === 0x2e || code === 0x2b || code === 0x2d || code === 0x65 ||
+    code === 0x45;
+}
+
+function skipSpace(text: string, at: number): number {
+  while (at < text.length && isSpace(text.charCodeAt(at))) at++;
+  return at;
+}
+
+/** Where the value of `field` starts and ends, when the name occurs exactly once. */
+function valueSpan(text: string, { field, current }: ValueReplacement): [number, number] | undefined {
+  const name = `"${field}"`;
+  const at = text.indexOf(name);
+  // A second occurrence may be the top-level one (or a duplicate): only a single one is certain.
+  if (at < 0 || text.indexOf(name, at + name.length) >= 0) return undefined;
+  let start = skipSpace(text, at + name.length);
+  if (text.charCodeAt(start) !== COLON) return undefined;
+  start = skipSpace(text, start + 1);
+  const written = typeof current === "string"
+    ? JSON.stringify(current)
+    : typeof current === "number"
+    ? String(current)
+    : undefined;
+  if (written === undefined || !text.startsWith(written, start)) return undefined;
+  const end = start + written.length;
+  if (typeof current === "number" && isNumberPart(text.charCodeAt(end))) return undefined;
+  return [start, end];
+}
+
+/**
+ * `text`, a JSON object that `JSON.parse` accepted and that holds every replaced field at its
+ * top level, with the replacements made and `member` (`"name":value`) added last; `undefined`
+ * when that cannot be done for certain.
+ */
+export function spliceJsonObject(
+  text: string,
+  replacements: readonly ValueReplacement[],
+  member: string,
+): string | undefined {
+  const end = skipBack(text, text.length - 1);
+  if (text.charCodeAt(end) !== CLOSE_BRACE) return undefined;
+  const lastInside = text.charCodeAt(skipBack(text, end - 1));
+  if (lastInside === OPEN_BRACE) return undefined;
+  const spans: Array<{ start: number; end: number; value: string }> = [];
+  for (const replacement of replacements) {
+    const span = valueSpan(text, replacement);
+    if (span === undefined) return undefined;
+    spans.push({ start: span[0], end: span[1], value: JSON.stringify(replacement.value) });
+  }
+  spans.sort((a, b) => a.start - b.start);
+  let spliced = "";
+  let at = 0;
+  for (const span of spans) {
+    spliced += text.slice(at, span.start) + span.value;
+    at = span.end;
+  }
+  return `${spliced}${text.slice(at, end)},${member}}`;
+}
+
+function skipBack(text: string, at: number): number {
+  while (at > 0 && isSpace(text.charCodeAt(at))) at--;
+  return at;
+}

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { spliceJsonObject } from "../../lib/json_splice.ts";
+
+const replace = (field: string, current: unknown, value: string | null) => ({ field, current, value });
+
+Deno.test("replaced values and the added member land where they belong, the rest untouched", () => {
+  const text = '{"stamp_inserted": "1795547400", "bytes": 18446744073709551615, "ip_src": "", "t": 1.50}';
+  const spliced = spliceJsonObject(
+    text,
+    [replace("ip_src", "", null), replace("stamp_inserted", "1795547400", "2026-11-24 19:10:00")],
+    '"@timestamp":"2026-11-24T19:10:00.000Z"',
+  );
+  assert.equal(
+    spliced,
+    '{"stamp_inserted": "2026-11-24 19:10:00", "bytes": 18446744073709551615, "ip_src": null, "t": 1.50,' +
+      '"@timestamp":"2026-11-24T19:10:00.000Z"}',
+  );
+});
+
+Deno.test("numbers are replaced only when written exactly as read", () => {
+  const member = '"m":1';
+  assert.equal(spliceJsonObject('{"t":1677577599}', [replace("t", 1677577599, "x")], member), '{"t":"x","m":1}');
+  assert.equal(spliceJsonObject('{"t":1677577599.0}', [replace("t", 1677577599, "x")], member), undefined);
+  assert.equal(spliceJsonObject('{"t":16775775990}', [replace("t", 1677577599, "x")], member), undefined);
+});
+
+Deno.test("whatever cannot be placed for certain is left to the caller", () => {
+  const member = '"m":1';
+  const cases: Array<[string, string, unknown]> = [
+    ['{"a":"", "n":{"a":""}}', "a", ""], // also in a nested object
+    ['{"a":"x", "a":""}', "a", ""], // written twice
+    ['{"b":"a", "a":""}', "a", ""], // the name also as a value
+    ['{"\\u0061":""}', "a", ""], // the name spelt with an escape
+    ['{"a":"\\u0030"}', "a", "0"], // the value spelt with an escape
+  ];
+  for (const [text, field, current] of cases) {
+    assert.equal(spliceJsonObject(text, [replace(field, current, null)], member), undefined, text);
+  }
+  assert.equal(spliceJsonObject("{}", [], member), undefined);
+  assert.equal(spliceJsonObject(" { } ", [], member), undefined);
+  assert.equal(spliceJsonObject('{"a":1}\r ', [], member), '{"a":1,"m":1}');
+});
