@@ -25,6 +25,7 @@ export async function runSteady(
   record: (i: number) => string,
   rate: number,
   seconds: number,
+  denoFlags: string[] = [],
 ): Promise<SteadyResult> {
   const kafka = new Kafka({ clientId: "bench-steady", brokers: [KAFKA], logLevel: logLevel.ERROR });
   const admin = kafka.admin();
@@ -36,7 +37,7 @@ export async function runSteady(
     KAFKA_CONSUMER_GROUP_ID: topic,
     ELASTIC_INDEX_PREFIX: topic,
     LOG_LEVEL: "warn",
-  });
+  }, denoFlags);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   try {
     await waitReady(bridge);

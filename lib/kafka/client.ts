@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import type { PemMaterial } from "../settings.ts";
 import { tlsProblem } from "../tls_problem.ts";
 import { registerCompressionCodecs } from "./codecs.ts";
+import { requestQueuePatched } from "./request_queue.ts";
 
 /**
  * kafkajs logs every failed connection attempt as an error, with its stack. The bridge reports
@@ -56,6 +57,9 @@ export function securityOptions(
 
 export function createKafka(config: KafkaConfig, pem: PemMaterial | undefined, log: Logger): Kafka {
   registerCompressionCodecs();
+  if (!requestQueuePatched) {
+    log.warn("kafkajs is not the version whose idle request-queue loop the bridge stops; it may use more CPU");
+  }
   return new Kafka({
     clientId: config.clientId,
     brokers: config.brokers,
