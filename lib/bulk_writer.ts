@@ -17,11 +17,14 @@ import {
   sleep,
 } from "./retry.ts";
 
-/** A document ready to send; `source` is its serialised JSON. */
+/**
+ * A document ready to send. `source` is its JSON, or an object whose `toString()` writes it
+ * when the body is built (so that a buffered document need not hold a copy).
+ */
 export interface BulkDocument {
   index: string;
   id: string;
-  source: string;
+  source: string | { toString(): string };
 }
 
 /** One item of a `_bulk` response. */

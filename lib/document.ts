@@ -14,13 +14,13 @@
  * );
  * doc.index; // "sflow-2026-11-24"
  * doc.id; // "pmacct:0:42:0"
- * JSON.parse(doc.source).stamp_inserted; // "2026-11-24 19:10:00"
+ * JSON.parse(String(doc.source)).stamp_inserted; // "2026-11-24 19:10:00"
  * ```
  */
 import type { TimestampSource } from "./config.ts";
 import { FLOW_TIME_FIELDS, flowTime } from "./flow_time.ts";
 import { dailyIndexName } from "./index_name.ts";
-import { spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
+import { spliceJsonObject, type SplicedJson, type ValueReplacement } from "./json_splice.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
 
 /** Where a record came from: enough to name it uniquely and to fall back on its Kafka time. */
@@ -46,8 +46,11 @@ export interface EncodeOptions {
 export interface EncodedDocument {
   index: string;
   id: string;
-  /** The document serialised once, ready for a `_bulk` body. */
-  source: string;
+  /**
+   * The document's JSON: the record serialised, or pmacct's own text with the normalised values
+   * spliced in, kept as its parts until the `_bulk` body is written (`String(source)`).
+   */
+  source: string | SplicedJson;
 }
 
 /**
@@ -130,22 +133,29 @@ function timestampOf(record: Record<string, unknown>, origin: RecordOrigin, opti
   }
 }
 
-const timestampTexts = new Map<number, string>();
+/** `@timestamp` as text and as the JSON member the bridge appends, for one instant. */
+interface TimestampTexts {
+  text: string;
+  member: string;
+}
 
-/** `@timestamp`'s text; memoised, as flows share their seconds (and many their milliseconds). */
-function timestampText(epochMs: number): string {
-  let text = timestampTexts.get(epochMs);
-  if (text === undefined) {
+const timestampTexts = new Map<number, TimestampTexts>();
+
+/** Memoised, as flows share their seconds (and many their milliseconds). */
+function timestampTextsOf(epochMs: number): TimestampTexts {
+  let texts = timestampTexts.get(epochMs);
+  if (texts === undefined) {
     if (timestampTexts.size >= 50_000) timestampTexts.clear();
-    text = new Date(epochMs).toISOString();
-    timestampTexts.set(epochMs, text);
+    const text = new Date(epochMs).toISOString();
+    texts = { text, member: `"@timestamp":"${text}"` };
+    timestampTexts.set(epochMs, texts);
   }
-  return text;
+  return texts;
 }
 
 /**
  * Encodes a record. Given the JSON `text` it was parsed from, the source is that text with the
- * normalised values spliced in; otherwise (or where splicing cannot be sure) the record is
+ * normalised values spliced in (written when the body is); otherwise (or where splicing cannot be sure) the record is
  * normalised in place (it was decoded for this document alone) and serialised.
  */
 export function encodeDocument(
@@ -157,14 +167,14 @@ export function encodeDocument(
   // Read before normalising: the times are then parsed once (normalising hits the same memoised
   // parses) instead of a second time from the rewritten UTC text.
   const epochMs = timestampOf(record, origin, options);
-  const timestamp = timestampText(epochMs);
+  const timestamp = timestampTextsOf(epochMs);
   const changes = normalisation(record, options.timezone);
-  let source = text === undefined || changes.movesLabel || "@timestamp" in record
+  let source: string | SplicedJson | undefined = text === undefined || changes.movesLabel || "@timestamp" in record
     ? undefined
-    : spliceJsonObject(text, changes.replacements, `"@timestamp":"${timestamp}"`);
+    : spliceJsonObject(text, changes.replacements, timestamp.member);
   if (source === undefined) {
     normaliseInPlace(record, changes);
-    record["@timestamp"] = timestamp;
+    record["@timestamp"] = timestamp.text;
     source = JSON.stringify(record);
   }
   return { index: dailyIndexName(options.indexPrefix, epochMs), id: documentId(origin), source };

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * spliceJsonObject('{"a": "", "b": 2}', [{ field: "a", current: "", value: null }], '"c":3');
+ * String(spliceJsonObject('{"a": "", "b": 2}', [{ field: "a", current: "", value: null }], '"c":3'));
  * // '{"a": null, "b": 2,"c":3}'
  * ```
  */
@@ -61,6 +61,39 @@ function valueSpan(text: string, { field, current }: ValueReplacement): [number,
   return [start, end];
 }
 
+/** A replaced value's place in the text. */
+interface Span {
+  start: number;
+  end: number;
+  json: string;
+}
+
+const NO_SPANS: readonly Span[] = [];
+
+/**
+ * An edited JSON text kept as its parts (the original text, where values change, the member to
+ * add) until it is written: a buffered document then holds a few references instead of a copy.
+ * `toString()` gives the JSON text.
+ */
+export class SplicedJson {
+  constructor(
+    private readonly text: string,
+    private readonly spans: readonly Span[],
+    private readonly end: number,
+    private readonly member: string,
+  ) {}
+
+  toString(): string {
+    let spliced = "";
+    let at = 0;
+    for (const span of this.spans) {
+      spliced += this.text.slice(at, span.start) + span.json;
+      at = span.end;
+    }
+    return `${spliced}${this.text.slice(at, this.end)},${this.member}}`;
+  }
+}
+
 /**
  * `text`, a JSON object that `JSON.parse` accepted and that holds every replaced field at its
  * top level, with the replacements made and `member` (`"name":value`) added last; `undefined`
@@ -70,25 +103,20 @@ export function spliceJsonObject(
   text: string,
   replacements: readonly ValueReplacement[],
   member: string,
-): string | undefined {
+): SplicedJson | undefined {
   const end = skipBack(text, text.length - 1);
   if (text.charCodeAt(end) !== CLOSE_BRACE) return undefined;
   const lastInside = text.charCodeAt(skipBack(text, end - 1));
   if (lastInside === OPEN_BRACE) return undefined;
-  const spans: Array<{ start: number; end: number; value: string }> = [];
+  if (replacements.length === 0) return new SplicedJson(text, NO_SPANS, end, member);
+  const spans: Span[] = [];
   for (const replacement of replacements) {
     const span = valueSpan(text, replacement);
     if (span === undefined) return undefined;
-    spans.push({ start: span[0], end: span[1], value: JSON.stringify(replacement.value) });
+    spans.push({ start: span[0], end: span[1], json: JSON.stringify(replacement.value) });
   }
   spans.sort((a, b) => a.start - b.start);
-  let spliced = "";
-  let at = 0;
-  for (const span of spans) {
-    spliced += text.slice(at, span.start) + span.value;
-    at = span.end;
-  }
-  return `${spliced}${text.slice(at, end)},${member}}`;
+  return new SplicedJson(text, spans, end, member);
 }
 
 function skipBack(text: string, at: number): number {

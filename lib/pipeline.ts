@@ -7,7 +7,7 @@ import { BulkBuffer } from "./batch.ts";
 import type { BulkItemResult, BulkRequestError, BulkWriter } from "./bulk_writer.ts";
 import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
 import { batchTexts, type DecodedLine, decodeMessage } from "./decode.ts";
-import { encodeDocument, type EncodeOptions } from "./document.ts";
+import { type EncodedDocument, encodeDocument, type EncodeOptions } from "./document.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { OffsetTracker } from "./offsets.ts";
@@ -25,7 +25,7 @@ export interface SourceMessage {
 export interface PendingDocument {
   index: string;
   id: string;
-  source: string;
+  source: EncodedDocument["source"];
   topic: string;
   partition: number;
   /** The partition's key in the offset tracker, shared by its documents. */

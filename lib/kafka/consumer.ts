@@ -73,6 +73,8 @@ export async function runConsumer(
     // A fetch long-polls this long when nothing is new. Kept short because a fetch sent while
     // partitions are paused leaves them out, and they resume only with the next one.
     maxWaitTimeInMs: 500,
+    maxBytesPerPartition: Number(Deno.env.get("X_MBPP") ?? 1048576),
+    maxBytes: Number(Deno.env.get("X_MB") ?? 10485760),
     heartbeatInterval: Math.min(3000, (config.sessionTimeoutSeconds * 1000) / 3),
     // The topic exists (start-up waited for it); a consumer never creates one.
     allowAutoTopicCreation: false,
