@@ -3,7 +3,7 @@
  * from process start and from ready (consuming) to the last record indexed, CPU seconds of the
  * whole process from `/proc` (start-up apart from the steady drain), and peak resident memory.
  */
-import { bulkBody } from "../lib/bulk_writer.ts";
+import { bulkBody } from "../lib/bulk_body.ts";
 import { encodeDocument } from "../lib/document.ts";
 import { REPO_ROOT, SHARED } from "../tests/support/fixtures.ts";
 import { elastic, KAFKA, startBridge, waitFor } from "../tests/support/stack.ts";
@@ -165,7 +165,7 @@ export async function runRawLoader(
       mappings: JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}new-index-template.json`)).mappings,
     },
   });
-  const bodies: string[] = [];
+  const bodies: Uint8Array<ArrayBuffer>[] = [];
   const indices = new Set<string>();
   for (let i = 0; i < values.length; i += batchSize) {
     const documents = values.slice(i, i + batchSize).map((value, j) =>

@@ -4,6 +4,7 @@
  * items) with capped, jittered backoff, for ever unless a retry budget is set: nothing is
  * reported as sent before Elasticsearch said so.
  */
+import { bulkBody, type BulkDocument } from "./bulk_body.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import {
@@ -16,16 +17,6 @@ import {
   isAuthFailure,
   sleep,
 } from "./retry.ts";
-
-/**
- * A document ready to send. `source` is its JSON, or an object whose `toString()` writes it
- * when the body is built (so that a buffered document need not hold a copy).
- */
-export interface BulkDocument {
-  index: string;
-  id: string;
-  source: string | { toString(): string };
-}
 
 /** One item of a `_bulk` response. */
 export interface BulkItemResult {
@@ -42,7 +33,7 @@ export class BulkRequestError extends Error {
 }
 
 /** Posts an NDJSON body to `_bulk` and returns the per-item results in request order. */
-export type BulkTransport = (body: string, signal: AbortSignal) => Promise<BulkItemResult[]>;
+export type BulkTransport = (body: Uint8Array, signal: AbortSignal) => Promise<BulkItemResult[]>;
 
 export interface BulkOutcomeHandlers<T> {
   indexed(documents: T[]): void;
@@ -50,15 +41,6 @@ export interface BulkOutcomeHandlers<T> {
   rejected(document: T, item: BulkItemResult): Promise<void>;
   /** Called on every request: `undefined` when it reached Elasticsearch, else the failure. */
   health(failure: BulkRequestError | undefined): void;
-}
-
-/** Builds the `_bulk` body: an `index` action and the source for each document. */
-export function bulkBody(documents: BulkDocument[]): string {
-  let body = "";
-  for (const doc of documents) {
-    body += `{"index":{"_index":${JSON.stringify(doc.index)},"_id":${JSON.stringify(doc.id)}}}\n${doc.source}\n`;
-  }
-  return body;
 }
 
 /**

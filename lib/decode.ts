@@ -32,6 +32,8 @@ export type DecodedLine =
     record: Record<string, unknown>;
     /** The record's JSON text as pmacct wrote it; its UTF-8 bytes are what a dead letter carries. */
     text: string;
+    /** Those bytes, when the text is ASCII (so that its character offsets are byte offsets). */
+    bytes?: Uint8Array;
   }
   | { kind: "marker"; position: number; eventType: string; purgedEntries?: number }
   | { kind: "invalid"; position: number; reason: DecodeFailure; detail: string; bytes: Uint8Array };
@@ -52,6 +54,7 @@ const SEPARATOR = "\u0000";
 
 function decodeLine(line: string, position: number, original: Uint8Array | string): DecodedLine {
   const bytes = () => typeof original === "string" ? encoder.encode(original) : original;
+  const asciiBytes = typeof original !== "string" && original.length === line.length ? original : undefined;
   if (line.length > MAX_RECORD_LENGTH) {
     return {
       kind: "invalid",
@@ -84,7 +87,7 @@ function decodeLine(line: string, position: number, original: Uint8Array | strin
       ? { kind: "marker", position, eventType, purgedEntries: purged }
       : { kind: "marker", position, eventType };
   }
-  return { kind: "flow", position, record, text: line };
+  return { kind: "flow", position, record, text: line, bytes: asciiBytes };
 }
 
 /**
@@ -154,11 +157,16 @@ function decodeText(value: Uint8Array, text: string): DecodedLine[] {
   if (!text.includes("\n")) {
     return text.trim() === "" ? emptyMessage(value) : [decodeLine(text, 0, value)];
   }
+  // ASCII: a line's characters are its bytes, so each line keeps its own slice of the value.
+  const ascii = value.length === text.length;
   const lines: DecodedLine[] = [];
+  let start = 0;
   for (const raw of text.split("\n")) {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (line.trim() === "") continue;
-    lines.push(decodeLine(line, lines.length, line));
+    if (line.trim() !== "") {
+      lines.push(decodeLine(line, lines.length, ascii ? value.subarray(start, start + line.length) : line));
+    }
+    start += raw.length + 1;
   }
   return lines.length === 0 ? emptyMessage(value) : lines;
 }

@@ -20,7 +20,7 @@
 import type { TimestampSource } from "./config.ts";
 import { FLOW_TIME_FIELDS, flowTime } from "./flow_time.ts";
 import { dailyIndexName } from "./index_name.ts";
-import { spliceJsonObject, type SplicedJson, type ValueReplacement } from "./json_splice.ts";
+import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
 
 /** Where a record came from: enough to name it uniquely and to fall back on its Kafka time. */
@@ -154,8 +154,8 @@ function timestampTextsOf(epochMs: number): TimestampTexts {
 }
 
 /**
- * Encodes a record. Given the JSON `text` it was parsed from, the source is that text with the
- * normalised values spliced in (written when the body is); otherwise (or where splicing cannot be sure) the record is
+ * Encodes a record. Given the JSON `text` it was parsed from (and its ASCII `bytes`), the source
+ * is that text with the normalised values spliced in (written when the body is); otherwise (or where splicing cannot be sure) the record is
  * normalised in place (it was decoded for this document alone) and serialised.
  */
 export function encodeDocument(
@@ -163,6 +163,7 @@ export function encodeDocument(
   origin: RecordOrigin,
   options: EncodeOptions,
   text?: string,
+  bytes?: Uint8Array,
 ): EncodedDocument {
   // Read before normalising: the times are then parsed once (normalising hits the same memoised
   // parses) instead of a second time from the rewritten UTC text.
@@ -171,7 +172,7 @@ export function encodeDocument(
   const changes = normalisation(record, options.timezone);
   let source: string | SplicedJson | undefined = text === undefined || changes.movesLabel || "@timestamp" in record
     ? undefined
-    : spliceJsonObject(text, changes.replacements, timestamp.member);
+    : spliceJsonObject(text, changes.replacements, timestamp.member, bytes);
   if (source === undefined) {
     normaliseInPlace(record, changes);
     record["@timestamp"] = timestamp.text;

@@ -15,6 +15,7 @@
  * // '{"a": null, "b": 2,"c":3}'
  * ```
  */
+import type { BodyWriter, JsonWriter } from "./bulk_body.ts";
 
 /** A top-level field whose value is replaced: the value the text holds now, and the new one. */
 export interface ValueReplacement {
@@ -70,45 +71,70 @@ interface Span {
 
 const NO_SPANS: readonly Span[] = [];
 
+const decoder = new TextDecoder();
+
 /**
- * An edited JSON text kept as its parts (the original text, where values change, the member to
- * add) until it is written: a buffered document then holds a few references instead of a copy.
- * `toString()` gives the JSON text.
+ * An edited JSON text kept as its parts (the original, where values change, the member to add)
+ * until it is written: a buffered document then holds a few references instead of a copy. The
+ * original is pmacct's bytes when the text is ASCII (so character offsets are byte offsets),
+ * which the `_bulk` body copies as they are; else the text. `toString()` gives the JSON text.
  */
-export class SplicedJson {
+export class SplicedJson implements JsonWriter {
   constructor(
-    private readonly text: string,
+    private readonly original: string | Uint8Array,
     private readonly spans: readonly Span[],
     private readonly end: number,
     private readonly member: string,
   ) {}
 
+  writeJson(body: BodyWriter): void {
+    const original = this.original;
+    if (typeof original === "string") {
+      body.text(this.toString());
+      return;
+    }
+    let at = 0;
+    for (const span of this.spans) {
+      body.bytes(original.subarray(at, span.start));
+      body.text(span.json);
+      at = span.end;
+    }
+    body.bytes(original.subarray(at, this.end));
+    body.text(",");
+    body.text(this.member);
+    body.text("}");
+  }
+
   toString(): string {
+    const text = typeof this.original === "string" ? this.original : decoder.decode(this.original);
     let spliced = "";
     let at = 0;
     for (const span of this.spans) {
-      spliced += this.text.slice(at, span.start) + span.json;
+      spliced += text.slice(at, span.start) + span.json;
       at = span.end;
     }
-    return `${spliced}${this.text.slice(at, this.end)},${this.member}}`;
+    return `${spliced}${text.slice(at, this.end)},${this.member}}`;
   }
 }
 
 /**
  * `text`, a JSON object that `JSON.parse` accepted and that holds every replaced field at its
  * top level, with the replacements made and `member` (`"name":value`) added last; `undefined`
- * when that cannot be done for certain.
+ * when that cannot be done for certain. `bytes`, if given, are the UTF-8 the text was decoded
+ * from; they are kept instead of the text when they are as long (ASCII).
  */
 export function spliceJsonObject(
   text: string,
   replacements: readonly ValueReplacement[],
   member: string,
+  bytes?: Uint8Array,
 ): SplicedJson | undefined {
   const end = skipBack(text, text.length - 1);
   if (text.charCodeAt(end) !== CLOSE_BRACE) return undefined;
   const lastInside = text.charCodeAt(skipBack(text, end - 1));
   if (lastInside === OPEN_BRACE) return undefined;
-  if (replacements.length === 0) return new SplicedJson(text, NO_SPANS, end, member);
+  const original = bytes?.length === text.length ? bytes : text;
+  if (replacements.length === 0) return new SplicedJson(original, NO_SPANS, end, member);
   const spans: Span[] = [];
   for (const replacement of replacements) {
     const span = valueSpan(text, replacement);
@@ -116,7 +142,7 @@ export function spliceJsonObject(
     spans.push({ start: span[0], end: span[1], json: JSON.stringify(replacement.value) });
   }
   spans.sort((a, b) => a.start - b.start);
-  return new SplicedJson(text, spans, end, member);
+  return new SplicedJson(original, spans, end, member);
 }
 
 function skipBack(text: string, at: number): number {

@@ -33,8 +33,8 @@ export interface PendingDocument {
   offset: string;
   position: number;
   generation: number;
-  /** The record's JSON text as pmacct wrote it, for a dead letter. */
-  original: string;
+  /** The record as pmacct wrote it, for a dead letter: its bytes, or its text where not ASCII. */
+  original: Uint8Array | string;
 }
 
 export interface CommitRequest {
@@ -200,7 +200,7 @@ export class Pipeline {
       }
       flows++;
       const origin = { topic, partition, offset, position, timestampMs };
-      const { index, id, source } = encodeDocument(line.record, origin, this.options, line.text);
+      const { index, id, source } = encodeDocument(line.record, origin, this.options, line.text, line.bytes);
       this.#buffer.add({
         index,
         id,
@@ -211,7 +211,7 @@ export class Pipeline {
         offset,
         position,
         generation,
-        original: line.text,
+        original: line.bytes ?? line.text,
       }, from.now);
     }
     return flows;

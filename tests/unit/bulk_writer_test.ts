@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import type { BulkDocument } from "../../lib/bulk_body.ts";
+import { bulkActionIds } from "../support/bulk_body.ts";
 import {
-  type BulkDocument,
   type BulkItemResult,
   type BulkOutcomeHandlers,
   BulkRequestError,
@@ -21,7 +22,7 @@ const docs = (count: number): BulkDocument[] =>
 function scripted(steps: Array<(ids: string[]) => BulkItemResult[] | Error>) {
   const calls: string[][] = [];
   const transport: BulkTransport = (body) => {
-    const ids = body.split("\n").filter((_, i) => i % 2 === 0 && _ !== "").map((line) => JSON.parse(line).index._id);
+    const ids = bulkActionIds(body);
     calls.push(ids);
     const step = steps[Math.min(calls.length - 1, steps.length - 1)];
     const result = step(ids);

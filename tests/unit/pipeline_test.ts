@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { bulkActionIds } from "../support/bulk_body.ts";
 import { type BulkItemResult, BulkWriter } from "../../lib/bulk_writer.ts";
 import type { DeadLetter } from "../../lib/dead_letters.ts";
 import { Logger } from "../../lib/log.ts";
@@ -25,9 +26,7 @@ function harness(maxBuffered = 4) {
   const writer = new BulkWriter<PendingDocument>(
     (body) =>
       new Promise<BulkItemResult[]>((resolve) => {
-        const ids = body.split("\n").filter((line, i) => i % 2 === 0 && line !== "").map((line) =>
-          JSON.parse(line).index._id
-        );
+        const ids = bulkActionIds(body);
         requests.push({ ids, answer: (status) => resolve(ids.map(() => ({ status }))) });
       }),
     new Logger("error", () => {}),

@@ -1,0 +1,109 @@
+/**
+ * The `_bulk` request body, written straight as bytes: an `index` action line and the source
+ * line for each document. Sources that are pmacct's own bytes with a few values changed are
+ * copied, not decoded and encoded again; nothing builds the body as one large string first.
+ *
+ * @example
+ * ```ts
+ * const body = bulkBody([{ index: "sflow-2026-11-24", id: "t:0:1:0", source: '{"bytes":1}' }]);
+ * new TextDecoder().decode(body);
+ * // '{"index":{"_index":"sflow-2026-11-24","_id":"t:0:1:0"}}\n{"bytes":1}\n'
+ * ```
+ */
+
+/** A document's JSON that writes itself into the body (see `SplicedJson`). */
+export interface JsonWriter {
+  writeJson(body: BodyWriter): void;
+}
+
+/** A document as the body needs it; `source` is its JSON text, or writes it. */
+export interface BulkDocument {
+  index: string;
+  id: string;
+  source: string | JsonWriter;
+}
+
+const encoder = new TextEncoder();
+/** Above this length a string is encoded natively; below, a loop copies ASCII faster than a call. */
+const NATIVE_ENCODE_FROM = 64;
+/** Room reserved per document before the body grows: a pmacct record with its action line. */
+const BYTES_PER_DOCUMENT = 1024;
+
+/** A growing byte buffer for one body. */
+export class BodyWriter {
+  #bytes: Uint8Array<ArrayBuffer>;
+  #length = 0;
+
+  constructor(expectedBytes: number) {
+    this.#bytes = new Uint8Array(Math.max(expectedBytes, 64));
+  }
+
+  #reserve(extra: number): void {
+    if (this.#length + extra <= this.#bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.#length + extra));
+    grown.set(this.#bytes.subarray(0, this.#length));
+    this.#bytes = grown;
+  }
+
+  /** Appends a string as UTF-8. */
+  text(text: string): void {
+    if (text.length > NATIVE_ENCODE_FROM) {
+      this.#reserve(text.length * 3);
+      this.#length += encoder.encodeInto(text, this.#bytes.subarray(this.#length)).written;
+      return;
+    }
+    this.#reserve(text.length);
+    const bytes = this.#bytes;
+    let at = this.#length;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 0x80) {
+        this.#length = at;
+        this.#reserve((text.length - i) * 3);
+        this.#length += encoder.encodeInto(text.slice(i), this.#bytes.subarray(this.#length)).written;
+        return;
+      }
+      bytes[at++] = code;
+    }
+    this.#length = at;
+  }
+
+  /** Appends bytes as they are. */
+  bytes(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#bytes.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  /** The body written so far. */
+  finish(): Uint8Array<ArrayBuffer> {
+    return this.#bytes.subarray(0, this.#length);
+  }
+}
+
+/** Action lines up to the `_id` value, per index: the same for every document of a day. */
+const actionPrefixes = new Map<string, string>();
+
+function actionPrefix(index: string): string {
+  let prefix = actionPrefixes.get(index);
+  if (prefix === undefined) {
+    if (actionPrefixes.size >= 1000) actionPrefixes.clear();
+    prefix = `{"index":{"_index":${JSON.stringify(index)},"_id":`;
+    actionPrefixes.set(index, prefix);
+  }
+  return prefix;
+}
+
+/** Builds the `_bulk` body: an `index` action and the source for each document. */
+export function bulkBody(documents: readonly BulkDocument[]): Uint8Array<ArrayBuffer> {
+  const body = new BodyWriter(documents.length * BYTES_PER_DOCUMENT);
+  for (const doc of documents) {
+    body.text(actionPrefix(doc.index));
+    body.text(JSON.stringify(doc.id));
+    body.text("}}\n");
+    if (typeof doc.source === "string") body.text(doc.source);
+    else doc.source.writeJson(body);
+    body.text("\n");
+  }
+  return body.finish();
+}
