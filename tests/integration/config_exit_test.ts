@@ -1,10 +1,11 @@
 /** A configuration error exits with status 2 and names the variable, before touching any server. */
 import assert from "node:assert/strict";
 import { REPO_ROOT, SHARED } from "../support/fixtures.ts";
+import { BRIDGE_RUN_FLAGS } from "../support/stack.ts";
 
 async function runMain(env: Record<string, string>) {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "main.ts"],
+    args: ["run", ...BRIDGE_RUN_FLAGS, "main.ts"],
     cwd: REPO_ROOT,
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
     clearEnv: true,

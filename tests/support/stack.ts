@@ -301,6 +301,13 @@ async function appendStream(stream: ReadableStream<Uint8Array>, path: string): P
   }
 }
 
+/**
+ * The flags `deno task start` runs the bridge with (permissions, V8 heap sizing), read from
+ * `deno.json`: tests and the benchmark run the bridge as operators do, one process, no task runner.
+ */
+export const BRIDGE_RUN_FLAGS: string[] = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}deno.json`)).tasks.start
+  .split(" ").filter((arg: string) => arg.startsWith("--"));
+
 let nextPort = 19_100 + Math.floor(Math.random() * 500);
 
 /**
@@ -311,7 +318,7 @@ export async function startBridge(env: Record<string, string>, denoFlags: string
   const port = nextPort++;
   const logPath = await Deno.makeTempFile({ prefix: "bridge-", suffix: ".log" });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", ...denoFlags, "main.ts"],
+    args: ["run", ...BRIDGE_RUN_FLAGS, ...denoFlags, "main.ts"],
     cwd: REPO_ROOT,
     env: {
       PROMETHEUS_CLIENT_PORT: String(port),
