@@ -155,8 +155,9 @@ function timestampTextsOf(epochMs: number): TimestampTexts {
 
 /**
  * Encodes a record. Given the JSON `text` it was parsed from (and its ASCII `bytes`), the source
- * is that text with the normalised values spliced in (written when the body is); otherwise (or where splicing cannot be sure) the record is
- * normalised in place (it was decoded for this document alone) and serialised.
+ * is that text with the normalised values spliced in, written when the body is. Without it, or
+ * where splicing cannot be sure, the record is normalised in place (it was decoded for this
+ * document alone) and serialised.
  */
 export function encodeDocument(
   record: Record<string, unknown>,
