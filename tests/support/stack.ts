@@ -134,6 +134,10 @@ function kafkaPluginConfig(topic: string, aggregate: string, extra: string[], br
     `kafka_broker_host[k]: ${broker.split(":")[0]}`,
     `kafka_broker_port[k]: ${broker.split(":")[1]}`,
     "kafka_refresh_time[k]: 300",
+    // A replay runs as fast as the disk reads: a roomy pipe from pmacct's core to the plugin
+    // keeps the plugin's slow start (connecting to Kafka, on a loaded CI host) from losing flows.
+    "plugin_pipe_size[k]: 67108864",
+    "plugin_buffer_size[k]: 65536",
     "kafka_history[k]: 5m",
     "kafka_history_roundoff[k]: m",
     ...extra,
@@ -206,6 +210,7 @@ async function runSflow(dir: string, { pcap, topic, aggregate, extra = [], env, 
  */
 export async function runPmacct(replay: PmacctRun): Promise<void> {
   const { daemon, pcap, topic, aggregate, extra = [], env, broker } = replay;
+  await ensureTopic(topic, broker);
   const dir = await Deno.makeTempDir({ prefix: "pmacct-" });
   try {
     if (daemon === "sfacctd") return await runSflow(dir, replay);
@@ -365,6 +370,30 @@ export async function waitReady(bridge: BridgeProcess, timeoutMs = 60_000): Prom
     await response.body?.cancel();
     return response.status === 200;
   }, timeoutMs);
+}
+
+/** Topics {@linkcode ensureTopic} made or found, per broker. */
+const ensuredTopics = new Set<string>();
+
+/**
+ * Creates `topic` (the broker's default partitions, as auto-creation would) unless it exists. One
+ * CI run saw pmacct deliver 6 of 5,000 records to a topic it had to have auto-created while the
+ * host was loaded: pmacct flushes for a bounded time at exit, and records still waiting for the
+ * new topic's leader are then lost. A topic that exists first leaves nothing waiting.
+ */
+async function ensureTopic(topic: string, broker = KAFKA): Promise<void> {
+  const key = `${broker}/${topic}`;
+  if (ensuredTopics.has(key)) return;
+  const admin = new Kafka({ clientId: "test-topics", brokers: [broker], logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+    ensuredTopics.add(key);
+  } catch {
+    // Best effort: a fault scenario may have the broker down; pmacct then creates the topic itself.
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** The group's lag as Kafka itself sees it: end offsets minus the group's committed offsets. */
