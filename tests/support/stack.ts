@@ -3,7 +3,8 @@
  * pmacct producing into the real Kafka, the bridge as a real process, Elasticsearch read back.
  */
 import { Client } from "@elastic/elasticsearch";
-import { Kafka, logLevel } from "kafkajs";
+import { type Admin, Kafka, logLevel } from "kafkajs";
+import { withAdmin } from "../../lib/kafka/client.ts";
 import type { DayTotals } from "./flow_oracle.ts";
 import { FIXTURES, REPO_ROOT } from "./fixtures.ts";
 import { type IndexedDocument, SearchTarget } from "./search_target.ts";
@@ -384,23 +385,22 @@ const ensuredTopics = new Set<string>();
 async function ensureTopic(topic: string, broker = KAFKA): Promise<void> {
   const key = `${broker}/${topic}`;
   if (ensuredTopics.has(key)) return;
-  const admin = new Kafka({ clientId: "test-topics", brokers: [broker], logLevel: logLevel.NOTHING }).admin();
   try {
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+    await withTestAdmin(broker, (admin) => admin.createTopics({ topics: [{ topic }], waitForLeaders: true }));
     ensuredTopics.add(key);
   } catch {
     // Best effort: a fault scenario may have the broker down; pmacct then creates the topic itself.
-  } finally {
-    await admin.disconnect();
   }
 }
 
+/** The bridge's own {@linkcode withAdmin}, on a quiet client of the tests. */
+function withTestAdmin<T>(broker: string, use: (admin: Admin) => Promise<T>): Promise<T> {
+  return withAdmin(new Kafka({ clientId: "test-check", brokers: [broker], logLevel: logLevel.NOTHING }), use);
+}
+
 /** The group's lag as Kafka itself sees it: end offsets minus the group's committed offsets. */
-export async function groupLag(topic: string, group: string, broker = KAFKA): Promise<number> {
-  const admin = new Kafka({ clientId: "test-check", brokers: [broker], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
+export function groupLag(topic: string, group: string, broker = KAFKA): Promise<number> {
+  return withTestAdmin(broker, async (admin) => {
     const ends = await admin.fetchTopicOffsets(topic);
     const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     let lag = 0;
@@ -410,9 +410,7 @@ export async function groupLag(topic: string, group: string, broker = KAFKA): Pr
       lag += Number(end.high) - (offset < 0 ? 0 : offset);
     }
     return lag;
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Runs `stack/stack.sh` (start, stop and kill the real servers, manage users). */
