@@ -10,6 +10,7 @@
  * // '{"index":{"_index":"sflow-2026-11-24","_id":"t:0:1:0"}}\n{"bytes":1}\n'
  * ```
  */
+import { memoise } from "./memoise.ts";
 
 /** A document's JSON that writes itself into the body (see `SplicedJson`). */
 export interface JsonWriter {
@@ -82,17 +83,7 @@ export class BodyWriter {
 }
 
 /** Action lines up to the `_id` value, per index: the same for every document of a day. */
-const actionPrefixes = new Map<string, string>();
-
-function actionPrefix(index: string): string {
-  let prefix = actionPrefixes.get(index);
-  if (prefix === undefined) {
-    if (actionPrefixes.size >= 1000) actionPrefixes.clear();
-    prefix = `{"index":{"_index":${JSON.stringify(index)},"_id":`;
-    actionPrefixes.set(index, prefix);
-  }
-  return prefix;
-}
+const actionPrefix = memoise((index: string) => `{"index":{"_index":${JSON.stringify(index)},"_id":`, 1000);
 
 /** Builds the `_bulk` body: an `index` action and the source for each document. */
 export function bulkBody(documents: readonly BulkDocument[]): Uint8Array<ArrayBuffer> {

@@ -21,6 +21,7 @@ import type { TimestampSource } from "./config.ts";
 import { FLOW_TIME_FIELDS, flowTime } from "./flow_time.ts";
 import { dailyIndexName } from "./index_name.ts";
 import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
+import { memoise } from "./memoise.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
 
 /** Where a record came from: enough to name it uniquely and to fall back on its Kafka time. */
@@ -139,19 +140,11 @@ interface TimestampTexts {
   member: string;
 }
 
-const timestampTexts = new Map<number, TimestampTexts>();
-
 /** Memoised, as flows share their seconds (and many their milliseconds). */
-function timestampTextsOf(epochMs: number): TimestampTexts {
-  let texts = timestampTexts.get(epochMs);
-  if (texts === undefined) {
-    if (timestampTexts.size >= 50_000) timestampTexts.clear();
-    const text = new Date(epochMs).toISOString();
-    texts = { text, member: `"@timestamp":"${text}"` };
-    timestampTexts.set(epochMs, texts);
-  }
-  return texts;
-}
+const timestampTextsOf = memoise((epochMs: number): TimestampTexts => {
+  const text = new Date(epochMs).toISOString();
+  return { text, member: `"@timestamp":"${text}"` };
+}, 50_000);
 
 /**
  * Encodes a record. Given the JSON `text` it was parsed from (and its ASCII `bytes`), the source

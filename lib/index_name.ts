@@ -6,22 +6,20 @@
  * dailyIndexName("sflow", Date.UTC(2026, 10, 24, 23, 59)); // "sflow-2026-11-24"
  * ```
  */
+import { memoise } from "./memoise.ts";
 
 const DAY_MS = 86_400_000;
-/** Names by prefix and UTC day: the date is formatted once a day, not once a record. */
-const recentNames = new Map<string, string>();
+/**
+ * Names by prefix and UTC day: the date is formatted once a day, not once a record. Flows arrive
+ * from a few days at a time; a replay of years only refills the memo.
+ */
+const namesOf = memoise(
+  (prefix: string) => memoise((day: number) => `${prefix}-${new Date(day * DAY_MS).toISOString().slice(0, 10)}`, 1000),
+  100,
+);
 
 export function dailyIndexName(prefix: string, epochMs: number): string {
-  const day = Math.floor(epochMs / DAY_MS);
-  const key = `${prefix}\u0000${day}`;
-  let name = recentNames.get(key);
-  if (name === undefined) {
-    // Flows arrive from a few days at a time; a replay of years only refills the memo.
-    if (recentNames.size >= 1000) recentNames.clear();
-    name = `${prefix}-${new Date(day * DAY_MS).toISOString().slice(0, 10)}`;
-    recentNames.set(key, name);
-  }
-  return name;
+  return namesOf(prefix)(Math.floor(epochMs / DAY_MS));
 }
 
 /** Pattern that matches every daily index of `prefix`, used by the index template. */

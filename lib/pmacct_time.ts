@@ -15,6 +15,7 @@
  * readPmacctTime("2026-11-24 20:10:16.250000", "Europe/Zurich")?.utc; // "2026-11-24 19:10:16.250000"
  * ```
  */
+import { memoise } from "./memoise.ts";
 
 /** Epoch milliseconds; `null` for pmacct's zero ("unknown") time; `undefined` if not a time. */
 export type ParsedTime = number | null | undefined;
@@ -121,10 +122,18 @@ function parseText(value: string, zone: string): PmacctTime | null | undefined {
   return match ? parseDateTime(match, zone) : undefined;
 }
 
-/** Memoised reads, per zone: a cached `undefined` ("not a time") is stored as this. */
+/** A memoised "not a time", as the memo computes `undefined` again. */
 const NOT_A_TIME = Symbol("not a time");
-const caches = new Map<string, Map<string, PmacctTime | null | typeof NOT_A_TIME>>();
-const CACHE_LIMIT = 50_000;
+
+/** Memoised reads of time strings, per zone. */
+const readerOf = memoise(
+  (zone: string) =>
+    memoise((value: string) => {
+      const read = parseText(value, zone);
+      return read === undefined ? NOT_A_TIME : read;
+    }, 50_000),
+  100,
+);
 
 /**
  * Reads one pmacct time value: `null` for the zero ("unknown") time, `undefined` if it is not a
@@ -134,18 +143,7 @@ const CACHE_LIMIT = 50_000;
 export function readPmacctTime(value: unknown, zone: string): PmacctTime | null | undefined {
   if (typeof value === "number") return parseNumber(value);
   if (typeof value !== "string") return undefined;
-  let cache = caches.get(zone);
-  if (cache === undefined) {
-    cache = new Map();
-    caches.set(zone, cache);
-  }
-  let parsed = cache.get(value);
-  if (parsed === undefined) {
-    const read = parseText(value, zone);
-    parsed = read === undefined ? NOT_A_TIME : read;
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(value, parsed);
-  }
+  const parsed = readerOf(zone)(value);
   return parsed === NOT_A_TIME ? undefined : parsed;
 }
 

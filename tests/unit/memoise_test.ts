@@ -1,0 +1,18 @@
+import assert from "node:assert/strict";
+import { memoise } from "../../lib/memoise.ts";
+
+Deno.test("a memo computes each key once, holds at most its limit, and never remembers undefined", () => {
+  const computed: number[] = [];
+  const square = memoise((n: number) => {
+    computed.push(n);
+    return n === 0 ? undefined : n * n;
+  }, 2);
+  assert.deepEqual([square(2), square(2), square(3), square(3)], [4, 4, 9, 9]);
+  assert.deepEqual(computed, [2, 3]);
+  square(4); // full: starts over with 4 alone
+  square(2);
+  assert.deepEqual(computed, [2, 3, 4, 2]);
+  square(0);
+  square(0);
+  assert.deepEqual(computed.slice(-2), [0, 0]);
+});
