@@ -10,6 +10,7 @@
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { decodeMessage } from "../lib/decode.ts";
+import { withAdmin } from "../lib/kafka/client.ts";
 import { encodeDocument } from "../lib/document.ts";
 import { FIXTURES, REPO_ROOT } from "../tests/support/fixtures.ts";
 import { elastic, KAFKA, uniqueName } from "../tests/support/stack.ts";
@@ -54,10 +55,7 @@ function record(i: number): string {
 const kafka = new Kafka({ clientId: "bench", brokers: [KAFKA], logLevel: logLevel.NOTHING });
 
 async function produce(topic: string, values: string[]): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
-  await admin.disconnect();
+  await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic, numPartitions: 3 }] }));
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   for (let i = 0; i < values.length; i += 5000) {
@@ -71,10 +69,7 @@ async function dropTopic(topic: string): Promise<void> {
   for (const name of [`${topic}-bridge-pmacct`, `${topic}-original-pmacct`]) {
     await elastic.indices.deleteIndexTemplate({ name }, { ignore: [404] });
   }
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic, `${topic}-dlq`] }).catch(() => {});
-  await admin.disconnect();
+  await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [topic, `${topic}-dlq`] })).catch(() => {});
 }
 
 const profileDir = `${REPO_ROOT}.stack/profiles`;

@@ -4,6 +4,7 @@
  * batches included), resident memory over time, and checks that every record was indexed.
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { withAdmin } from "../lib/kafka/client.ts";
 import { KAFKA, MAIN_ELASTIC, startBridge, waitReady } from "../tests/support/stack.ts";
 import { cpuSeconds, MemorySampler } from "./process_stats.ts";
 
@@ -28,10 +29,7 @@ export async function runSteady(
   denoFlags: string[] = [],
 ): Promise<SteadyResult> {
   const kafka = new Kafka({ clientId: "bench-steady", brokers: [KAFKA], logLevel: logLevel.ERROR });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
-  await admin.disconnect();
+  await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic, numPartitions: 3 }] }));
   const bridge = await startBridge({
     KAFKA_TOPIC: topic,
     KAFKA_CONSUMER_GROUP_ID: topic,
