@@ -48,11 +48,7 @@ export class BodyWriter {
 
   /** Appends a string as UTF-8. */
   text(text: string): void {
-    if (text.length > NATIVE_ENCODE_FROM) {
-      this.#reserve(text.length * 3);
-      this.#length += encoder.encodeInto(text, this.#bytes.subarray(this.#length)).written;
-      return;
-    }
+    if (text.length > NATIVE_ENCODE_FROM) return this.#encode(text);
     this.#reserve(text.length);
     const bytes = this.#bytes;
     let at = this.#length;
@@ -60,13 +56,17 @@ export class BodyWriter {
       const code = text.charCodeAt(i);
       if (code >= 0x80) {
         this.#length = at;
-        this.#reserve((text.length - i) * 3);
-        this.#length += encoder.encodeInto(text.slice(i), this.#bytes.subarray(this.#length)).written;
-        return;
+        return this.#encode(text.slice(i));
       }
       bytes[at++] = code;
     }
     this.#length = at;
+  }
+
+  /** Appends a string through the native encoder (three bytes at most per UTF-16 unit). */
+  #encode(text: string): void {
+    this.#reserve(text.length * 3);
+    this.#length += encoder.encodeInto(text, this.#bytes.subarray(this.#length)).written;
   }
 
   /** Appends bytes as they are. */
