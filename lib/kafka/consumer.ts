@@ -13,6 +13,14 @@ import { reportKafkaFailure, reportKafkaReached, withAdmin } from "./client.ts";
 
 /** What a fetch waits for (at most 500 ms): about 400 pmacct records. */
 const FETCH_MIN_BYTES = 256 * 1024;
+/**
+ * What one fetch brings at most, per partition and in all (kafkajs' defaults are 1 MiB and
+ * 10 MiB). Each response is held whole while its records are decoded and buffered, so smaller
+ * responses lower the peak: draining 1,000,000 records, 264-267 MB instead of 282-283 MB at the
+ * same CPU. A record batch larger than this still comes whole (brokers always return the first).
+ */
+const FETCH_MAX_BYTES_PER_PARTITION = 256 * 1024;
+const FETCH_MAX_BYTES = 1024 * 1024;
 
 /** How long a batch waits for buffer room (each time) before its partition is paused instead. */
 const ROOM_WAIT_MS = 1000;
@@ -80,6 +88,8 @@ export async function runConsumer(
     // collector's records then come in batches of hundreds, not a few at a time, which is what
     // the bridge pays for per fetch (measured at 3,000 records/s: 12.0 -> 9.8 µs a record).
     minBytes: FETCH_MIN_BYTES,
+    maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
+    maxBytes: FETCH_MAX_BYTES,
     heartbeatInterval: Math.min(3000, (config.sessionTimeoutSeconds * 1000) / 3),
     // The topic exists (start-up waited for it); a consumer never creates one.
     allowAutoTopicCreation: false,
