@@ -5,7 +5,8 @@
  * loader, in one run on the local stack (`stack/stack.sh up`): at each lag (records waiting in a
  * fresh 3-partition topic), records/s from process start and from ready, CPU µs per record of
  * the whole process from `/proc` after ready (start-up CPU apart), and peak resident memory;
- * then the bridge alone at a steady rate. `--profile` also writes a V8 CPU profile of the bridge
+ * beside them kafkajs alone at the bridge's pace with the bridge's modules loaded, the floor
+ * under the bridge's memory; then the bridge alone at a steady rate. `--profile` also writes a V8 CPU profile of the bridge
  * draining the largest lag and prints its top costs. Targets are issue 11's.
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
@@ -15,7 +16,8 @@ import { encodeDocument } from "../lib/document.ts";
 import { FIXTURES, REPO_ROOT } from "../tests/support/fixtures.ts";
 import { elastic, KAFKA, uniqueName } from "../tests/support/stack.ts";
 import { measurementTable, steadyTable, targets, topSelfTime } from "./report.ts";
-import { type Measurement, runBridge, runOriginal, runRawLoader, type Settings } from "./shippers.ts";
+import { defaultMaxBuffered } from "../lib/config/elastic.ts";
+import { type Measurement, runBridge, runKafkaFloor, runOriginal, runRawLoader, type Settings } from "./shippers.ts";
 import { runSteady, type SteadyResult } from "./steady.ts";
 
 function option(name: string, fallback: string): string {
@@ -80,8 +82,12 @@ for (const lag of lags) {
   console.log(`producing ${lag} pmacct records into ${topic}`);
   await produce(topic, values);
   const flags = profile && lag === Math.max(...lags) ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  const rows = [await runBridge(topic, lag, settings, flags)];
+  const bridge = await runBridge(topic, lag, settings, flags);
+  const rows = [bridge];
   console.log(`  bridge done`);
+  const pace = bridge.records / bridge.secondsFromReady;
+  rows.push(await runKafkaFloor(topic, lag, pace, defaultMaxBuffered(settings.batchSize)));
+  console.log(`  kafkajs alone done`);
   rows.push(await runOriginal(topic, lag, settings));
   console.log(`  original done`);
   rows.push(await runRawLoader(topic, values, settings));

@@ -57,10 +57,11 @@ export function targets(byLag: Map<number, Measurement[]>, steady: SteadyResult 
       );
     }
     if (lag >= 1_000_000) {
+      const floor = rows.find((row) => row.shipper.startsWith("kafkajs alone"));
       lines.push(
         `lag ${number(lag)}: bridge peak RSS ${number(bridge.peakRssMb)} MB (target ≤ 160): ${
           verdict(bridge.peakRssMb! <= 160)
-        }`,
+        }${floor ? `; kafkajs alone at its pace, with its modules loaded: ${number(floor.peakRssMb)} MB` : ""}`,
       );
     }
   }

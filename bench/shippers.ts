@@ -6,7 +6,7 @@
 import { bulkBody } from "../lib/bulk_body.ts";
 import { encodeDocument } from "../lib/document.ts";
 import { REPO_ROOT, SHARED } from "../tests/support/fixtures.ts";
-import { elastic, KAFKA, startBridge, waitFor } from "../tests/support/stack.ts";
+import { BRIDGE_RUN_FLAGS, elastic, KAFKA, startBridge, waitFor } from "../tests/support/stack.ts";
 import { cpuSeconds, MemorySampler } from "./process_stats.ts";
 
 export interface Measurement {
@@ -84,6 +84,50 @@ export async function runBridge(
     memory.stop();
     await bridge.stop("SIGTERM");
   }
+}
+
+/**
+ * kafkajs alone at the bridge's pace, with the bridge's modules loaded (`bench/kafka_floor.ts`):
+ * the memory and CPU that the bridge cannot go below while it keeps these libraries.
+ */
+export async function runKafkaFloor(
+  topic: string,
+  records: number,
+  recordsPerSecond: number,
+  holding: number,
+): Promise<Measurement> {
+  const started = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    // With the bridge's V8 flags; all permissions, since Deno reads a process's own `/proc` only so.
+    args: [
+      "run",
+      ...BRIDGE_RUN_FLAGS.filter((flag) => !flag.startsWith("--allow-")),
+      "--allow-all",
+      `${REPO_ROOT}bench/kafka_floor.ts`,
+    ],
+    env: {
+      FLOOR_BROKERS: KAFKA,
+      FLOOR_TOPIC: topic,
+      FLOOR_GROUP: `${topic}-floor`,
+      FLOOR_RECORDS: String(records),
+      FLOOR_RATE: String(recordsPerSecond),
+      FLOOR_HOLD: String(holding),
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  if (!output.success) throw new Error(`kafka_floor.ts failed: ${new TextDecoder().decode(output.stderr)}`);
+  const result = JSON.parse(text.trim().split("\n").at(-1)!);
+  return {
+    shipper: "kafkajs alone, at the bridge's pace",
+    records: result.records,
+    secondsFromStart: (performance.now() - started) / 1000,
+    secondsFromReady: result.seconds,
+    startupCpuSeconds: result.readyCpu,
+    cpuMicrosPerRecord: (result.cpu / result.records) * 1e6,
+    peakRssMb: result.peakRssMb,
+  };
 }
 
 /**

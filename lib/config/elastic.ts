@@ -203,6 +203,11 @@ function indexPrefix(env: Environment): string {
   return prefix;
 }
 
+/** `ELASTIC_MAX_BUFFERED_SAMPLES` when unset: ten batches, and at least 10,000 records. */
+export function defaultMaxBuffered(maxSamplesPerSend: number): number {
+  return Math.max(10 * maxSamplesPerSend, 10_000);
+}
+
 /** Parses the Elasticsearch group; deprecated spellings that were accepted go to `warnings`. */
 export function parseElasticConfig(env: Environment, warnings: string[]): ElasticConfig {
   const trust = tls(env);
@@ -225,7 +230,7 @@ export function parseElasticConfig(env: Environment, warnings: string[]): Elasti
     replicas: integer(env, "ELASTIC_INDEX_REPLICAS", 0, { min: 0, max: 16 }),
     maxSamplesPerSend,
     maxTimeToSendSeconds: maxTimeToSend(env, warnings),
-    maxBufferedSamples: integer(env, "ELASTIC_MAX_BUFFERED_SAMPLES", Math.max(10 * maxSamplesPerSend, 10_000), {
+    maxBufferedSamples: integer(env, "ELASTIC_MAX_BUFFERED_SAMPLES", defaultMaxBuffered(maxSamplesPerSend), {
       min: maxSamplesPerSend,
     }),
     bulkConcurrency: integer(env, "ELASTIC_BULK_CONCURRENCY", 2, { min: 1, max: 64 }),

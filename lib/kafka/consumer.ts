@@ -11,16 +11,25 @@ import type { Metrics } from "../metrics.ts";
 import type { Pipeline } from "../pipeline.ts";
 import { reportKafkaFailure, reportKafkaReached, withAdmin } from "./client.ts";
 
-/** What a fetch waits for (at most 500 ms): about 400 pmacct records. */
-const FETCH_MIN_BYTES = 256 * 1024;
 /**
- * What one fetch brings at most, per partition and in all (kafkajs' defaults are 1 MiB and
- * 10 MiB). Each response is held whole while its records are decoded and buffered, so smaller
- * responses lower the peak: draining 1,000,000 records, 264-267 MB instead of 282-283 MB at the
- * same CPU. A record batch larger than this still comes whole (brokers always return the first).
+ * How the bridge fetches, shared with the benchmark's kafkajs-alone floor (`bench/kafka_floor.ts`).
  */
-const FETCH_MAX_BYTES_PER_PARTITION = 256 * 1024;
-const FETCH_MAX_BYTES = 1024 * 1024;
+export const FETCH_OPTIONS = {
+  // A fetch long-polls this long when nothing is new. Kept short because a fetch sent while
+  // partitions are paused leaves them out, and they resume only with the next one.
+  maxWaitTimeInMs: 500,
+  // The broker answers a fetch once it has this much (about 400 pmacct records), or after
+  // `maxWaitTimeInMs`: a busy collector's records then come in batches of hundreds, not a few at
+  // a time, which is what the bridge pays for per fetch (at 3,000 records/s: 12.0 -> 9.8 µs a
+  // record).
+  minBytes: 256 * 1024,
+  // What one fetch brings at most, per partition and in all (kafkajs' defaults are 1 MiB and
+  // 10 MiB). Each response is held whole while its records are decoded and buffered, so smaller
+  // responses lower the peak: draining 1,000,000 records, 264-267 MB instead of 282-283 MB at the
+  // same CPU. A record batch larger than this still comes whole (brokers return the first).
+  maxBytesPerPartition: 256 * 1024,
+  maxBytes: 1024 * 1024,
+} as const;
 
 /** How long a batch waits for buffer room (each time) before its partition is paused instead. */
 const ROOM_WAIT_MS = 1000;
@@ -81,15 +90,7 @@ export async function runConsumer(
   const consumer = kafka.consumer({
     groupId: config.groupId,
     sessionTimeout: config.sessionTimeoutSeconds * 1000,
-    // A fetch long-polls this long when nothing is new. Kept short because a fetch sent while
-    // partitions are paused leaves them out, and they resume only with the next one.
-    maxWaitTimeInMs: 500,
-    // The broker answers a fetch once it has this much, or after `maxWaitTimeInMs`: a busy
-    // collector's records then come in batches of hundreds, not a few at a time, which is what
-    // the bridge pays for per fetch (measured at 3,000 records/s: 12.0 -> 9.8 µs a record).
-    minBytes: FETCH_MIN_BYTES,
-    maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
-    maxBytes: FETCH_MAX_BYTES,
+    ...FETCH_OPTIONS,
     heartbeatInterval: Math.min(3000, (config.sessionTimeoutSeconds * 1000) / 3),
     // The topic exists (start-up waited for it); a consumer never creates one.
     allowAutoTopicCreation: false,
