@@ -4,7 +4,10 @@
  * the parts and starts them; the behaviour lives in `lib/`.
  */
 import { BulkWriter } from "./lib/bulk_writer.ts";
-import { ConfigError, describeConfig, secretValues } from "./lib/config.ts";
+import { formatFindings, runChecks } from "./lib/cli/check.ts";
+import { helpText, parseCommand, UsageError } from "./lib/cli/command.ts";
+import { versionText } from "./lib/cli/version.ts";
+import { ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config.ts";
 import { LogOnlyDeadLetterSink } from "./lib/dead_letters.ts";
 import { connectSearch } from "./lib/elastic/connect.ts";
 import { INDEX_CHECK, IndexCreator } from "./lib/elastic/indices.ts";
@@ -29,14 +32,36 @@ function exitOnConfigError(error: unknown): never {
   Deno.exit(2);
 }
 
+let command;
+try {
+  command = parseCommand(Deno.args);
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(error.message);
+  Deno.exit(2);
+}
+if (command === "help") {
+  console.log(helpText("pmacct-kafka-elastic", VARIABLES));
+  Deno.exit(0);
+}
+if (command === "version") {
+  console.log(versionText());
+  Deno.exit(0);
+}
+
 let settings: Settings;
 try {
   settings = loadSettings();
 } catch (error) {
   exitOnConfigError(error);
 }
+if (command === "check") {
+  const { text, status } = formatFindings(await runChecks(settings));
+  console.log(text);
+  Deno.exit(status);
+}
 const { config, mappings } = settings;
-const log = new Logger(config.logLevel);
+const log = new Logger(config.logLevel, console.error, config.logFormat);
 log.mask(secretValues(config));
 log.info("pmacct-kafka-elastic starting", { config: describeConfig(config) });
 for (const warning of config.warnings) log.warn(warning);

@@ -11,6 +11,7 @@
  */
 import { describeElasticConfig, ELASTIC_VARIABLES, type ElasticConfig, parseElasticConfig } from "./config/elastic.ts";
 import { describeKafkaConfig, KAFKA_VARIABLES, type KafkaConfig, parseKafkaConfig } from "./config/kafka.ts";
+import type { LogFormat } from "./log.ts";
 import { choice, ConfigError, type Environment, integer, text, type Variable } from "./config/parse.ts";
 
 export { ConfigError, type Environment, type Variable } from "./config/parse.ts";
@@ -27,6 +28,7 @@ export interface Config {
   prometheusPort: number;
   shutdownTimeoutSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  logFormat: LogFormat;
   /** Messages about deprecated spellings that were accepted, to be logged at start-up. */
   warnings: string[];
 }
@@ -40,6 +42,7 @@ export type TimestampSource = "flow" | "kafka" | "ingest";
 
 const TIMESTAMP_SOURCES: readonly TimestampSource[] = ["flow", "kafka", "ingest"];
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 
 const GENERAL_VARIABLES: readonly Variable[] = [
   {
@@ -51,7 +54,7 @@ const GENERAL_VARIABLES: readonly Variable[] = [
     name: "TIMESTAMP_SOURCE",
     default: "flow",
     meaning:
-      "What `@timestamp` and the daily index are: `flow` the flow's own time (see *pmacct encodings*); `kafka` when pmacct published the message; `ingest` when the bridge read it (the original tool's behaviour).",
+      "What `@timestamp` and the daily index are: `flow` the flow's own time (see [pmacct encodings](#pmacct-encodings)); `kafka` when pmacct published the message; `ingest` when the bridge read it (the original tool's behaviour).",
   },
   { name: "PROMETHEUS_CLIENT_PORT", default: "9003", meaning: "Port of `/metrics`, `/healthz` and `/readyz`." },
   {
@@ -61,6 +64,12 @@ const GENERAL_VARIABLES: readonly Variable[] = [
       "Seconds SIGTERM/SIGINT may spend flushing and committing before the bridge exits anyway (uncommitted records are then re-read on restart).",
   },
   { name: "LOG_LEVEL", default: "info", meaning: "`debug`, `info`, `warn` or `error`." },
+  {
+    name: "LOG_FORMAT",
+    default: "text",
+    meaning:
+      "`text`: `time LEVEL message key=value ...` lines; `json`: one JSON object per line with `@timestamp`, `log.level`, `message` and the fields, ready to ship into Elasticsearch.",
+  },
 ];
 
 /** Every variable the bridge reads, with its default and meaning: the README's table. */
@@ -92,6 +101,7 @@ export function parseConfig(
     prometheusPort: integer(env, "PROMETHEUS_CLIENT_PORT", 9003, { min: 1, max: 65_535 }),
     shutdownTimeoutSeconds: integer(env, "SHUTDOWN_TIMEOUT", 30, { min: 1, max: 3600 }),
     logLevel: choice(env, "LOG_LEVEL", LOG_LEVELS, "info"),
+    logFormat: choice(env, "LOG_FORMAT", LOG_FORMATS, "text"),
     warnings,
   };
 }
@@ -106,6 +116,7 @@ export function describeConfig(config: Config): string {
     ["PROMETHEUS_CLIENT_PORT", config.prometheusPort],
     ["SHUTDOWN_TIMEOUT", config.shutdownTimeoutSeconds],
     ["LOG_LEVEL", config.logLevel],
+    ["LOG_FORMAT", config.logFormat],
   ];
   return pairs.map(([name, value]) => `${name}=${value}`).join(" ");
 }

@@ -1,9 +1,16 @@
 /**
- * One line per event, readable by a person and by `grep`:
- * `2026-11-24T19:20:36.123Z INFO  bulk sent index=sflow-2026-11-24 documents=1000`.
+ * One line per event, in one of two formats (`LOG_FORMAT`):
+ * - `text`, readable by a person and by `grep`:
+ *   `2026-11-24T19:20:36.123Z INFO  bulk sent index=sflow-2026-11-24 documents=1000`;
+ * - `json`, one object per line with ECS's names, ready to ship into Elasticsearch itself:
+ *   `{"@timestamp":"2026-11-24T19:20:36.123Z","log.level":"info","message":"bulk sent","index":"sflow-2026-11-24","documents":1000}`.
  */
 
 export type Level = "debug" | "info" | "warn" | "error";
+export type LogFormat = "text" | "json";
+
+/** The members a JSON line always has; a field of the same name is kept as `field.<name>`. */
+const JSON_RESERVED = new Set(["@timestamp", "log.level", "message"]);
 
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -15,10 +22,31 @@ function render(value: unknown): string {
   return /[\s"=]/.test(text ?? "") ? JSON.stringify(text) : String(text);
 }
 
+function textLine(timestamp: string, level: Level, message: string, fields: Fields): string {
+  const pairs = Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => ` ${key}=${render(value)}`)
+    .join("");
+  return `${timestamp} ${level.toUpperCase().padEnd(5)} ${message}${pairs}`;
+}
+
+function jsonLine(timestamp: string, level: Level, message: string, fields: Fields): string {
+  const object: Record<string, unknown> = { "@timestamp": timestamp, "log.level": level, message };
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    object[JSON_RESERVED.has(key) ? `field.${key}` : key] = value instanceof Error ? value.message : value;
+  }
+  return JSON.stringify(object);
+}
+
 export class Logger {
   #secrets: string[] = [];
 
-  constructor(public level: Level = "info", private readonly write: (line: string) => void = console.error) {}
+  constructor(
+    public level: Level = "info",
+    private readonly write: (line: string) => void = console.error,
+    private readonly format: LogFormat = "text",
+  ) {}
 
   /**
    * Values never to print (passwords, API keys): replaced by `****` wherever they appear in a
@@ -32,11 +60,10 @@ export class Logger {
 
   log(level: Level, message: string, fields: Fields = {}): void {
     if (RANK[level] < RANK[this.level]) return;
-    const pairs = Object.entries(fields)
-      .filter(([, value]) => value !== undefined)
-      .map(([key, value]) => ` ${key}=${render(value)}`)
-      .join("");
-    let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${pairs}`;
+    const timestamp = new Date().toISOString();
+    let line = this.format === "json"
+      ? jsonLine(timestamp, level, message, fields)
+      : textLine(timestamp, level, message, fields);
     for (const secret of this.#secrets) line = line.replaceAll(secret, "****");
     this.write(line);
   }

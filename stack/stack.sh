@@ -250,7 +250,7 @@ up_kafka() { # service
     # SCRAM users exist from the first start (KRaft stores them in its metadata log).
     [ "$service" = kafka ] && scram=(--add-scram 'SCRAM-SHA-512=[name=bridge,password=bridge-secret]'
       --add-scram 'SCRAM-SHA-256=[name=bridge,password=bridge-secret]')
-    kafka_java "$service" kafka.tools.StorageTool format -t "$(kafka_java "$service" kafka.tools.StorageTool random-uuid)" \
+    kafka_java "$service" kafka.tools.StorageTool format -t "$(kafka_java "$service" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
       -c "$props" "${scram[@]}" >>"$log" 2>&1 || die "formatting $service storage failed; see $log"
   fi
   say "starting $service (log: $log)"

@@ -83,9 +83,9 @@ async function identify(elastic: SearchTransport, opensearch: SearchTransport): 
 /**
  * Chooses whom to trust, identifies the server and refuses an unsupported one; returns the
  * service over the client made for that server (the other one is closed). Failures are reported
- * to readiness before they are thrown.
+ * to readiness before they are thrown. One attempt (`connectSearch` retries it; `--check` not).
  */
-async function openService(
+export async function openService(
   { config, pem, health, status }: Pick<ConnectOptions, "config" | "pem" | "health" | "status">,
 ): Promise<SearchService> {
   let ca: string | undefined;

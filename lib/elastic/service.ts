@@ -31,6 +31,14 @@ export class SearchService {
     });
   }
 
+  /**
+   * Whether the server accepts the template, without storing it (`_index_template/_simulate`):
+   * throws {@linkcode SearchError} (400) when it does not.
+   */
+  async simulateIndexTemplate(template: IndexTemplate): Promise<void> {
+    await this.transport.request({ method: "POST", path: "/_index_template/_simulate", body: { ...template } });
+  }
+
   /** Creates `index` with `body`; `"exists"` when it already did (made by another bridge, say). */
   async createIndex(index: string, body: IndexTemplate["template"]): Promise<"created" | "exists"> {
     try {

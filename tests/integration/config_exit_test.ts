@@ -1,19 +1,7 @@
 /** A configuration error exits with status 2 and names the variable, before touching any server. */
 import assert from "node:assert/strict";
-import { REPO_ROOT, SHARED } from "../support/fixtures.ts";
-import { BRIDGE_RUN_FLAGS } from "../support/stack.ts";
-
-async function runMain(env: Record<string, string>) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...BRIDGE_RUN_FLAGS, "main.ts"],
-    cwd: REPO_ROOT,
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
-}
+import { SHARED } from "../support/fixtures.ts";
+import { runMain } from "../support/stack.ts";
 
 const base = { KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:9092", KAFKA_TOPIC: "pmacct" };
 
@@ -35,7 +23,7 @@ Deno.test("missing and invalid settings exit 2 with the variable's name", async 
     ],
   ];
   for (const [env, message] of cases) {
-    const { code, stderr } = await runMain(env);
+    const { code, stderr } = await runMain([], env);
     assert.equal(code, 2, stderr);
     assert.match(stderr, message);
   }

@@ -314,6 +314,26 @@ async function appendStream(stream: ReadableStream<Uint8Array>, path: string): P
 export const BRIDGE_RUN_FLAGS: string[] = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}deno.json`)).tasks.start
   .split(" ").filter((arg: string) => arg.startsWith("--"));
 
+/**
+ * Runs `main.ts` once to its end with only `env` (and `PATH`, `HOME`) in its environment, as a
+ * command-line call (`--help`, `--check`, a bad setting) runs it; returns its status and output.
+ */
+export async function runMain(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...BRIDGE_RUN_FLAGS, "main.ts", ...args],
+    cwd: REPO_ROOT,
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+}
+
 let nextPort = 19_100 + Math.floor(Math.random() * 500);
 
 /**
@@ -382,7 +402,7 @@ const ensuredTopics = new Set<string>();
  * host was loaded: pmacct flushes for a bounded time at exit, and records still waiting for the
  * new topic's leader are then lost. A topic that exists first leaves nothing waiting.
  */
-async function ensureTopic(topic: string, broker = KAFKA): Promise<void> {
+export async function ensureTopic(topic: string, broker = KAFKA): Promise<void> {
   const key = `${broker}/${topic}`;
   if (ensuredTopics.has(key)) return;
   try {

@@ -1,0 +1,141 @@
+/**
+ * `--check`: a preflight before a deploy. It asks Kafka and the search cluster what the bridge
+ * would ask them at start (brokers, topic, group; server, version, template) once, without
+ * retrying and without writing anything, and reports each finding in one line. Failures are
+ * worded by the same classifiers that fill `/readyz`, so the check says what the bridge would.
+ */
+import type { Admin } from "kafkajs";
+import type { Config } from "../config.ts";
+import { openService } from "../elastic/connect.ts";
+import { ELASTIC_CHECKS, ElasticStatus } from "../elastic/status.ts";
+import { Health } from "../health.ts";
+import { adaptMappings, buildIndexTemplate } from "../index_template.ts";
+import { classifyKafkaFailure, createKafka, withAdmin } from "../kafka/client.ts";
+import { Logger } from "../log.ts";
+import { createMetrics } from "../metrics.ts";
+import { describeServer, mappingFeatures } from "../search_server.ts";
+import type { Settings } from "../settings.ts";
+import type { SearchError } from "../elastic/transport.ts";
+
+/** A readiness problem as a finding: what is wrong, without the running bridge's "retrying". */
+function failed(subject: string, problem: string, cause?: string): Finding {
+  return { subject, ok: false, detail: problem.replace(/; retrying$/, "") + (cause ? ` (${cause})` : "") };
+}
+
+/** One line of the report. */
+export interface Finding {
+  subject: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** The report as printed, and the exit status: 0 when every finding is good, else 1. */
+export function formatFindings(findings: readonly Finding[]): { text: string; status: 0 | 1 } {
+  const width = Math.max(...findings.map((finding) => finding.subject.length));
+  const lines = findings.map((finding) =>
+    `${finding.ok ? "ok  " : "FAIL"}  ${finding.subject.padEnd(width)}  ${finding.detail}`
+  );
+  const failed = findings.filter((finding) => !finding.ok).length;
+  lines.push(failed === 0 ? "ready to run" : `${failed} check${failed === 1 ? "" : "s"} failed`);
+  return { text: lines.join("\n"), status: failed === 0 ? 0 : 1 };
+}
+
+async function kafkaFindings(admin: Admin, config: Config["kafka"]): Promise<Finding[]> {
+  const cluster = await admin.describeCluster();
+  const findings: Finding[] = [{
+    subject: "kafka",
+    ok: true,
+    detail:
+      `${cluster.brokers.length} broker${cluster.brokers.length === 1 ? "" : "s"} (cluster ${cluster.clusterId}) ` +
+      `via ${config.brokers.join(",")}`,
+  }];
+  const topics = new Set(await admin.listTopics());
+  if (!topics.has(config.topic)) {
+    findings.push({ subject: "kafka topic", ok: false, detail: `topic ${config.topic} does not exist` });
+  } else {
+    const { topics: [metadata] } = await admin.fetchTopicMetadata({ topics: [config.topic] });
+    findings.push({
+      subject: "kafka topic",
+      ok: true,
+      detail: `${config.topic}: ${metadata.partitions.length} partitions`,
+    });
+    const { groups: [group] } = await admin.describeGroups([config.groupId]);
+    const [offsets] = await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] });
+    const committed = offsets.partitions.filter((partition) => Number(partition.offset) >= 0).length;
+    findings.push({
+      subject: "kafka group",
+      ok: true,
+      detail: `${config.groupId}: ${group.state === "Dead" ? "new" : group.state}, ${group.members.length} members, ` +
+        `offsets committed on ${committed} of ${offsets.partitions.length} partitions`,
+    });
+  }
+  if (config.deadLetterTopic !== undefined) {
+    findings.push({
+      subject: "dead letters",
+      ok: true,
+      detail: topics.has(config.deadLetterTopic)
+        ? `${config.deadLetterTopic} exists`
+        : `${config.deadLetterTopic} does not exist yet; the bridge creates it at start`,
+    });
+  }
+  return findings;
+}
+
+/** Runs every check and returns its findings; never throws for a server's failure. */
+export async function runChecks(settings: Settings): Promise<Finding[]> {
+  const { config } = settings;
+  const quiet = new Logger("error", () => {});
+  const findings: Finding[] = [{
+    subject: "settings",
+    ok: true,
+    detail: `valid: topic ${config.kafka.topic}, group ${config.kafka.groupId}, ` +
+      `indices ${config.elastic.indexPrefix}-yyyy-MM-dd, timestamps from ${config.timestampSource}`,
+  }];
+
+  const kafka = createKafka(config.kafka, settings.kafkaTls, quiet);
+  try {
+    findings.push(...await withAdmin(kafka, (admin) => kafkaFindings(admin, config.kafka)));
+  } catch (error) {
+    const { problem } = classifyKafkaFailure(error, config.kafka);
+    findings.push(failed("kafka", problem, (error as Error).message));
+  }
+
+  const health = new Health(quiet, { ...ELASTIC_CHECKS, index_template: false });
+  const status = new ElasticStatus(health, createMetrics(), config.elastic.nodes);
+  try {
+    const service = await openService({ config: config.elastic, pem: settings.elasticTls, health, status });
+    try {
+      findings.push({
+        subject: "elasticsearch",
+        ok: true,
+        detail: `${describeServer(service.server)} at ${config.elastic.nodes.join(",")}`,
+      });
+      const adapted = adaptMappings(settings.mappings, mappingFeatures(service.server));
+      const template = buildIndexTemplate(
+        config.elastic.indexPrefix,
+        adapted.mappings,
+        config.elastic.shards,
+        config.elastic.replicas,
+      );
+      try {
+        await service.simulateIndexTemplate(template);
+        findings.push({
+          subject: "index template",
+          ok: true,
+          detail:
+            `${config.elastic.indexTemplateFile} accepted for ${config.elastic.indexPrefix}-* (simulated, nothing stored)`,
+        });
+      } catch (error) {
+        findings.push(
+          failed("index template", `${config.elastic.indexTemplateFile} refused`, (error as SearchError).message),
+        );
+      }
+    } finally {
+      await service.close();
+    }
+  } catch (error) {
+    const problems = Object.values(health.report().problems);
+    findings.push(failed("elasticsearch", problems.length > 0 ? problems.join("; ") : (error as Error).message));
+  }
+  return findings;
+}

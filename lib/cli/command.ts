@@ -1,0 +1,107 @@
+/**
+ * The command line: no argument runs the bridge; `--help`, `--version` and `--check` answer and
+ * exit. Pure: the texts are built from the settings table (`VARIABLES`) that the README's
+ * configuration section is generated from, so the two never disagree.
+ *
+ * @example
+ * ```ts
+ * parseCommand(["--check"]); // "check"
+ * parseCommand([]); // "run"
+ * ```
+ */
+import type { Variable } from "../config/parse.ts";
+
+export type Command = "run" | "help" | "version" | "check";
+
+/** An argument the bridge does not know; `main.ts` prints it with the usage and exits 2. */
+export class UsageError extends Error {
+  constructor(readonly argument: string) {
+    super(`unknown argument ${JSON.stringify(argument)}; try --help`);
+    this.name = "UsageError";
+  }
+}
+
+const COMMANDS: Record<string, Command> = {
+  "--help": "help",
+  "-h": "help",
+  "--version": "version",
+  "-V": "version",
+  "--check": "check",
+};
+
+/**
+ * The one command the arguments ask for; throws {@linkcode UsageError} on anything else. A
+ * leading `--` is dropped: `deno task start -- --check` passes it on.
+ */
+export function parseCommand(args: readonly string[]): Command {
+  if (args[0] === "--") args = args.slice(1);
+  if (args.length === 0) return "run";
+  const command = COMMANDS[args[0]];
+  if (command === undefined) throw new UsageError(args[0]);
+  if (args.length > 1) throw new UsageError(args[1]);
+  return command;
+}
+
+/** Markdown as a terminal shows it: code spans and emphasis unmarked, links as their text. */
+function plain(markdown: string): string {
+  return markdown.replace(/\[([^\]]+)\]\([^)]+\)/g, "$1").replace(/`([^`]*)`/g, "$1").replace(/\*([^*]+)\*/g, "$1");
+}
+
+function wrap(text: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line !== "" && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(indent + line);
+  return lines;
+}
+
+function defaultText(value: string): string {
+  if (value === "(required)") return "required";
+  if (value === "(none)") return "no default";
+  return `default: ${plain(value)}`;
+}
+
+/** `--help`: what the bridge does, its commands, and every setting with its default and meaning. */
+export function helpText(name: string, variables: readonly Variable[]): string {
+  const lines = [
+    `${name}: pmacct's JSON flow records from Kafka into daily Elasticsearch or OpenSearch indices.`,
+    "",
+    "Usage:",
+    `  ${name}              run the bridge`,
+    `  ${name} --check      check the settings, Kafka and Elasticsearch, print what was found, exit:`,
+    `  ${" ".repeat(name.length)}              0 all good, 1 a server failed a check, 2 a setting is invalid`,
+    `  ${name} --version    print the versions of the bridge, Deno and the Kafka and search clients`,
+    `  ${name} --help       print this`,
+    "",
+    "Settings are read from the environment and from a .env file in the working directory (the",
+    "environment wins):",
+  ];
+  for (const variable of variables) {
+    lines.push("", `  ${variable.name}   (${defaultText(variable.default)})`);
+    lines.push(...wrap(plain(variable.meaning), 100, "      "));
+  }
+  lines.push("", "Metrics, liveness and readiness: http://<host>:<PROMETHEUS_CLIENT_PORT>/metrics, /healthz, /readyz.");
+  return lines.join("\n");
+}
+
+/** The README's configuration table, row for row from the same settings. */
+export function settingsTable(variables: readonly Variable[]): string {
+  const cell = (text: string) => text.replaceAll("|", "\\|");
+  return [
+    "| Variable | Default | Meaning |",
+    "| --- | --- | --- |",
+    ...variables.map((variable) => `| \`${variable.name}\` | ${cell(variable.default)} | ${cell(variable.meaning)} |`),
+  ].join("\n");
+}
+
+/** The pinned version of an npm import, from its specifier (`npm:kafkajs@2.2.4` -> `2.2.4`). */
+export function pinnedVersion(specifier: string | undefined): string {
+  return /@(\d[^/@]*)\/?$/.exec(specifier ?? "")?.[1] ?? "unknown";
+}
