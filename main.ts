@@ -11,6 +11,7 @@ import { ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/conf
 import { LogOnlyDeadLetterSink } from "./lib/dead_letters.ts";
 import { connectSearch } from "./lib/elastic/connect.ts";
 import { INDEX_CHECK, IndexCreator } from "./lib/elastic/indices.ts";
+import { startRetention } from "./lib/elastic/retention.ts";
 import type { SearchService } from "./lib/elastic/service.ts";
 import { ELASTIC_CHECKS, ElasticStatus } from "./lib/elastic/status.ts";
 import { Health } from "./lib/health.ts";
@@ -130,6 +131,18 @@ log.info("index template installed", {
   pattern: `${config.elastic.indexPrefix}-*`,
   file: config.elastic.indexTemplateFile,
 });
+if (config.elastic.retentionDays !== undefined) {
+  log.info("retention on: deleting daily indices by the date in their names", {
+    pattern: `${config.elastic.indexPrefix}-yyyy-MM-dd`,
+    keep_days: config.elastic.retentionDays,
+  });
+  startRetention(connected.service, {
+    prefix: config.elastic.indexPrefix,
+    keepDays: config.elastic.retentionDays,
+    log,
+    metrics,
+  });
+}
 elasticStatus.watch(connected.service, () => {
   log.info("Elasticsearch answers again: retrying now");
   writer.retryNow();

@@ -22,6 +22,20 @@ export function dailyIndexName(prefix: string, epochMs: number): string {
   return namesOf(prefix)(Math.floor(epochMs / DAY_MS));
 }
 
+/**
+ * The UTC day (days since 1970-01-01) of a daily index of `prefix`, read from its name; `undefined`
+ * for any other name: another prefix's (`sflow-eu-2026-11-24` is not `sflow`'s), or a date that
+ * is not one (`sflow-2026-02-30`).
+ */
+export function dayOfIndex(prefix: string, name: string): number | undefined {
+  if (!name.startsWith(`${prefix}-`)) return undefined;
+  const date = name.slice(prefix.length + 1);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined;
+  const epochMs = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(epochMs) || new Date(epochMs).toISOString().slice(0, 10) !== date) return undefined;
+  return epochMs / DAY_MS;
+}
+
 /** Pattern that matches every daily index of `prefix`, used by the index template. */
 export function indexPattern(prefix: string): string {
   return `${prefix}-*`;

@@ -70,6 +70,14 @@ export function createMetrics(registry = new client.Registry()) {
       "1 while Elasticsearch refuses the bridge's credentials (401/403)",
     ),
     kafkaUp: gauge("pmacct_bridge_kafka_up", "1 while the consumer is a member of its group"),
+    retentionDeleted: counter(
+      "pmacct_bridge_retention_deleted_indices_total",
+      "Daily indices deleted because their date is older than ELASTIC_RETENTION",
+    ),
+    retentionFailures: counter(
+      "pmacct_bridge_retention_failures_total",
+      "Retention runs or index deletions that failed (logged with the reason)",
+    ),
     paused: gauge("pmacct_bridge_paused", "1 while fetching from Kafka is paused because the buffer is full"),
   };
 }

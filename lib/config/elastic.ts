@@ -37,6 +37,8 @@ export interface ElasticConfig {
   indexTemplateFile: string;
   shards: number;
   replicas: number;
+  /** Days of daily indices kept (`ELASTIC_RETENTION`); `undefined`: retention is off. */
+  retentionDays?: number;
   maxSamplesPerSend: number;
   maxTimeToSendSeconds: number;
   maxBufferedSamples: number;
@@ -101,6 +103,12 @@ export const ELASTIC_VARIABLES: readonly Variable[] = [
   },
   { name: "ELASTIC_INDEX_SHARDS", default: "1", meaning: "`number_of_shards` of new daily indices." },
   { name: "ELASTIC_INDEX_REPLICAS", default: "0", meaning: "`number_of_replicas` of new daily indices." },
+  {
+    name: "ELASTIC_RETENTION",
+    default: "off",
+    meaning:
+      "Days of daily indices to keep, e.g. `30d`: at start and every hour, indices `<prefix>-yyyy-MM-dd` dated more than that before today (UTC) are deleted. Other names are never touched.",
+  },
   {
     name: "ELASTIC_MAX_SAMPLES_PER_SEND",
     default: "1000",
@@ -203,6 +211,17 @@ function indexPrefix(env: Environment): string {
   return prefix;
 }
 
+/** `ELASTIC_RETENTION`: `<days>d`, or `off` (the default). */
+function retentionDays(env: Environment): number | undefined {
+  const value = text(env, "ELASTIC_RETENTION");
+  if (value === undefined || value.toLowerCase() === "off") return undefined;
+  const days = /^(\d+)d$/.exec(value);
+  if (days === null || Number(days[1]) < 1 || Number(days[1]) > 36_500) {
+    throw new ConfigError("ELASTIC_RETENTION", "a number of days such as 30d (1d to 36500d), or off", value);
+  }
+  return Number(days[1]);
+}
+
 /** `ELASTIC_MAX_BUFFERED_SAMPLES` when unset: ten batches, and at least 10,000 records. */
 export function defaultMaxBuffered(maxSamplesPerSend: number): number {
   return Math.max(10 * maxSamplesPerSend, 10_000);
@@ -228,6 +247,7 @@ export function parseElasticConfig(env: Environment, warnings: string[]): Elasti
     indexTemplateFile: text(env, "ELASTIC_INDEX_TEMPLATE") ?? "new-index-template.json",
     shards: integer(env, "ELASTIC_INDEX_SHARDS", 1, { min: 1, max: 1024 }),
     replicas: integer(env, "ELASTIC_INDEX_REPLICAS", 0, { min: 0, max: 16 }),
+    retentionDays: retentionDays(env),
     maxSamplesPerSend,
     maxTimeToSendSeconds: maxTimeToSend(env, warnings),
     maxBufferedSamples: integer(env, "ELASTIC_MAX_BUFFERED_SAMPLES", defaultMaxBuffered(maxSamplesPerSend), {
@@ -259,6 +279,7 @@ export function describeElasticConfig(config: ElasticConfig): Array<[string, unk
     ["ELASTIC_INDEX_TEMPLATE", config.indexTemplateFile],
     ["ELASTIC_INDEX_SHARDS", config.shards],
     ["ELASTIC_INDEX_REPLICAS", config.replicas],
+    ["ELASTIC_RETENTION", config.retentionDays === undefined ? "off" : `${config.retentionDays}d`],
     ["ELASTIC_MAX_SAMPLES_PER_SEND", config.maxSamplesPerSend],
     ["ELASTIC_MAX_TIME_TO_SEND", config.maxTimeToSendSeconds],
     ["ELASTIC_MAX_BUFFERED_SAMPLES", config.maxBufferedSamples],

@@ -39,6 +39,27 @@ export class SearchService {
     await this.transport.request({ method: "POST", path: "/_index_template/_simulate", body: { ...template } });
   }
 
+  /** The names of the indices `pattern` matches, open or closed. */
+  async listIndices(pattern: string): Promise<string[]> {
+    const { body } = await this.transport.request({
+      method: "GET",
+      path: `/_cat/indices/${encodeURIComponent(pattern)}`,
+      querystring: { format: "json", h: "index", expand_wildcards: "open,closed" },
+    });
+    return (body as Array<{ index: string }>).map((row) => row.index);
+  }
+
+  /** Deletes one index by its name; `"absent"` when it was gone already (another copy deleted it). */
+  async deleteIndex(index: string): Promise<"deleted" | "absent"> {
+    try {
+      await this.transport.request({ method: "DELETE", path: `/${encodeURIComponent(index)}` });
+      return "deleted";
+    } catch (error) {
+      if (error instanceof SearchError && error.type === "index_not_found_exception") return "absent";
+      throw error;
+    }
+  }
+
   /** Creates `index` with `body`; `"exists"` when it already did (made by another bridge, say). */
   async createIndex(index: string, body: IndexTemplate["template"]): Promise<"created" | "exists"> {
     try {

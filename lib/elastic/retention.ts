@@ -1,0 +1,63 @@
+/**
+ * Runs retention (`lib/retention.ts`) against the cluster: at start and then every hour it lists
+ * the prefix's indices and deletes, one by one and by exact name, those whose date has expired.
+ * Deleting is idempotent (an index another copy deleted first counts as gone), so every copy of
+ * the bridge may run it. Each deletion is logged and counted; a failure is logged, counted and
+ * tried again at the next run, and never stops the bridge.
+ */
+import { indexPattern } from "../index_name.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { expiredIndices } from "../retention.ts";
+import type { SearchService } from "./service.ts";
+
+const RETENTION_INTERVAL_MS = 3_600_000;
+
+export interface RetentionOptions {
+  prefix: string;
+  keepDays: number;
+  log: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+/** One pass: deletes what has expired now; returns the names deleted. */
+export async function applyRetention(service: SearchService, options: RetentionOptions): Promise<string[]> {
+  const { prefix, keepDays, log, metrics } = options;
+  const deleted: string[] = [];
+  let names: string[];
+  try {
+    names = await service.listIndices(indexPattern(prefix));
+  } catch (error) {
+    metrics.retentionFailures.inc();
+    log.error("retention could not list the indices; trying again in an hour", {
+      pattern: indexPattern(prefix),
+      error: (error as Error).message,
+    });
+    return deleted;
+  }
+  for (const index of expiredIndices(names, prefix, keepDays, (options.now ?? Date.now)())) {
+    try {
+      if (await service.deleteIndex(index) === "deleted") {
+        deleted.push(index);
+        metrics.retentionDeleted.inc();
+        log.info("index deleted by retention", { index, retention: `${keepDays}d` });
+      }
+    } catch (error) {
+      metrics.retentionFailures.inc();
+      log.error("retention could not delete an index; trying again in an hour", {
+        index,
+        error: (error as Error).message,
+      });
+    }
+  }
+  return deleted;
+}
+
+/** Applies retention now and then every hour, one pass at a time, for as long as the process runs. */
+export function startRetention(service: SearchService, options: RetentionOptions): void {
+  let running: Promise<unknown> = applyRetention(service, options);
+  Deno.unrefTimer(setInterval(() => {
+    running = running.then(() => applyRetention(service, options));
+  }, RETENTION_INTERVAL_MS));
+}
