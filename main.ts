@@ -19,7 +19,7 @@ import { serveHttp } from "./lib/http_server.ts";
 import { createKafka, KAFKA_CHECKS } from "./lib/kafka/client.ts";
 import { runConsumer } from "./lib/kafka/consumer.ts";
 import { createDeadLetterProducer, KafkaDeadLetterSink } from "./lib/kafka/dead_letters.ts";
-import { ensureDeadLetterTopic, waitForTopic } from "./lib/kafka/topics.ts";
+import { ensureDeadLetterTopics, waitForTopic } from "./lib/kafka/topics.ts";
 import { Logger } from "./lib/log.ts";
 import { createMetrics } from "./lib/metrics.ts";
 import { type PendingDocument, Pipeline } from "./lib/pipeline.ts";
@@ -78,9 +78,9 @@ const server = serveHttp(
 );
 
 const kafka = createKafka(config.kafka, settings.kafkaTls, log);
-const producer = config.kafka.deadLetterTopic ? createDeadLetterProducer(kafka) : undefined;
+const producer = config.kafka.deadLetterTopics.size > 0 ? createDeadLetterProducer(kafka) : undefined;
 const deadLetters = producer
-  ? new KafkaDeadLetterSink(producer, config.kafka.deadLetterTopic!, log, metrics)
+  ? new KafkaDeadLetterSink(producer, config.kafka.deadLetterTopics, log, metrics)
   : new LogOnlyDeadLetterSink(log, metrics);
 /** Filled in once the cluster is identified; nothing is sent before (the consumer starts after). */
 const cluster: { service?: SearchService; indices?: IndexCreator } = {};
@@ -107,7 +107,7 @@ const pipeline = new Pipeline({
   log,
   metrics,
 });
-const parts: ShutdownParts = { pipeline, producer, server, topic: config.kafka.topic, log };
+const parts: ShutdownParts = { pipeline, producer, server, topics: config.kafka.topics, log };
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -150,7 +150,7 @@ elasticStatus.watch(connected.service, () => {
 
 if (!stopping) {
   if (producer) {
-    await ensureDeadLetterTopic(kafka, config.kafka, health, log);
+    await ensureDeadLetterTopics(kafka, config.kafka, health, log);
     await retryUntilDone(
       () => producer.connect(),
       (error, retryInMs) =>
@@ -163,5 +163,5 @@ if (!stopping) {
   }
   pipeline.start();
   parts.consumer = await runConsumer({ config: config.kafka, kafka, pipeline, log, metrics, health });
-  log.info("consuming", { topic: config.kafka.topic, group: config.kafka.groupId });
+  log.info("consuming", { topics: config.kafka.topics.join(","), group: config.kafka.groupId });
 }

@@ -13,16 +13,16 @@ export interface ShutdownParts {
   producer?: Producer;
   pipeline: Pipeline;
   server?: Deno.HttpServer;
-  topic: string;
+  topics: string[];
   log: Logger;
 }
 
 /** Returns the exit status: 0 when everything was flushed and committed in time, 1 otherwise. */
 export async function shutdown(parts: ShutdownParts, timeoutMs: number): Promise<number> {
-  const { consumer, producer, pipeline, server, topic, log } = parts;
+  const { consumer, producer, pipeline, server, topics, log } = parts;
   const started = Date.now();
   log.info("shutting down: flushing buffered records", { held: pipeline.held, timeout_ms: timeoutMs });
-  consumer?.pause([{ topic }]);
+  consumer?.pause(topics.map((topic) => ({ topic })));
   const drained = await pipeline.drain(timeoutMs);
   const remaining = Math.max(1000, timeoutMs - (Date.now() - started));
   const withTimeout = (step: Promise<unknown>) =>

@@ -6,6 +6,7 @@
  */
 import type { Admin } from "kafkajs";
 import type { Config } from "../config.ts";
+import { deadLetterSources } from "../config/kafka.ts";
 import { openService } from "../elastic/connect.ts";
 import { ELASTIC_CHECKS, ElasticStatus } from "../elastic/status.ts";
 import { Health } from "../health.ts";
@@ -49,33 +50,35 @@ async function kafkaFindings(admin: Admin, config: Config["kafka"]): Promise<Fin
       `${cluster.brokers.length} broker${cluster.brokers.length === 1 ? "" : "s"} (cluster ${cluster.clusterId}) ` +
       `via ${config.brokers.join(",")}`,
   }];
-  const topics = new Set(await admin.listTopics());
-  if (!topics.has(config.topic)) {
-    findings.push({ subject: "kafka topic", ok: false, detail: `topic ${config.topic} does not exist` });
-  } else {
-    const { topics: [metadata] } = await admin.fetchTopicMetadata({ topics: [config.topic] });
-    findings.push({
-      subject: "kafka topic",
-      ok: true,
-      detail: `${config.topic}: ${metadata.partitions.length} partitions`,
-    });
+  const existing = new Set(await admin.listTopics());
+  for (const topic of config.topics) {
+    if (!existing.has(topic)) {
+      findings.push({ subject: "kafka topic", ok: false, detail: `topic ${topic} does not exist` });
+      continue;
+    }
+    const { topics: [metadata] } = await admin.fetchTopicMetadata({ topics: [topic] });
+    findings.push({ subject: "kafka topic", ok: true, detail: `${topic}: ${metadata.partitions.length} partitions` });
+  }
+  const present = config.topics.filter((topic) => existing.has(topic));
+  if (present.length > 0) {
     const { groups: [group] } = await admin.describeGroups([config.groupId]);
-    const [offsets] = await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] });
-    const committed = offsets.partitions.filter((partition) => Number(partition.offset) >= 0).length;
+    const offsets = await admin.fetchOffsets({ groupId: config.groupId, topics: present });
+    const partitions = offsets.flatMap((topic) => topic.partitions);
+    const committed = partitions.filter((partition) => Number(partition.offset) >= 0).length;
     findings.push({
       subject: "kafka group",
       ok: true,
       detail: `${config.groupId}: ${group.state === "Dead" ? "new" : group.state}, ${group.members.length} members, ` +
-        `offsets committed on ${committed} of ${offsets.partitions.length} partitions`,
+        `offsets committed on ${committed} of ${partitions.length} partitions`,
     });
   }
-  if (config.deadLetterTopic !== undefined) {
+  for (const [deadLetterTopic] of deadLetterSources(config)) {
     findings.push({
       subject: "dead letters",
       ok: true,
-      detail: topics.has(config.deadLetterTopic)
-        ? `${config.deadLetterTopic} exists`
-        : `${config.deadLetterTopic} does not exist yet; the bridge creates it at start`,
+      detail: existing.has(deadLetterTopic)
+        ? `${deadLetterTopic} exists`
+        : `${deadLetterTopic} does not exist yet; the bridge creates it at start`,
     });
   }
   return findings;
@@ -88,7 +91,7 @@ export async function runChecks(settings: Settings): Promise<Finding[]> {
   const findings: Finding[] = [{
     subject: "settings",
     ok: true,
-    detail: `valid: topic ${config.kafka.topic}, group ${config.kafka.groupId}, ` +
+    detail: `valid: topics ${config.kafka.topics.join(",")}, group ${config.kafka.groupId}, ` +
       `indices ${config.elastic.indexPrefix}-yyyy-MM-dd, timestamps from ${config.timestampSource}`,
   }];
 

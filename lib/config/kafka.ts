@@ -27,14 +27,18 @@ export interface KafkaSecurity {
 
 export interface KafkaConfig {
   brokers: string[];
-  topic: string;
+  /** The source topics, one or more (pmacct setups often publish one per collector). */
+  topics: string[];
   groupId: string;
   clientId: string;
   fromBeginning: boolean;
   /** How long the group waits for a silent member before handing its partitions to others. */
   sessionTimeoutSeconds: number;
-  /** Dead-letter topic, or `undefined` when dead letters are switched off. */
-  deadLetterTopic?: string;
+  /**
+   * Each source topic's dead-letter topic: its own `<topic>-dlq`, or `KAFKA_DLQ_TOPIC` for all.
+   * Empty when dead letters are switched off.
+   */
+  deadLetterTopics: ReadonlyMap<string, string>;
   security: KafkaSecurity;
 }
 
@@ -44,7 +48,11 @@ export const KAFKA_VARIABLES: readonly Variable[] = [
     default: "(required)",
     meaning: "Kafka bootstrap servers, `host:port`, comma-separated.",
   },
-  { name: "KAFKA_TOPIC", default: "(required)", meaning: "Topic pmacct's kafka plugin writes to." },
+  {
+    name: "KAFKA_TOPIC",
+    default: "(required)",
+    meaning: "Topic pmacct's kafka plugin writes to, or several, comma-separated (one per collector, say).",
+  },
   {
     name: "KAFKA_CONSUMER_GROUP_ID",
     default: "kafka2elastic",
@@ -64,9 +72,9 @@ export const KAFKA_VARIABLES: readonly Variable[] = [
   },
   {
     name: "KAFKA_DLQ_TOPIC",
-    default: "`<KAFKA_TOPIC>-dlq`",
+    default: "`<topic>-dlq` for each topic",
     meaning:
-      "Dead-letter topic for undecodable messages and documents Elasticsearch rejects for good; created at start if missing (where the bridge may); `off` logs and counts them only.",
+      "Dead-letter topic for undecodable messages and documents Elasticsearch rejects for good, one for all source topics (by default each has its own); created at start if missing (where the bridge may); `off` logs and counts them only.",
   },
   {
     name: "KAFKA_SECURITY_PROTOCOL",
@@ -102,12 +110,40 @@ function brokers(env: Environment): string[] {
   return entries;
 }
 
-function deadLetterTopic(env: Environment, topic: string): string | undefined {
+function sourceTopics(env: Environment): string[] {
+  const raw = required(env, "KAFKA_TOPIC", "the topic pmacct writes to (or several, comma-separated)");
+  const topics = list(raw);
+  if (topics.length === 0 || new Set(topics).size !== topics.length) {
+    throw new ConfigError("KAFKA_TOPIC", "topic names, comma-separated, each once", raw);
+  }
+  return topics;
+}
+
+function deadLetterTopics(env: Environment, topics: string[]): Map<string, string> {
   const value = text(env, "KAFKA_DLQ_TOPIC");
-  if (value === undefined) return `${topic}-dlq`;
-  if (value.toLowerCase() === "off") return undefined;
-  if (value === topic) throw new ConfigError("KAFKA_DLQ_TOPIC", "a topic other than KAFKA_TOPIC", value);
-  return value;
+  if (value?.toLowerCase() === "off") return new Map();
+  const routes = new Map(topics.map((topic) => [topic, value ?? `${topic}-dlq`]));
+  for (const deadLetterTopic of routes.values()) {
+    if (topics.includes(deadLetterTopic)) {
+      throw value === undefined
+        ? new ConfigError(
+          "KAFKA_TOPIC",
+          `topics whose dead-letter topics (<topic>-dlq) are not sources too`,
+          topics.join(","),
+        )
+        : new ConfigError("KAFKA_DLQ_TOPIC", "a topic other than those of KAFKA_TOPIC", value);
+    }
+  }
+  return routes;
+}
+
+/** The distinct dead-letter topics, each with the source topics that send to it. */
+export function deadLetterSources(config: KafkaConfig): Map<string, string[]> {
+  const sources = new Map<string, string[]>();
+  for (const [topic, deadLetterTopic] of config.deadLetterTopics) {
+    sources.set(deadLetterTopic, [...sources.get(deadLetterTopic) ?? [], topic]);
+  }
+  return sources;
 }
 
 /**
@@ -148,16 +184,16 @@ function security(env: Environment): KafkaSecurity {
 }
 
 export function parseKafkaConfig(env: Environment): KafkaConfig {
-  const topic = required(env, "KAFKA_TOPIC", "the topic pmacct writes to");
+  const topics = sourceTopics(env);
   const offsetReset = choice(env, "KAFKA_AUTO_OFFSET_RESET", ["earliest", "latest"] as const, "earliest");
   return {
     brokers: brokers(env),
-    topic,
+    topics,
     groupId: text(env, "KAFKA_CONSUMER_GROUP_ID") ?? "kafka2elastic",
     clientId: text(env, "KAFKA_CLIENT_ID") ?? "pmacct-kafka-elastic",
     fromBeginning: offsetReset === "earliest",
     sessionTimeoutSeconds: integer(env, "KAFKA_SESSION_TIMEOUT", 30, { min: 6, max: 300 }),
-    deadLetterTopic: deadLetterTopic(env, topic),
+    deadLetterTopics: deadLetterTopics(env, topics),
     security: security(env),
   };
 }
@@ -167,12 +203,12 @@ export function describeKafkaConfig(config: KafkaConfig): Array<[string, unknown
   const { security } = config;
   return [
     ["KAFKA_BOOTSTRAP_SERVERS", config.brokers.join(",")],
-    ["KAFKA_TOPIC", config.topic],
+    ["KAFKA_TOPIC", config.topics.join(",")],
     ["KAFKA_CONSUMER_GROUP_ID", config.groupId],
     ["KAFKA_CLIENT_ID", config.clientId],
     ["KAFKA_AUTO_OFFSET_RESET", config.fromBeginning ? "earliest" : "latest"],
     ["KAFKA_SESSION_TIMEOUT", config.sessionTimeoutSeconds],
-    ["KAFKA_DLQ_TOPIC", config.deadLetterTopic ?? "off"],
+    ["KAFKA_DLQ_TOPIC", config.deadLetterTopics.size === 0 ? "off" : [...deadLetterSources(config).keys()].join(",")],
     ["KAFKA_SECURITY_PROTOCOL", security.protocol],
     ["KAFKA_SASL_MECHANISM", security.sasl?.mechanism ?? "(none)"],
     ["KAFKA_SASL_USERNAME", security.sasl?.username ?? "(none)"],

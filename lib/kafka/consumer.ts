@@ -44,6 +44,15 @@ export interface RunConsumerOptions {
   health: Health;
 }
 
+/** Per source topic, per partition: an offset. */
+type OffsetsByTopic = Map<string, Map<number, number>>;
+
+function partitionsOf(map: OffsetsByTopic, topic: string): Map<number, number> {
+  let partitions = map.get(topic);
+  if (partitions === undefined) map.set(topic, partitions = new Map());
+  return partitions;
+}
+
 /**
  * Reads the assigned partitions' end offsets and the group's committed offsets once after a
  * join, so the lag and committed-offset gauges cover every assigned partition, also those with
@@ -54,28 +63,33 @@ async function seedPartitionGauges(
   kafka: Kafka,
   config: KafkaConfig,
   pipeline: Pipeline,
-  partitions: number[],
-  highWatermarks: Map<number, number>,
-  committedAtJoin: Map<number, number>,
+  assignment: Record<string, number[]>,
+  highWatermarks: OffsetsByTopic,
+  committedAtJoin: OffsetsByTopic,
   metrics: Metrics,
   log: Logger,
 ): Promise<void> {
-  if (partitions.length === 0) return;
+  const topics = Object.keys(assignment).filter((topic) => assignment[topic].length > 0);
+  if (topics.length === 0) return;
   try {
     const { ends, committed } = await withAdmin(kafka, async (admin) => ({
-      ends: await admin.fetchTopicOffsets(config.topic),
-      committed: (await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] }))[0],
+      ends: await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic))),
+      committed: await admin.fetchOffsets({ groupId: config.groupId, topics }),
     }));
-    for (const partition of partitions) {
-      const end = ends.find((candidate) => candidate.partition === partition);
-      if (end && !highWatermarks.has(partition)) highWatermarks.set(partition, Number(end.high));
-      const offset = Number(committed?.partitions.find((candidate) => candidate.partition === partition)?.offset);
-      // A commit of this generation that landed while we asked is newer than what we got.
-      if (offset >= 0 && pipeline.committedOffset(config.topic, partition) === undefined) {
-        committedAtJoin.set(partition, offset);
-        metrics.committed.set({ topic: config.topic, partition: String(partition) }, offset);
+    topics.forEach((topic, i) => {
+      const known = partitionsOf(highWatermarks, topic);
+      const committedOfTopic = committed.find((candidate) => candidate.topic === topic)?.partitions ?? [];
+      for (const partition of assignment[topic]) {
+        const end = ends[i].find((candidate) => candidate.partition === partition);
+        if (end && !known.has(partition)) known.set(partition, Number(end.high));
+        const offset = Number(committedOfTopic.find((candidate) => candidate.partition === partition)?.offset);
+        // A commit of this generation that landed while we asked is newer than what we got.
+        if (offset >= 0 && pipeline.committedOffset(topic, partition) === undefined) {
+          partitionsOf(committedAtJoin, topic).set(partition, offset);
+          metrics.committed.set({ topic, partition: String(partition) }, offset);
+        }
       }
-    }
+    });
   } catch (error) {
     log.debug("could not read the assigned partitions' offsets for the lag gauges", {
       error: (error as Error).message,
@@ -96,23 +110,29 @@ export async function runConsumer(
     allowAutoTopicCreation: false,
     retry: { retries: 8, restartOnFailure: () => Promise.resolve(true) },
   });
-  const highWatermarks = new Map<number, number>();
+  const highWatermarks: OffsetsByTopic = new Map();
   /** The group's committed offsets at the last join, for partitions the bridge has not committed on since. */
-  const committedAtJoin = new Map<number, number>();
+  const committedAtJoin: OffsetsByTopic = new Map();
   const updateLag = () => {
-    for (const [partition, highWatermark] of highWatermarks) {
-      const committed = pipeline.committedOffset(config.topic, partition) ?? committedAtJoin.get(partition);
-      if (committed !== undefined) {
-        metrics.lag.set({ topic: config.topic, partition: String(partition) }, Math.max(0, highWatermark - committed));
+    for (const [topic, partitions] of highWatermarks) {
+      for (const [partition, highWatermark] of partitions) {
+        const committed = pipeline.committedOffset(topic, partition) ?? committedAtJoin.get(topic)?.get(partition);
+        if (committed !== undefined) {
+          metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, highWatermark - committed));
+        }
       }
     }
   };
   const lagTimer = setInterval(updateLag, 1000);
-  const paused = new Set<number>();
+  /** Paused partitions, per topic. */
+  const paused = new Map<string, Set<number>>();
   const resumeAll = () => {
     if (paused.size === 0) return;
-    log.debug("buffer has room again: resuming fetch", { partitions: [...paused].join(",") });
-    consumer.resume([{ topic: config.topic, partitions: [...paused] }]);
+    const partitions = [...paused].map(([topic, numbers]) => ({ topic, partitions: [...numbers] }));
+    log.debug("buffer has room again: resuming fetch", {
+      partitions: partitions.map(({ topic, partitions }) => `${topic}:${partitions.join(",")}`).join(" "),
+    });
+    consumer.resume(partitions);
     paused.clear();
     metrics.paused.set(0);
   };
@@ -124,8 +144,16 @@ export async function runConsumer(
     committedAtJoin.clear();
     metrics.lag.reset();
     metrics.committed.reset();
-    const assigned = payload.memberAssignment[config.topic] ?? [];
-    seedPartitionGauges(kafka, config, pipeline, assigned, highWatermarks, committedAtJoin, metrics, log);
+    seedPartitionGauges(
+      kafka,
+      config,
+      pipeline,
+      payload.memberAssignment,
+      highWatermarks,
+      committedAtJoin,
+      metrics,
+      log,
+    );
     health.set("kafka", true);
     reportKafkaReached(health);
     metrics.kafkaUp.set(1);
@@ -153,7 +181,7 @@ export async function runConsumer(
   for (let attempt = 1;; attempt++) {
     try {
       await consumer.connect();
-      await consumer.subscribe({ topics: [config.topic], fromBeginning: config.fromBeginning });
+      await consumer.subscribe({ topics: config.topics, fromBeginning: config.fromBeginning });
       break;
     } catch (error) {
       reportKafkaFailure(health, error, config);
@@ -166,8 +194,8 @@ export async function runConsumer(
     partitionsConsumedConcurrently: 1,
     eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
       if (!isRunning() || isStale()) return;
-      highWatermarks.set(batch.partition, Number(batch.highWatermark));
       const { topic, partition, messages } = batch;
+      partitionsOf(highWatermarks, topic).set(partition, Number(batch.highWatermark));
       let taken = pipeline.ingest(topic, partition, messages);
       while (taken < messages.length && isRunning() && !isStale() && await pipeline.whenRoom(ROOM_WAIT_MS)) {
         taken += pipeline.ingest(topic, partition, messages.slice(taken));
@@ -181,7 +209,8 @@ export async function runConsumer(
         if (paused.size === 0) {
           log.debug("buffer full: pausing fetch until Elasticsearch catches up", { held: pipeline.held });
         }
-        paused.add(batch.partition);
+        if (!paused.has(topic)) paused.set(topic, new Set());
+        paused.get(topic)!.add(partition);
         metrics.paused.set(1);
         if (pipeline.hasRoom) resumeAll();
       }

@@ -15,22 +15,28 @@ export function createDeadLetterProducer(kafka: Kafka): Producer {
   });
 }
 
-/** Writes dead letters to a Kafka topic, retrying until Kafka acknowledges them. */
+/**
+ * Writes dead letters to the dead-letter topic of their source topic, retrying until Kafka
+ * acknowledges them.
+ */
 export class KafkaDeadLetterSink implements DeadLetterSink {
   constructor(
     private readonly producer: Producer,
-    private readonly topic: string,
+    /** Source topic -> dead-letter topic. */
+    private readonly routes: ReadonlyMap<string, string>,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {}
 
   async send(letter: DeadLetter, signal: AbortSignal): Promise<void> {
+    const topic = this.routes.get(letter.topic);
+    if (topic === undefined) throw new Error(`no dead-letter topic for source topic ${letter.topic}`);
     const value = typeof letter.value === "string" ? letter.value : Buffer.from(letter.value);
     for (let attempt = 0;; attempt++) {
       if (signal.aborted) throw new Aborted();
       try {
         await this.producer.send({
-          topic: this.topic,
+          topic,
           acks: -1,
           messages: [{
             key: `${letter.topic}:${letter.partition}:${letter.offset}:${letter.position}`,
@@ -39,12 +45,12 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
           }],
         });
         this.metrics.deadLetters.inc({ reason: letter.reason });
-        this.log.warn("record dead-lettered", { dlq_topic: this.topic, ...deadLetterFields(letter) });
+        this.log.warn("record dead-lettered", { dlq_topic: topic, ...deadLetterFields(letter) });
         return;
       } catch (error) {
         const delay = backoffDelay(attempt);
         this.log.error("could not write dead letter; retrying", {
-          dlq_topic: this.topic,
+          dlq_topic: topic,
           error: (error as Error).message,
           retry_in_ms: delay,
         });

@@ -6,6 +6,7 @@
  */
 import { type Admin, ConfigResourceTypes, type Kafka } from "kafkajs";
 import type { KafkaConfig } from "../config.ts";
+import { deadLetterSources } from "../config/kafka.ts";
 import type { Health } from "../health.ts";
 import type { Logger } from "../log.ts";
 import { reportKafkaFailure, reportKafkaReached, withAdmin } from "./client.ts";
@@ -13,8 +14,8 @@ import { reportKafkaFailure, reportKafkaReached, withAdmin } from "./client.ts";
 const TOPIC_POLL_MS = 2000;
 
 /**
- * Resolves once the source topic exists, saying "topic X does not exist yet; waiting" (and
- * failing `kafka_topic`) while it does not; Kafka being unreachable is reported as that.
+ * Resolves once every source topic exists, saying "topic X does not exist yet; waiting" (and
+ * failing `kafka_topic`) while one does not; Kafka being unreachable is reported as that.
  */
 export async function waitForTopic(
   kafka: Kafka,
@@ -25,15 +26,15 @@ export async function waitForTopic(
   let wait = TOPIC_POLL_MS;
   while (!stopping()) {
     try {
-      const topics = await withAdmin(kafka, (admin) => admin.listTopics());
+      const existing = new Set(await withAdmin(kafka, (admin) => admin.listTopics()));
       reportKafkaReached(health);
-      if (topics.includes(config.topic)) {
+      const missing = config.topics.filter((topic) => !existing.has(topic));
+      if (missing.length === 0) {
         health.pass("kafka_topic");
         return;
       }
-      health.fail("kafka_topic", `topic ${config.topic} does not exist yet; waiting`, {
-        brokers: config.brokers.join(","),
-      });
+      const names = missing.length === 1 ? `topic ${missing[0]} does` : `topics ${missing.join(", ")} do`;
+      health.fail("kafka_topic", `${names} not exist yet; waiting`, { brokers: config.brokers.join(",") });
       wait = TOPIC_POLL_MS;
     } catch (error) {
       reportKafkaFailure(health, error, config);
@@ -43,47 +44,58 @@ export async function waitForTopic(
   }
 }
 
-/** The source topic's `max.message.bytes` (its own, or the broker default it inherits). */
-async function maxMessageBytes(admin: Admin, topic: string): Promise<string | undefined> {
+/** The largest `max.message.bytes` of the source topics (their own, or the broker default they inherit). */
+async function maxMessageBytes(admin: Admin, topics: string[]): Promise<string | undefined> {
   const described = await admin.describeConfigs({
     includeSynonyms: false,
-    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["max.message.bytes"] }],
+    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ["max.message.bytes"] })),
   });
-  return described.resources[0]?.configEntries.find((entry) => entry.configName === "max.message.bytes")?.configValue;
+  const sizes = described.resources.flatMap((resource) =>
+    resource.configEntries.filter((entry) => entry.configName === "max.message.bytes").map((entry) => entry.configValue)
+  );
+  return sizes.length === 0 ? undefined : String(Math.max(...sizes.map(Number)));
 }
 
 /** How often a missing dead-letter topic that the bridge may not create is looked for again. */
 const DEAD_LETTER_TOPIC_RECHECK_MS = 30_000;
 
 /**
- * Creates the dead-letter topic if it is missing, with the source topic's `max.message.bytes`
- * (a dead letter carries a source message whole). Where the bridge may not, says so now (and
- * fails `dead_letter_topic`) rather than at the first dead letter, and looks again every 30 s
- * until the topic is there (created by an operator, say).
+ * Creates each dead-letter topic that is missing, with the largest `max.message.bytes` of the
+ * source topics that send to it (a dead letter carries a source message whole). Where the bridge
+ * may not, says so now (and fails `dead_letter_topic`) rather than at the first dead letter, and
+ * looks again every 30 s until the topics are there (created by an operator, say).
  */
-export async function ensureDeadLetterTopic(
+export async function ensureDeadLetterTopics(
   kafka: Kafka,
   config: KafkaConfig,
   health: Health,
   log: Logger,
 ): Promise<void> {
-  if (config.deadLetterTopic === undefined || await createDeadLetterTopic(kafka, config, health, log)) return;
-  const timer = setTimeout(() => ensureDeadLetterTopic(kafka, config, health, log), DEAD_LETTER_TOPIC_RECHECK_MS);
+  const problems: string[] = [];
+  for (const [topic, sources] of deadLetterSources(config)) {
+    const problem = await createDeadLetterTopic(kafka, topic, sources, log);
+    if (problem !== undefined) problems.push(problem);
+  }
+  if (problems.length === 0) {
+    health.pass("dead_letter_topic");
+    return;
+  }
+  health.fail("dead_letter_topic", problems.join("; "));
+  const timer = setTimeout(() => ensureDeadLetterTopics(kafka, config, health, log), DEAD_LETTER_TOPIC_RECHECK_MS);
   Deno.unrefTimer(timer);
 }
 
-/** One try; `true` when the topic exists now. */
+/** One try; what is wrong, or `undefined` when the topic exists now. */
 async function createDeadLetterTopic(
   kafka: Kafka,
-  config: KafkaConfig,
-  health: Health,
+  topic: string,
+  sources: string[],
   log: Logger,
-): Promise<boolean> {
-  const topic = config.deadLetterTopic!;
+): Promise<string | undefined> {
   try {
     await withAdmin(kafka, async (admin) => {
       if ((await admin.listTopics()).includes(topic)) return;
-      const bytes = await maxMessageBytes(admin, config.topic);
+      const bytes = await maxMessageBytes(admin, sources);
       await admin.createTopics({
         waitForLeaders: true,
         topics: [{
@@ -91,21 +103,15 @@ async function createDeadLetterTopic(
           configEntries: bytes === undefined ? [] : [{ name: "max.message.bytes", value: bytes }],
         }],
       });
-      log.info("dead-letter topic created", { topic, "max.message.bytes": bytes });
+      log.info("dead-letter topic created", { topic, "max.message.bytes": bytes, sources: sources.join(",") });
     });
-    health.pass("dead_letter_topic");
-    return true;
+    return undefined;
   } catch (error) {
     const message = (error as Error).message;
     // Another copy of the bridge created it meanwhile.
-    if (/already exists/i.test(message)) {
-      health.pass("dead_letter_topic");
-      return true;
-    }
-    health.fail(
-      "dead_letter_topic",
-      `dead-letter topic ${topic} does not exist and the bridge could not create it (${message}): create it with max.message.bytes no smaller than ${config.topic}'s, or allow the bridge to`,
-    );
-    return false;
+    if (/already exists/i.test(message)) return undefined;
+    return `dead-letter topic ${topic} does not exist and the bridge could not create it (${message}): create it with max.message.bytes no smaller than ${
+      sources.join(", ")
+    }'s, or allow the bridge to`;
   }
 }

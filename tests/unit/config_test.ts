@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SHARED } from "../support/fixtures.ts";
 import { ConfigError, describeConfig, elasticNodeUrl, parseConfig, VARIABLES } from "../../lib/config.ts";
+import { deadLetterSources } from "../../lib/config/kafka.ts";
 
 const base = { KAFKA_BOOTSTRAP_SERVERS: "k1:9092,k2:9094", KAFKA_TOPIC: "pmacct.sfacct" };
 
@@ -22,7 +23,8 @@ Deno.test("defaults are the original tool's", () => {
   assert.equal(config.elastic.replicas, 0);
   assert.equal(config.prometheusPort, 9003);
   assert.equal(config.kafka.fromBeginning, true);
-  assert.equal(config.kafka.deadLetterTopic, "pmacct.sfacct-dlq");
+  assert.deepEqual(config.kafka.topics, ["pmacct.sfacct"]);
+  assert.deepEqual([...config.kafka.deadLetterTopics], [["pmacct.sfacct", "pmacct.sfacct-dlq"]]);
   assert.deepEqual(config.warnings, []);
 });
 
@@ -93,8 +95,33 @@ Deno.test("user and password go together; secrets never reach the start-up line"
 });
 
 Deno.test("KAFKA_DLQ_TOPIC=off switches dead letters off", () => {
-  assert.equal(parseConfig({ ...base, KAFKA_DLQ_TOPIC: "off" }, "UTC").kafka.deadLetterTopic, undefined);
-  assert.equal(parseConfig({ ...base, KAFKA_DLQ_TOPIC: "bad.flows" }, "UTC").kafka.deadLetterTopic, "bad.flows");
+  assert.equal(parseConfig({ ...base, KAFKA_DLQ_TOPIC: "off" }, "UTC").kafka.deadLetterTopics.size, 0);
+  const shared = parseConfig({ ...base, KAFKA_DLQ_TOPIC: "bad.flows" }, "UTC").kafka;
+  assert.deepEqual([...shared.deadLetterTopics], [["pmacct.sfacct", "bad.flows"]]);
+});
+
+Deno.test("several topics: each has its own dead-letter topic unless KAFKA_DLQ_TOPIC names one for all", () => {
+  const topics = { ...base, KAFKA_TOPIC: "pmacct.nfacctd, pmacct.sfacctd" };
+  const own = parseConfig(topics, "UTC").kafka;
+  assert.deepEqual(own.topics, ["pmacct.nfacctd", "pmacct.sfacctd"]);
+  assert.deepEqual([...own.deadLetterTopics], [
+    ["pmacct.nfacctd", "pmacct.nfacctd-dlq"],
+    ["pmacct.sfacctd", "pmacct.sfacctd-dlq"],
+  ]);
+  assert.deepEqual([...deadLetterSources(own)], [["pmacct.nfacctd-dlq", ["pmacct.nfacctd"]], [
+    "pmacct.sfacctd-dlq",
+    ["pmacct.sfacctd"],
+  ]]);
+  const shared = parseConfig({ ...topics, KAFKA_DLQ_TOPIC: "bad.flows" }, "UTC").kafka;
+  assert.deepEqual([...deadLetterSources(shared)], [["bad.flows", ["pmacct.nfacctd", "pmacct.sfacctd"]]]);
+  assert.match(describeConfig(parseConfig(topics, "UTC")), /KAFKA_TOPIC=pmacct.nfacctd,pmacct.sfacctd /);
+  assert.throws(() => parseConfig({ ...base, KAFKA_TOPIC: "a,a" }, "UTC"), configError("KAFKA_TOPIC"));
+  assert.throws(() => parseConfig({ ...base, KAFKA_TOPIC: " , " }, "UTC"), configError("KAFKA_TOPIC"));
+  assert.throws(() => parseConfig({ ...base, KAFKA_TOPIC: "a,a-dlq" }, "UTC"), configError("KAFKA_TOPIC"));
+  assert.throws(
+    () => parseConfig({ ...topics, KAFKA_DLQ_TOPIC: "pmacct.sfacctd" }, "UTC"),
+    configError("KAFKA_DLQ_TOPIC"),
+  );
 });
 
 Deno.test("the start-up line and the README table cover every variable", () => {
