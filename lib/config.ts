@@ -54,7 +54,7 @@ const GENERAL_VARIABLES: readonly Variable[] = [
     name: "TIMESTAMP_SOURCE",
     default: "flow",
     meaning:
-      "What `@timestamp` and the daily index are: `flow` the flow's own time (see [pmacct encodings](#pmacct-encodings)); `kafka` when pmacct published the message; `ingest` when the bridge read it (the original tool's behaviour).",
+      "What `@timestamp` and the daily index are: `flow` the flow's own time (see [pmacct encodings](docs/pmacct-encodings.md)); `kafka` when pmacct published the message; `ingest` when the bridge read it (the original tool's behaviour).",
   },
   { name: "PROMETHEUS_CLIENT_PORT", default: "9003", meaning: "Port of `/metrics`, `/healthz` and `/readyz`." },
   {
