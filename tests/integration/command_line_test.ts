@@ -33,6 +33,17 @@ Deno.test("--version prints the bridge's, Deno's and the clients' versions", asy
   }
 });
 
+Deno.test("deno task start -- --version passes the flag through the task", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "start", "--", "--version"],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.match(new TextDecoder().decode(output.stdout), new RegExp(`^pmacct-kafka-elastic ${project.version}$`, "m"));
+});
+
 integrationTest("--check: 0 on the stack, 1 naming a server that is down, 2 on a bad setting", async () => {
   const topic = uniqueName("check");
   await ensureTopic(topic);

@@ -10,7 +10,8 @@ const denort = Deno.env.get("DENORT_BIN");
 if (!denort) console.log("compile test skipped: DENORT_BIN is not set (deno compile needs a local denort runtime)");
 
 Deno.test({
-  name: "the compiled binary exits 2 naming a missing setting, and carries its default template",
+  name:
+    "the compiled binary answers --version, --help and --check, exits 2 naming a missing setting, and carries its default template",
   ignore: !denort,
   fn: async () => {
     const build = await new Deno.Command(Deno.execPath(), {
@@ -20,14 +21,29 @@ Deno.test({
     }).output();
     assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
     const elsewhere = await Deno.makeTempDir();
-    const run = (env: Record<string, string>) =>
+    const run = (env: Record<string, string>, args: string[] = []) =>
       new Deno.Command(`${REPO_ROOT}dist/pmacct-kafka-elastic`, {
+        args,
         cwd: elsewhere,
         env,
         clearEnv: true,
         stdout: "piped",
         stderr: "piped",
       }).output();
+    const version = await run({}, ["--version"]);
+    assert.equal(version.code, 0);
+    assert.match(new TextDecoder().decode(version.stdout), /^pmacct-kafka-elastic \d+\.\d+\.\d+\n/);
+    const help = await run({}, ["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(new TextDecoder().decode(help.stdout), /ELASTIC_RETENTION/);
+    const check = await run(
+      { KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:9", KAFKA_TOPIC: "t", ELASTIC_HOSTS: "127.0.0.1:9" },
+      [
+        "--check",
+      ],
+    );
+    assert.equal(check.code, 1, "nothing listens on port 9");
+    assert.match(new TextDecoder().decode(check.stdout), /^FAIL +kafka +cannot reach Kafka at 127\.0\.0\.1:9/m);
     const missing = await run({});
     assert.equal(missing.code, 2);
     assert.match(new TextDecoder().decode(missing.stderr), /KAFKA_TOPIC is required/);

@@ -1,7 +1,8 @@
 /**
- * `monitoring/alerts.yml`: valid rules (`promtool check rules`), right on recorded series
- * (`promtool test rules`), and live: Debian's `prometheus` scrapes a real bridge and evaluates the
- * file while the real Elasticsearch is stopped and started again; the outage alert goes pending,
+ * `monitoring/`: the alerting rules are valid (`promtool check rules`) and right on recorded
+ * series (`promtool test rules`); every metric they and the Grafana dashboard query is one a real
+ * bridge exports; and live, Debian's `prometheus` scrapes a real bridge and evaluates the rules
+ * while the real Elasticsearch is stopped and started again: the outage alert goes pending,
  * firing, and away.
  */
 import assert from "node:assert/strict";
@@ -25,6 +26,40 @@ Deno.test("promtool accepts the alerting rules and their unit tests pass", async
     await run("promtool", ["test", "rules", "alerts_test.yml"], { cwd: `${REPO_ROOT}monitoring` }),
     /SUCCESS/,
   );
+});
+
+/** The bridge's metric names in a file's queries. */
+function queriedMetrics(path: string): Set<string> {
+  return new Set(Deno.readTextFileSync(path).match(/\b(samples_count_total|pmacct_bridge_[a-z_]+)\b/g) ?? []);
+}
+
+integrationTest("every metric the alerts and the dashboard query is one a running bridge exports", async () => {
+  const topic = uniqueName("metric-names");
+  await ensureTopic(topic);
+  const bridge = await startBridge({ KAFKA_TOPIC: topic, KAFKA_CONSUMER_GROUP_ID: topic, ELASTIC_INDEX_PREFIX: topic });
+  try {
+    await waitReady(bridge);
+    const scrape = await (await fetch(`http://127.0.0.1:${bridge.port}/metrics`)).text();
+    const exported = new Set<string>();
+    for (const [, name, type] of scrape.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      exported.add(name);
+      if (type === "histogram") { for (const suffix of ["_bucket", "_sum", "_count"]) exported.add(name + suffix); }
+    }
+    const dashboard = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}monitoring/dashboard.json`));
+    assert.ok(
+      dashboard.panels.length > 0 &&
+        dashboard.panels.every((panel: { targets: unknown[] }) => panel.targets.length > 0),
+    );
+    for (const file of ["dashboard.json", "alerts.yml"]) {
+      const names = queriedMetrics(`${REPO_ROOT}monitoring/${file}`);
+      assert.ok(names.size >= 8, `${file} queries ${names.size} metrics`);
+      for (const name of names) {
+        assert.ok(exported.has(name), `${file} queries ${name}, which the bridge does not export`);
+      }
+    }
+  } finally {
+    await bridge.stop("SIGTERM");
+  }
 });
 
 interface PrometheusAlert {
