@@ -18,16 +18,16 @@ import { describeServer, mappingFeatures } from "../search_server.ts";
 import type { Settings } from "../settings.ts";
 import type { SearchError } from "../elastic/transport.ts";
 
-/** A readiness problem as a finding: what is wrong, without the running bridge's "retrying". */
-function failed(subject: string, problem: string, cause?: string): Finding {
-  return { subject, ok: false, detail: problem.replace(/; retrying$/, "") + (cause ? ` (${cause})` : "") };
-}
-
 /** One line of the report. */
 export interface Finding {
   subject: string;
   ok: boolean;
   detail: string;
+}
+
+/** A readiness problem as a finding: what is wrong, without the running bridge's "retrying". */
+function failure(subject: string, problem: string, cause?: string): Finding {
+  return { subject, ok: false, detail: problem.replace(/; retrying$/, "") + (cause ? ` (${cause})` : "") };
 }
 
 /** The report as printed, and the exit status: 0 when every finding is good, else 1. */
@@ -36,9 +36,9 @@ export function formatFindings(findings: readonly Finding[]): { text: string; st
   const lines = findings.map((finding) =>
     `${finding.ok ? "ok  " : "FAIL"}  ${finding.subject.padEnd(width)}  ${finding.detail}`
   );
-  const failed = findings.filter((finding) => !finding.ok).length;
-  lines.push(failed === 0 ? "ready to run" : `${failed} check${failed === 1 ? "" : "s"} failed`);
-  return { text: lines.join("\n"), status: failed === 0 ? 0 : 1 };
+  const failures = findings.filter((finding) => !finding.ok).length;
+  lines.push(failures === 0 ? "ready to run" : `${failures} check${failures === 1 ? "" : "s"} failed`);
+  return { text: lines.join("\n"), status: failures === 0 ? 0 : 1 };
 }
 
 async function kafkaFindings(admin: Admin, config: Config["kafka"]): Promise<Finding[]> {
@@ -100,7 +100,7 @@ export async function runChecks(settings: Settings): Promise<Finding[]> {
     findings.push(...await withAdmin(kafka, (admin) => kafkaFindings(admin, config.kafka)));
   } catch (error) {
     const { problem } = classifyKafkaFailure(error, config.kafka);
-    findings.push(failed("kafka", problem, (error as Error).message));
+    findings.push(failure("kafka", problem, (error as Error).message));
   }
 
   const health = new Health(quiet, { ...ELASTIC_CHECKS, index_template: false });
@@ -130,7 +130,7 @@ export async function runChecks(settings: Settings): Promise<Finding[]> {
         });
       } catch (error) {
         findings.push(
-          failed("index template", `${config.elastic.indexTemplateFile} refused`, (error as SearchError).message),
+          failure("index template", `${config.elastic.indexTemplateFile} refused`, (error as SearchError).message),
         );
       }
     } finally {
@@ -138,7 +138,7 @@ export async function runChecks(settings: Settings): Promise<Finding[]> {
     }
   } catch (error) {
     const problems = Object.values(health.report().problems);
-    findings.push(failed("elasticsearch", problems.length > 0 ? problems.join("; ") : (error as Error).message));
+    findings.push(failure("elasticsearch", problems.length > 0 ? problems.join("; ") : (error as Error).message));
   }
   return findings;
 }
