@@ -18,8 +18,13 @@ const namesOf = memoise(
   100,
 );
 
+/** Days since 1970-01-01 (UTC) of an instant: what a daily index stands for. */
+export function utcDay(epochMs: number): number {
+  return Math.floor(epochMs / DAY_MS);
+}
+
 export function dailyIndexName(prefix: string, epochMs: number): string {
-  return namesOf(prefix)(Math.floor(epochMs / DAY_MS));
+  return namesOf(prefix)(utcDay(epochMs));
 }
 
 /**
@@ -32,8 +37,8 @@ export function dayOfIndex(prefix: string, name: string): number | undefined {
   const date = name.slice(prefix.length + 1);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined;
   const epochMs = Date.parse(`${date}T00:00:00Z`);
-  if (Number.isNaN(epochMs) || new Date(epochMs).toISOString().slice(0, 10) !== date) return undefined;
-  return epochMs / DAY_MS;
+  if (Number.isNaN(epochMs) || dailyIndexName(prefix, epochMs) !== name) return undefined;
+  return utcDay(epochMs);
 }
 
 /** Pattern that matches every daily index of `prefix`, used by the index template. */

@@ -11,13 +11,11 @@
  * // ["sflow-2026-10-26"]
  * ```
  */
-import { dayOfIndex } from "./index_name.ts";
-
-const DAY_MS = 86_400_000;
+import { dayOfIndex, utcDay } from "./index_name.ts";
 
 /** The names among `indices` that retention deletes, oldest first; never another prefix's. */
 export function expiredIndices(indices: Iterable<string>, prefix: string, keepDays: number, nowMs: number): string[] {
-  const today = Math.floor(nowMs / DAY_MS);
+  const today = utcDay(nowMs);
   const expired: Array<[string, number]> = [];
   for (const name of indices) {
     const day = dayOfIndex(prefix, name);

@@ -7,14 +7,13 @@
 import type { Admin } from "kafkajs";
 import type { Config } from "../config.ts";
 import { deadLetterSources } from "../config/kafka.ts";
-import { openService } from "../elastic/connect.ts";
+import { openService, templateFor } from "../elastic/connect.ts";
 import { ELASTIC_CHECKS, ElasticStatus } from "../elastic/status.ts";
 import { Health } from "../health.ts";
-import { adaptMappings, buildIndexTemplate } from "../index_template.ts";
 import { classifyKafkaFailure, createKafka, withAdmin } from "../kafka/client.ts";
 import { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
-import { describeServer, mappingFeatures } from "../search_server.ts";
+import { describeServer } from "../search_server.ts";
 import type { Settings } from "../settings.ts";
 import type { SearchError } from "../elastic/transport.ts";
 
@@ -51,15 +50,18 @@ async function kafkaFindings(admin: Admin, config: Config["kafka"]): Promise<Fin
       `via ${config.brokers.join(",")}`,
   }];
   const existing = new Set(await admin.listTopics());
-  for (const topic of config.topics) {
-    if (!existing.has(topic)) {
-      findings.push({ subject: "kafka topic", ok: false, detail: `topic ${topic} does not exist` });
-      continue;
-    }
-    const { topics: [metadata] } = await admin.fetchTopicMetadata({ topics: [topic] });
-    findings.push({ subject: "kafka topic", ok: true, detail: `${topic}: ${metadata.partitions.length} partitions` });
-  }
   const present = config.topics.filter((topic) => existing.has(topic));
+  const { topics: metadata } = present.length > 0
+    ? await admin.fetchTopicMetadata({ topics: present })
+    : { topics: [] };
+  for (const topic of config.topics) {
+    const partitions = metadata.find((candidate) => candidate.name === topic)?.partitions.length;
+    findings.push(
+      partitions === undefined
+        ? { subject: "kafka topic", ok: false, detail: `topic ${topic} does not exist` }
+        : { subject: "kafka topic", ok: true, detail: `${topic}: ${partitions} partitions` },
+    );
+  }
   if (present.length > 0) {
     const { groups: [group] } = await admin.describeGroups([config.groupId]);
     const offsets = await admin.fetchOffsets({ groupId: config.groupId, topics: present });
@@ -113,13 +115,7 @@ export async function runChecks(settings: Settings): Promise<Finding[]> {
         ok: true,
         detail: `${describeServer(service.server)} at ${config.elastic.nodes.join(",")}`,
       });
-      const adapted = adaptMappings(settings.mappings, mappingFeatures(service.server));
-      const template = buildIndexTemplate(
-        config.elastic.indexPrefix,
-        adapted.mappings,
-        config.elastic.shards,
-        config.elastic.replicas,
-      );
+      const { template } = templateFor(config.elastic, settings.mappings, service.server);
       try {
         await service.simulateIndexTemplate(template);
         findings.push({

@@ -115,6 +115,20 @@ export async function openService(
   return new SearchService(server, transports[server.distribution]);
 }
 
+/**
+ * The index template for `server`: the configured mappings adapted to what it accepts, with the
+ * configured shards and replicas; `changes` says what was adapted.
+ */
+export function templateFor(
+  config: ElasticConfig,
+  mappings: Record<string, unknown>,
+  server: ServerInfo,
+): { template: IndexTemplate; changes: string[] } {
+  const adapted = adaptMappings(mappings, mappingFeatures(server));
+  const template = buildIndexTemplate(config.indexPrefix, adapted.mappings, config.shards, config.replicas);
+  return { template, changes: adapted.changes };
+}
+
 /** Connects as described above; resolves once the template is installed. */
 export async function connectSearch(options: ConnectOptions): Promise<Connected> {
   const { config, mappings, status, log } = options;
@@ -122,13 +136,12 @@ export async function connectSearch(options: ConnectOptions): Promise<Connected>
     async () => {
       const service = await openService(options);
       const { server } = service;
-      const adapted = adaptMappings(mappings, mappingFeatures(server));
+      const { template, changes } = templateFor(config, mappings, server);
       log.info("connected", {
         server: describeServer(server),
         client: server.distribution === "opensearch" ? "@opensearch-project/opensearch" : "@elastic/elasticsearch",
-        adapted: adapted.changes.length > 0 ? adapted.changes.join("; ") : "nothing",
+        adapted: changes.length > 0 ? changes.join("; ") : "nothing",
       });
-      const template = buildIndexTemplate(config.indexPrefix, adapted.mappings, config.shards, config.replicas);
       try {
         await service.putIndexTemplate(templateName(config.indexPrefix), template);
       } catch (error) {

@@ -18,13 +18,11 @@ export interface RetentionOptions {
   keepDays: number;
   log: Logger;
   metrics: Metrics;
-  now?: () => number;
 }
 
-/** One pass: deletes what has expired now; returns the names deleted. */
-export async function applyRetention(service: SearchService, options: RetentionOptions): Promise<string[]> {
+/** One pass: deletes what has expired now. */
+async function applyRetention(service: SearchService, options: RetentionOptions): Promise<void> {
   const { prefix, keepDays, log, metrics } = options;
-  const deleted: string[] = [];
   let names: string[];
   try {
     names = await service.listIndices(indexPattern(prefix));
@@ -34,12 +32,11 @@ export async function applyRetention(service: SearchService, options: RetentionO
       pattern: indexPattern(prefix),
       error: (error as Error).message,
     });
-    return deleted;
+    return;
   }
-  for (const index of expiredIndices(names, prefix, keepDays, (options.now ?? Date.now)())) {
+  for (const index of expiredIndices(names, prefix, keepDays, Date.now())) {
     try {
       if (await service.deleteIndex(index) === "deleted") {
-        deleted.push(index);
         metrics.retentionDeleted.inc();
         log.info("index deleted by retention", { index, retention: `${keepDays}d` });
       }
@@ -51,7 +48,6 @@ export async function applyRetention(service: SearchService, options: RetentionO
       });
     }
   }
-  return deleted;
 }
 
 /** Applies retention now and then every hour, one pass at a time, for as long as the process runs. */

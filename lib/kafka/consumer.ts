@@ -47,11 +47,17 @@ export interface RunConsumerOptions {
 /** Per source topic, per partition: an offset. */
 type OffsetsByTopic = Map<string, Map<number, number>>;
 
-function partitionsOf(map: OffsetsByTopic, topic: string): Map<number, number> {
+/** A topic's entry in a per-topic map, made empty the first time. */
+function partitionsOf<T extends Map<number, number> | Set<number>>(
+  map: Map<string, T>,
+  topic: string,
+  empty: () => T,
+): T {
   let partitions = map.get(topic);
-  if (partitions === undefined) map.set(topic, partitions = new Map());
+  if (partitions === undefined) map.set(topic, partitions = empty());
   return partitions;
 }
+const noOffsets = () => new Map<number, number>();
 
 /**
  * Reads the assigned partitions' end offsets and the group's committed offsets once after a
@@ -77,7 +83,7 @@ async function seedPartitionGauges(
       committed: await admin.fetchOffsets({ groupId: config.groupId, topics }),
     }));
     topics.forEach((topic, i) => {
-      const known = partitionsOf(highWatermarks, topic);
+      const known = partitionsOf(highWatermarks, topic, noOffsets);
       const committedOfTopic = committed.find((candidate) => candidate.topic === topic)?.partitions ?? [];
       for (const partition of assignment[topic]) {
         const end = ends[i].find((candidate) => candidate.partition === partition);
@@ -85,7 +91,7 @@ async function seedPartitionGauges(
         const offset = Number(committedOfTopic.find((candidate) => candidate.partition === partition)?.offset);
         // A commit of this generation that landed while we asked is newer than what we got.
         if (offset >= 0 && pipeline.committedOffset(topic, partition) === undefined) {
-          partitionsOf(committedAtJoin, topic).set(partition, offset);
+          partitionsOf(committedAtJoin, topic, noOffsets).set(partition, offset);
           metrics.committed.set({ topic, partition: String(partition) }, offset);
         }
       }
@@ -195,7 +201,7 @@ export async function runConsumer(
     eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
       if (!isRunning() || isStale()) return;
       const { topic, partition, messages } = batch;
-      partitionsOf(highWatermarks, topic).set(partition, Number(batch.highWatermark));
+      partitionsOf(highWatermarks, topic, noOffsets).set(partition, Number(batch.highWatermark));
       let taken = pipeline.ingest(topic, partition, messages);
       while (taken < messages.length && isRunning() && !isStale() && await pipeline.whenRoom(ROOM_WAIT_MS)) {
         taken += pipeline.ingest(topic, partition, messages.slice(taken));
@@ -209,8 +215,7 @@ export async function runConsumer(
         if (paused.size === 0) {
           log.debug("buffer full: pausing fetch until Elasticsearch catches up", { held: pipeline.held });
         }
-        if (!paused.has(topic)) paused.set(topic, new Set());
-        paused.get(topic)!.add(partition);
+        partitionsOf(paused, topic, () => new Set<number>()).add(partition);
         metrics.paused.set(1);
         if (pipeline.hasRoom) resumeAll();
       }
