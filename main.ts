@@ -95,6 +95,8 @@ const pipeline = new Pipeline({
   indexPrefix: config.elastic.indexPrefix,
   timezone: config.pmacctTimezone,
   timestampSource: config.timestampSource,
+  flowTimeWindow: config.flowTimeWindow,
+  retentionDays: config.elastic.retentionDays,
   maxBatch: config.elastic.maxSamplesPerSend,
   maxWaitMs: config.elastic.maxTimeToSendSeconds * 1000,
   maxBuffered: config.elastic.maxBufferedSamples,
@@ -119,16 +121,23 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-const [connected] = await Promise.all([
+const [connected, kafkaClusterId] = await Promise.all([
   connectSearch({ config: config.elastic, pem: settings.elasticTls, mappings, health, status: elasticStatus, log })
     .catch(exitOnConfigError),
   waitForTopic(kafka, config.kafka, health, () => stopping),
 ]);
+pipeline.identifySource(kafkaClusterId);
+if (kafkaClusterId !== undefined) {
+  log.info("document ids begin with the Kafka cluster's id", { cluster_id: kafkaClusterId });
+} else if (!stopping) {
+  log.warn("the Kafka cluster has no cluster id: document ids start at the topic, unique within this cluster only");
+}
 cluster.service = connected.service;
 cluster.indices = new IndexCreator(connected.service, connected.template, health, log);
 health.pass("index_template");
 log.info("index template installed", {
-  pattern: `${config.elastic.indexPrefix}-*`,
+  patterns: connected.template.index_patterns.join(","),
+  priority: connected.template.priority,
   file: config.elastic.indexTemplateFile,
 });
 if (config.elastic.retentionDays !== undefined) {

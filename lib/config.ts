@@ -12,7 +12,17 @@
 import { describeElasticConfig, ELASTIC_VARIABLES, type ElasticConfig, parseElasticConfig } from "./config/elastic.ts";
 import { describeKafkaConfig, KAFKA_VARIABLES, type KafkaConfig, parseKafkaConfig } from "./config/kafka.ts";
 import type { LogFormat } from "./log.ts";
-import { choice, ConfigError, type Environment, integer, text, type Variable } from "./config/parse.ts";
+import type { FlowTimeWindow } from "./flow_time.ts";
+import {
+  choice,
+  ConfigError,
+  durationOrOff,
+  type Environment,
+  formatDurationOrOff,
+  integer,
+  text,
+  type Variable,
+} from "./config/parse.ts";
 
 export { ConfigError, type Environment, type Variable } from "./config/parse.ts";
 export { type ElasticConfig, elasticNodeUrl, type ElasticTls } from "./config/elastic.ts";
@@ -25,6 +35,8 @@ export interface Config {
   pmacctTimezone: string;
   /** Where `@timestamp` and the daily index come from. */
   timestampSource: TimestampSource;
+  /** With `timestampSource: "flow"`, how far from its Kafka time a flow's own time may name its day. */
+  flowTimeWindow: FlowTimeWindow;
   prometheusPort: number;
   shutdownTimeoutSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -56,6 +68,18 @@ const GENERAL_VARIABLES: readonly Variable[] = [
     meaning:
       "What `@timestamp` and the daily index are: `flow` the flow's own time (see [pmacct encodings](docs/pmacct-encodings.md)); `kafka` when pmacct published the message; `ingest` when the bridge read it (the original tool's behaviour).",
   },
+  {
+    name: "FLOW_TIME_MAX_AGE",
+    default: "7d",
+    meaning:
+      "How long before its Kafka message time a flow's own time may be and still name its day (`s`, `m`, `h` or `d`, or `off`); an older one (an exporter clock at 2000-01-01) is filed under the Kafka time, counted and logged. Set `off` to replay old captures into their own days.",
+  },
+  {
+    name: "FLOW_TIME_MAX_AHEAD",
+    default: "1h",
+    meaning:
+      "How long after its Kafka message time a flow's own time may be (exporter clock skew), or `off`; a later one is filed under the Kafka time, counted and logged.",
+  },
   { name: "PROMETHEUS_CLIENT_PORT", default: "9003", meaning: "Port of `/metrics`, `/healthz` and `/readyz`." },
   {
     name: "SHUTDOWN_TIMEOUT",
@@ -71,6 +95,18 @@ const GENERAL_VARIABLES: readonly Variable[] = [
       "`text`: `time LEVEL message key=value ...` lines; `json`: one JSON object per line with `@timestamp`, `log.level`, `message` and the fields, ready to ship into Elasticsearch.",
   },
 ];
+
+/**
+ * A flow is at most this much older than the message pmacct published it in: daily aggregates
+ * (`kafka_history: 1d`) are a day old when sent, and exporters that buffer through an outage a
+ * few days more. Older is a broken clock (devices without NTP boot at 1970 or 2000).
+ */
+const DEFAULT_FLOW_TIME_MAX_AGE_MS = 7 * 86_400_000;
+/**
+ * A flow cannot start after it was published: only the exporter's clock skew puts it ahead. An
+ * hour covers ordinary skew and an exporter a DST hour off; more is a wrong clock or zone.
+ */
+const DEFAULT_FLOW_TIME_MAX_AHEAD_MS = 3_600_000;
 
 /** Every variable the bridge reads, with its default and meaning: the README's table. */
 export const VARIABLES: readonly Variable[] = [...KAFKA_VARIABLES, ...ELASTIC_VARIABLES, ...GENERAL_VARIABLES];
@@ -98,6 +134,10 @@ export function parseConfig(
     elastic,
     pmacctTimezone: timezone(env, hostZone),
     timestampSource: choice(env, "TIMESTAMP_SOURCE", TIMESTAMP_SOURCES, "flow"),
+    flowTimeWindow: {
+      maxAgeMs: durationOrOff(env, "FLOW_TIME_MAX_AGE", DEFAULT_FLOW_TIME_MAX_AGE_MS),
+      maxAheadMs: durationOrOff(env, "FLOW_TIME_MAX_AHEAD", DEFAULT_FLOW_TIME_MAX_AHEAD_MS),
+    },
     prometheusPort: integer(env, "PROMETHEUS_CLIENT_PORT", 9003, { min: 1, max: 65_535 }),
     shutdownTimeoutSeconds: integer(env, "SHUTDOWN_TIMEOUT", 30, { min: 1, max: 3600 }),
     logLevel: choice(env, "LOG_LEVEL", LOG_LEVELS, "info"),
@@ -113,6 +153,8 @@ export function describeConfig(config: Config): string {
     ...describeElasticConfig(config.elastic),
     ["PMACCT_TIMEZONE", config.pmacctTimezone],
     ["TIMESTAMP_SOURCE", config.timestampSource],
+    ["FLOW_TIME_MAX_AGE", formatDurationOrOff(config.flowTimeWindow.maxAgeMs)],
+    ["FLOW_TIME_MAX_AHEAD", formatDurationOrOff(config.flowTimeWindow.maxAheadMs)],
     ["PROMETHEUS_CLIENT_PORT", config.prometheusPort],
     ["SHUTDOWN_TIMEOUT", config.shutdownTimeoutSeconds],
     ["LOG_LEVEL", config.logLevel],

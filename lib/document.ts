@@ -13,12 +13,19 @@
  *   { indexPrefix: "sflow", timezone: "UTC", timestampSource: "flow" },
  * );
  * doc.index; // "sflow-2026-11-24"
- * doc.id; // "pmacct:0:42:0"
+ * doc.id; // "pmacct:0:42:0" (with `sourceCluster: "C"`: "C:pmacct:0:42:0")
  * JSON.parse(String(doc.source)).stamp_inserted; // "2026-11-24 19:10:00"
  * ```
  */
 import type { TimestampSource } from "./config.ts";
-import { FLOW_TIME_FIELDS, flowTime } from "./flow_time.ts";
+import {
+  FLOW_TIME_FIELDS,
+  flowTime,
+  type FlowTimeWindow,
+  misdated,
+  type MisdatedReason,
+  referenceTime,
+} from "./flow_time.ts";
 import { dailyIndexName } from "./index_name.ts";
 import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
 import { memoise } from "./memoise.ts";
@@ -40,18 +47,38 @@ export interface EncodeOptions {
   indexPrefix: string;
   timezone: string;
   timestampSource: TimestampSource;
-  /** The clock for `timestampSource: "ingest"`. */
+  /**
+   * With `timestampSource: "flow"`: how far from the Kafka time a flow's own time may be and still
+   * name its day (no window when absent).
+   */
+  flowTimeWindow?: FlowTimeWindow;
+  /** The Kafka cluster's id, which makes `_id`s unique beyond one cluster (see {@linkcode documentId}). */
+  sourceCluster?: string;
+  /** The clock for `timestampSource: "ingest"`, and for a message without a Kafka time. */
   now?: () => number;
+}
+
+/** A flow whose own time was refused (see {@linkcode FlowTimeWindow}): filed under its Kafka time. */
+export interface Misdated {
+  reason: MisdatedReason;
+  /** The pmacct field the refused time came from. */
+  field: string;
+  /** The refused time. */
+  flowMs: number;
 }
 
 export interface EncodedDocument {
   index: string;
+  /** The instant that named the index (and is `@timestamp`). */
+  epochMs: number;
   id: string;
   /**
    * The document's JSON: the record serialised, or pmacct's own text with the normalised values
    * spliced in, kept as its parts until the `_bulk` body is written (`String(source)`).
    */
   source: string | SplicedJson;
+  /** Set when the flow's own time was refused and the Kafka time named its day instead. */
+  misdated?: Misdated;
 }
 
 /**
@@ -81,11 +108,17 @@ export const ADDRESS_FIELDS: readonly string[] = [
 export const LABEL_MAP_FIELD = "label_map";
 
 /**
- * The `_id` of a record: topic, partition, offset and position in the message. A replay of the
- * same Kafka record overwrites the document instead of adding a second one.
+ * The `_id` of a record: its Kafka cluster's id, topic, partition, offset and position in the
+ * message. A replay of the same Kafka record overwrites the document instead of adding a second
+ * one; the same topic, partition and offset on another cluster (two sites into one prefix) is
+ * another record, with another id. Without a cluster id the id starts at the topic.
  */
-export function documentId(origin: Pick<RecordOrigin, "topic" | "partition" | "offset" | "position">): string {
-  return `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}`;
+export function documentId(
+  origin: Pick<RecordOrigin, "topic" | "partition" | "offset" | "position">,
+  cluster?: string,
+): string {
+  const record = `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}`;
+  return cluster === undefined ? record : `${cluster}:${record}`;
 }
 
 /**
@@ -123,14 +156,29 @@ function normaliseInPlace(record: Record<string, unknown>, { replacements, moves
   }
 }
 
-function timestampOf(record: Record<string, unknown>, origin: RecordOrigin, options: EncodeOptions): number {
+const NO_WINDOW: FlowTimeWindow = {};
+
+/** The instant that names the record's day and `@timestamp`, and why the flow's own was refused. */
+function timestampOf(
+  record: Record<string, unknown>,
+  origin: RecordOrigin,
+  options: EncodeOptions,
+): { epochMs: number; misdated?: Misdated } {
+  const now = options.now ?? Date.now;
   switch (options.timestampSource) {
-    case "flow":
-      return flowTime(record, options.timezone, origin.timestampMs).epochMs;
+    case "flow": {
+      const flow = flowTime(record, options.timezone, origin.timestampMs);
+      const reason = misdated(flow.epochMs, origin.timestampMs, options.flowTimeWindow ?? NO_WINDOW, now());
+      if (reason === undefined) return { epochMs: flow.epochMs };
+      return {
+        epochMs: referenceTime(origin.timestampMs, now()),
+        misdated: { reason, field: flow.field, flowMs: flow.epochMs },
+      };
+    }
     case "kafka":
-      return origin.timestampMs;
+      return { epochMs: referenceTime(origin.timestampMs, now()) };
     case "ingest":
-      return (options.now ?? Date.now)();
+      return { epochMs: now() };
   }
 }
 
@@ -161,7 +209,7 @@ export function encodeDocument(
 ): EncodedDocument {
   // Read before normalising: the times are then parsed once (normalising hits the same memoised
   // parses) instead of a second time from the rewritten UTC text.
-  const epochMs = timestampOf(record, origin, options);
+  const { epochMs, misdated } = timestampOf(record, origin, options);
   const timestamp = timestampTextsOf(epochMs);
   const changes = normalisation(record, options.timezone);
   let source: string | SplicedJson | undefined = text === undefined || changes.movesLabel || "@timestamp" in record
@@ -172,5 +220,7 @@ export function encodeDocument(
     record["@timestamp"] = timestamp.text;
     source = JSON.stringify(record);
   }
-  return { index: dailyIndexName(options.indexPrefix, epochMs), id: documentId(origin), source };
+  const index = dailyIndexName(options.indexPrefix, epochMs);
+  const id = documentId(origin, options.sourceCluster);
+  return misdated === undefined ? { index, epochMs, id, source } : { index, epochMs, id, source, misdated };
 }

@@ -47,3 +47,55 @@ export function flowTime(record: Record<string, unknown>, zone: string, kafkaTim
   }
   return { epochMs: kafkaTimestampMs, field: KAFKA_TIMESTAMP };
 }
+
+/**
+ * How far from its Kafka message time a flow's own time may be and still name its day: at most
+ * `maxAgeMs` before it and `maxAheadMs` after it (`undefined`: no bound on that side).
+ */
+export interface FlowTimeWindow {
+  maxAgeMs?: number;
+  maxAheadMs?: number;
+}
+
+/** Why a flow's own time was not used: outside the window, or outside what a daily index can name. */
+export type MisdatedReason = "too_old" | "too_far_ahead" | "beyond_dates";
+
+/** The instants a daily index can name: years 0000 to 9999 (a four-digit year in its name). */
+const FIRST_DATE_MS = -62_167_219_200_000;
+const LAST_DATE_MS = 253_402_300_799_999;
+
+/** Whether an instant falls on a day that `yyyy-MM-dd` can name. */
+export function isNameableDate(epochMs: number): boolean {
+  return Number.isFinite(epochMs) && epochMs >= FIRST_DATE_MS && epochMs <= LAST_DATE_MS;
+}
+
+/**
+ * The time a flow is checked against and filed under when its own is refused: its message's Kafka
+ * time, or `nowMs` where that is no date (a producer that set none).
+ */
+export function referenceTime(kafkaMs: number, nowMs: number): number {
+  return isNameableDate(kafkaMs) && kafkaMs > 0 ? kafkaMs : nowMs;
+}
+
+/**
+ * Why `flowMs` may not file its flow, given the message's Kafka time `kafkaMs`; `undefined` when
+ * it may.
+ *
+ * @example
+ * ```ts
+ * const window = { maxAgeMs: 7 * 86_400_000, maxAheadMs: 3_600_000 };
+ * misdated(Date.UTC(2000, 0, 1), Date.UTC(2026, 11, 1), window, 0); // "too_old"
+ * ```
+ */
+export function misdated(
+  flowMs: number,
+  kafkaMs: number,
+  window: FlowTimeWindow,
+  nowMs: number,
+): MisdatedReason | undefined {
+  if (!isNameableDate(flowMs)) return "beyond_dates";
+  const reference = referenceTime(kafkaMs, nowMs);
+  if (window.maxAgeMs !== undefined && flowMs < reference - window.maxAgeMs) return "too_old";
+  if (window.maxAheadMs !== undefined && flowMs > reference + window.maxAheadMs) return "too_far_ahead";
+  return undefined;
+}

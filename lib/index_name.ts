@@ -41,7 +41,16 @@ export function dayOfIndex(prefix: string, name: string): number | undefined {
   return utcDay(epochMs);
 }
 
-/** Pattern that matches every daily index of `prefix`, used by the index template. */
+/** Every index whose name starts with `prefix-`: what retention lists (and then reads strictly). */
 export function indexPattern(prefix: string): string {
   return `${prefix}-*`;
+}
+
+/**
+ * The index template's patterns: `prefix-` and a digit, as a daily index's year begins. Unlike
+ * `prefix-*` they never match another prefix's indices (`sflow-eu-2026-12-01` is not `sflow`'s),
+ * so the templates of `sflow` and `sflow-eu` do not overlap. (Patterns have only `*` wildcards.)
+ */
+export function dailyIndexPatterns(prefix: string): string[] {
+  return Array.from({ length: 10 }, (_, digit) => `${prefix}-${digit}*`);
 }

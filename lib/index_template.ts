@@ -7,7 +7,7 @@
  * Pure: the adapter sends what this builds.
  */
 import { ConfigError } from "./config/parse.ts";
-import { indexPattern } from "./index_name.ts";
+import { dailyIndexPatterns } from "./index_name.ts";
 import type { MappingFeatures } from "./search_server.ts";
 
 export interface IndexTemplate {
@@ -17,7 +17,8 @@ export interface IndexTemplate {
     settings: { number_of_shards: number; number_of_replicas: number };
     mappings: Record<string, unknown>;
   };
-  _meta: Record<string, string>;
+  /** `index_prefix` names the prefix the template is for. */
+  _meta: { managed_by: string; index_prefix: string };
 }
 
 /** Parses the template file's text; a bad file is a configuration error. */
@@ -46,12 +47,21 @@ export function buildIndexTemplate(
   replicas: number,
 ): IndexTemplate {
   return {
-    index_patterns: [indexPattern(prefix)],
-    // Above the built-in templates (priority 100 at most), so it wins for our indices.
-    priority: 200,
+    index_patterns: dailyIndexPatterns(prefix),
+    priority: templatePriority(prefix),
     template: { settings: { number_of_shards: shards, number_of_replicas: replicas }, mappings },
-    _meta: { managed_by: "pmacct-kafka-elastic" },
+    _meta: { managed_by: "pmacct-kafka-elastic", index_prefix: prefix },
   };
+}
+
+/**
+ * Above the built-in templates (priority 100 at most), so it wins for our indices; and higher for
+ * a longer prefix. Patterns that can match one name (`sflow-2*` and `sflow-2x-2*`) must differ in
+ * priority or Elasticsearch refuses the second template, and the longer prefix is the more
+ * specific one, so it wins for its own indices.
+ */
+export function templatePriority(prefix: string): number {
+  return 200 + prefix.length;
 }
 
 /** The template's name: one per index prefix, so several bridges with different prefixes coexist. */

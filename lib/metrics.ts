@@ -57,6 +57,15 @@ export function createMetrics(registry = new client.Registry()) {
       "Records written to the dead-letter topic (or only logged if it is off), by reason",
       ["reason"],
     ),
+    flowTimeRefused: counter(
+      "pmacct_bridge_flow_time_refused_total",
+      "Flows whose own time was outside FLOW_TIME_MAX_AGE/FLOW_TIME_MAX_AHEAD of their Kafka time, or no date a daily index can name, and were filed under the Kafka time, by reason",
+      ["reason"],
+    ),
+    olderThanRetention: counter(
+      "pmacct_bridge_flows_older_than_retention_total",
+      "Flows indexed into a day that ELASTIC_RETENTION deletes at its next run",
+    ),
     markers: counter("pmacct_bridge_markers_total", "pmacct kafka_markers seen (not indexed), by event_type", [
       "event_type",
     ]),

@@ -7,9 +7,19 @@ import { BulkBuffer } from "./batch.ts";
 import type { BulkItemResult, BulkRequestError, BulkWriter } from "./bulk_writer.ts";
 import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
 import { batchTexts, type DecodedLine, decodeMessage } from "./decode.ts";
-import { type EncodedDocument, encodeDocument, type EncodeOptions } from "./document.ts";
+import { formatDurationOrOff } from "./config/parse.ts";
+import {
+  type EncodedDocument,
+  encodeDocument,
+  type EncodeOptions,
+  type Misdated,
+  type RecordOrigin,
+} from "./document.ts";
+import { isNameableDate } from "./flow_time.ts";
 import type { Logger } from "./log.ts";
+import { utcDay } from "./index_name.ts";
 import type { Metrics } from "./metrics.ts";
+import { OncePerPeriod } from "./once_per_period.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { Aborted } from "./retry.ts";
 
@@ -48,7 +58,12 @@ export interface PipelineOptions extends EncodeOptions {
   maxWaitMs: number;
   maxBuffered: number;
   concurrency: number;
+  /** `ELASTIC_RETENTION`'s days: flows filed into a day it deletes are counted and logged. */
+  retentionDays?: number;
 }
+
+/** How often a misdated flow or one older than retention is logged, per exporter. */
+const TIME_WARNING_PERIOD_MS = 10 * 60_000;
 
 export interface PipelineDeps {
   writer: BulkWriter<PendingDocument>;
@@ -87,10 +102,22 @@ export class Pipeline {
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly #roomListeners: Array<() => void> = [];
   readonly #roomWaiters = new Set<() => void>();
+  #encodeOptions: EncodeOptions;
+  readonly #misdatedWarnings = new OncePerPeriod(TIME_WARNING_PERIOD_MS);
+  readonly #retentionWarnings = new OncePerPeriod(TIME_WARNING_PERIOD_MS);
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
     this.#buffer = new BulkBuffer({ maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs });
     this.#now = deps.now ?? Date.now;
+    this.#encodeOptions = options;
+  }
+
+  /**
+   * Names the Kafka cluster the records come from (its cluster id), before the first
+   * {@linkcode ingest}: it is part of every `_id`, so that two clusters' records never share one.
+   */
+  identifySource(clusterId: string | undefined): void {
+    this.#encodeOptions = { ...this.options, sourceCluster: clusterId };
   }
 
   /** Starts the timer that sends due batches even when no message arrives. */
@@ -200,7 +227,9 @@ export class Pipeline {
       }
       flows++;
       const origin = { topic, partition, offset, position, timestampMs };
-      const { index, id, source } = encodeDocument(line.record, origin, this.options, line.text, line.bytes);
+      const encoded = encodeDocument(line.record, origin, this.#encodeOptions, line.text, line.bytes);
+      const { index, id, source } = encoded;
+      this.#checkTime(encoded, line.record, origin, from.now);
       this.#buffer.add({
         index,
         id,
@@ -215,6 +244,54 @@ export class Pipeline {
       }, from.now);
     }
     return flows;
+  }
+
+  /** Counts and logs (once per exporter and period) a flow filed under its Kafka time, or into a day retention deletes. */
+  #checkTime(document: EncodedDocument, record: Record<string, unknown>, origin: RecordOrigin, now: number): void {
+    const exporter = typeof record.peer_ip_src === "string" && record.peer_ip_src !== ""
+      ? record.peer_ip_src
+      : "unknown";
+    if (document.misdated !== undefined) {
+      this.deps.metrics.flowTimeRefused.inc({ reason: document.misdated.reason });
+      if (this.#misdatedWarnings.due(exporter, now)) this.#logMisdated(document.misdated, exporter, origin);
+    }
+    const keepDays = this.options.retentionDays;
+    if (keepDays !== undefined && utcDay(document.epochMs) < utcDay(now) - keepDays) {
+      this.deps.metrics.olderThanRetention.inc();
+      if (this.#retentionWarnings.due(exporter, now)) {
+        this.deps.log.warn(
+          "flow is older than ELASTIC_RETENTION: indexed, and its day deleted at retention's next run",
+          {
+            exporter,
+            index: document.index,
+            keep_days: keepDays,
+            topic: origin.topic,
+            partition: origin.partition,
+            offset: origin.offset,
+            note: "logged once per exporter per 10 minutes; pmacct_bridge_flows_older_than_retention_total counts all",
+          },
+        );
+      }
+    }
+  }
+
+  #logMisdated({ reason, field, flowMs }: Misdated, exporter: string, origin: RecordOrigin): void {
+    const window = this.options.flowTimeWindow ?? {};
+    this.deps.log.warn("flow time refused: filed under its Kafka message time", {
+      exporter,
+      reason,
+      field,
+      flow_time: isNameableDate(flowMs) ? new Date(flowMs).toISOString() : String(flowMs),
+      kafka_time: isNameableDate(origin.timestampMs)
+        ? new Date(origin.timestampMs).toISOString()
+        : String(origin.timestampMs),
+      max_age: formatDurationOrOff(window.maxAgeMs),
+      max_ahead: formatDurationOrOff(window.maxAheadMs),
+      topic: origin.topic,
+      partition: origin.partition,
+      offset: origin.offset,
+      note: "logged once per exporter per 10 minutes; pmacct_bridge_flow_time_refused_total counts all",
+    });
   }
 
   /** The last offset committed for a partition in this generation. */

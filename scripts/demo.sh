@@ -46,7 +46,7 @@ if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 else
   echo "[demo] starting the bridge (log: $LOG)"
   KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 KAFKA_TOPIC=$TOPIC KAFKA_CONSUMER_GROUP_ID=demo ELASTIC_HOSTS=127.0.0.1:9200 \
-    ELASTIC_INDEX_PREFIX=sflow ELASTIC_MAX_TIME_TO_SEND=2 PMACCT_TIMEZONE=UTC \
+    FLOW_TIME_MAX_AGE=off ELASTIC_INDEX_PREFIX=sflow ELASTIC_MAX_TIME_TO_SEND=2 PMACCT_TIMEZONE=UTC \
     setsid nohup scripts/deno task start >>"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
 fi

@@ -113,3 +113,26 @@ export function pair(env: Environment, first: string, second: string): [string, 
   }
   return [a, b];
 }
+
+/** Duration units, largest first. */
+const DURATION_UNITS_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+
+/**
+ * A duration such as `90s`, `30m`, `1h` or `7d` in milliseconds, or `off` (`undefined`: no bound);
+ * `fallback` when unset.
+ */
+export function durationOrOff(env: Environment, name: string, fallback: number | undefined): number | undefined {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  if (value.toLowerCase() === "off") return undefined;
+  const match = /^(\d{1,6})([smhd])$/.exec(value);
+  if (match === null) throw new ConfigError(name, "a duration such as 90s, 30m, 1h or 7d, or off", value);
+  return Number(match[1]) * DURATION_UNITS_MS[match[2]];
+}
+
+/** What {@linkcode durationOrOff} reads, back as text in the largest unit that divides it (`7d`, `90m`). */
+export function formatDurationOrOff(ms: number | undefined): string {
+  if (ms === undefined) return "off";
+  const [unit, size] = Object.entries(DURATION_UNITS_MS).find(([, size]) => ms % size === 0) ?? ["s", 1000];
+  return `${ms / size}${unit}`;
+}

@@ -7,6 +7,7 @@
 import { BulkRequestError, type IndexPreparer } from "../bulk_writer.ts";
 import type { Health } from "../health.ts";
 import type { IndexTemplate } from "../index_template.ts";
+import { indexPattern } from "../index_name.ts";
 import type { Logger } from "../log.ts";
 import type { SearchService } from "./service.ts";
 import type { SearchError } from "./transport.ts";
@@ -53,7 +54,7 @@ export class IndexCreator implements IndexPreparer {
       const { status, message } = error as SearchError;
       if (status === 403) {
         const problem = `the bridge's user may not create index ${index}: grant it the create_index privilege on ${
-          this.template.index_patterns[0]
+          indexPattern(this.template._meta.index_prefix)
         }`;
         this.health.fail(INDEX_CHECK, problem, { error: message });
         throw new BulkRequestError(problem, status);

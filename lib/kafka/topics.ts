@@ -15,23 +15,28 @@ const TOPIC_POLL_MS = 2000;
 
 /**
  * Resolves once every source topic exists, saying "topic X does not exist yet; waiting" (and
- * failing `kafka_topic`) while one does not; Kafka being unreachable is reported as that.
+ * failing `kafka_topic`) while one does not; Kafka being unreachable is reported as that. Gives
+ * the cluster's id (`undefined` from a broker too old to have one, or when stopping first).
  */
 export async function waitForTopic(
   kafka: Kafka,
   config: KafkaConfig,
   health: Health,
   stopping: () => boolean,
-): Promise<void> {
+): Promise<string | undefined> {
   let wait = TOPIC_POLL_MS;
   while (!stopping()) {
     try {
-      const existing = new Set(await withAdmin(kafka, (admin) => admin.listTopics()));
+      const { topics, clusterId } = await withAdmin(kafka, async (admin) => ({
+        topics: await admin.listTopics(),
+        clusterId: (await admin.describeCluster()).clusterId,
+      }));
+      const existing = new Set(topics);
       reportKafkaReached(health);
       const missing = config.topics.filter((topic) => !existing.has(topic));
       if (missing.length === 0) {
         health.pass("kafka_topic");
-        return;
+        return clusterId ?? undefined;
       }
       const names = missing.length === 1 ? `topic ${missing[0]} does` : `topics ${missing.join(", ")} do`;
       health.fail("kafka_topic", `${names} not exist yet; waiting`, { brokers: config.brokers.join(",") });

@@ -18,7 +18,7 @@ import {
 } from "../support/stack.ts";
 import { SearchTarget } from "../support/search_target.ts";
 import { startFaultProxy } from "./fault_proxy.ts";
-import { LONG, metricOf, renderTable, type Row, rows, Scenario, series, TABLE_PATH } from "./harness.ts";
+import { LONG, metricOf, renderTable, type Row, rows, Scenario, TABLE_PATH } from "./harness.ts";
 
 const INDEXED = "pmacct_bridge_documents_indexed_total";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -196,7 +196,7 @@ chaos("5. A 429 storm: Elasticsearch answering too many requests for a while", a
     proxy.storm = true;
     scenario.startLoad();
     await sleep(stormMs);
-    const during = await series(bridge, 'pmacct_bridge_documents_retried_total{status="429"}');
+    const during = await bridge.metric('pmacct_bridge_documents_retried_total{status="429"}');
     assert.ok(proxy.rejected > 0 && during > 0, `no 429 seen (proxy ${proxy.rejected}, bridge ${during})`);
     assert.equal(await alive(bridge), true, "the bridge died of a 429");
     proxy.storm = false;
@@ -252,7 +252,7 @@ chaos("6. Poison input among good records goes to the dead-letter topic with its
       assert.equal((letter.payload ?? "").length, (value ?? "").length, `${key} does not carry the original bytes`);
     }
     for (const reason of ["invalid_json", "empty_message", "record_too_large"]) {
-      assert.ok(await series(bridge, `pmacct_bridge_dead_letters_total{reason="${reason}"}`) >= 1, reason);
+      assert.ok(await bridge.metric(`pmacct_bridge_dead_letters_total{reason="${reason}"}`) >= 1, reason);
     }
     assert.equal(await alive(bridge), true);
   } finally {

@@ -7,9 +7,11 @@ import { REPO_ROOT } from "../support/fixtures.ts";
 import {
   type BridgeProcess,
   indexedDocuments,
+  kafkaClusterId,
   MAIN_ELASTIC,
   makeTrafficPcap,
   readTopic,
+  recordPartOfId,
   replaySyntheticTraffic,
   startBridge,
   type TopicMessage,
@@ -121,7 +123,8 @@ export class Scenario {
       for (const key of recordKeys(this.topic, message)) produced.add(key);
     }
     const documents = await indexedDocuments(this.topic, false, this.target);
-    const indexed = new Set(documents.map((document) => document.id));
+    const cluster = await kafkaClusterId();
+    const indexed = new Set(documents.map((document) => recordPartOfId(document.id, cluster)));
     const letters = await readTopicIfExists(this.deadLetterTopic);
     const lettered = new Set(letters.map((letter) => letter.key ?? ""));
     let missing = 0;
@@ -186,11 +189,4 @@ export async function metricOf(bridge: BridgeProcess, name: string): Promise<num
   } catch {
     return 0;
   }
-}
-
-/** Value of one labelled series of a metric, e.g. `pmacct_bridge_dead_letters_total{reason="invalid_json"}`. */
-export async function series(bridge: BridgeProcess, selector: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${bridge.port}/metrics`)).text();
-  const line = text.split("\n").find((candidate) => candidate.startsWith(selector + " "));
-  return line === undefined ? 0 : Number(line.split(" ").at(-1));
 }

@@ -19,10 +19,12 @@ import {
   indexedDocuments,
   indexedSums,
   KAFKA,
+  kafkaClusterId,
   MAIN_ELASTIC,
   makeTrafficPcap,
   type PmacctRun,
   readTopic,
+  recordPartOfId,
   runPmacct,
   startBridge,
   uniqueName,
@@ -83,7 +85,10 @@ async function checkIndexed(
   );
   const documents = await indexedDocuments(prefix, true);
   assert.equal(documents.length, total - deadLettered.length, "documents in Elasticsearch");
-  for (const { id, index, source } of documents) {
+  const cluster = await kafkaClusterId();
+  for (const document of documents) {
+    const { index, source } = document;
+    const id = recordPartOfId(document.id, cluster);
     const wanted = expected.documents.get(id);
     assert.ok(wanted, `${id} was never produced`);
     const where = `${wanted.label} ${id}`;

@@ -2,7 +2,7 @@
  * One bridge reading two topics (`KAFKA_TOPIC=a,b`), as for one pmacct collector per topic: each
  * is fed live by Debian's pmacctd (with different aggregates, as two collectors would be), plus a
  * poison message. Per topic and per day, counts and byte/packet sums in Elasticsearch equal what
- * pmacct produced, ids stay `<topic>:<partition>:<offset>:<position>`, and each poison message
+ * pmacct produced, ids are `<cluster id>:<topic>:<partition>:<offset>:<position>`, and each poison message
  * lands in its own topic's dead-letter topic.
  */
 import assert from "node:assert/strict";
@@ -14,7 +14,9 @@ import {
   indexedDocuments,
   integrationTest,
   KAFKA,
+  kafkaClusterId,
   readTopic,
+  recordPartOfId,
   replaySyntheticTraffic,
   startBridge,
   uniqueName,
@@ -63,8 +65,9 @@ integrationTest(
         120_000,
       );
       const indexed: Record<string, DayTotals> = Object.fromEntries(topics.map((topic) => [topic, {}]));
+      const cluster = await kafkaClusterId();
       for (const document of await indexedDocuments(prefix, true)) {
-        const [topic, partition, offset, position] = document.id.split(":");
+        const [topic, partition, offset, position] = recordPartOfId(document.id, cluster).split(":");
         assert.ok(topics.includes(topic), `id ${document.id} names a source topic`);
         assert.ok([partition, offset, position].every((part) => /^\d+$/.test(part)), document.id);
         addToDay(indexed[topic], document.index, document.source!);

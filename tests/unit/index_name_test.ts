@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { FLOW_TIME_FIELDS, flowTime, KAFKA_TIMESTAMP } from "../../lib/flow_time.ts";
-import { dailyIndexName, indexPattern } from "../../lib/index_name.ts";
+import { dailyIndexName, dailyIndexPatterns, indexPattern } from "../../lib/index_name.ts";
 
 Deno.test("the index is named from the UTC date", () => {
   assert.equal(dailyIndexName("sflow", Date.UTC(2026, 10, 24, 0, 0, 0)), "sflow-2026-11-24");
   assert.equal(dailyIndexName("sflow", Date.UTC(2026, 10, 24, 23, 59, 59, 999)), "sflow-2026-11-24");
   assert.equal(dailyIndexName("nf", Date.UTC(2023, 1, 28, 9, 46, 39)), "nf-2023-02-28");
   assert.equal(indexPattern("sflow"), "sflow-*");
+  assert.equal(dailyIndexPatterns("sflow").length, 10);
+  assert.ok(dailyIndexPatterns("sflow").every((pattern) => /^sflow-\d\*$/.test(pattern)));
 });
 
 Deno.test("a local time just after midnight files under the UTC day before", () => {

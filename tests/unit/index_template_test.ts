@@ -46,7 +46,18 @@ Deno.test("the original tool's template file is accepted as it is", () => {
   const path = `${SHARED}/seed/new-index-template.json`;
   const original = parseTemplateFile(Deno.readTextFileSync(path), path);
   const template = buildIndexTemplate("sflow", original, 1, 0);
-  assert.deepEqual(template.index_patterns, ["sflow-*"]);
+  assert.deepEqual(template.index_patterns, [
+    "sflow-0*",
+    "sflow-1*",
+    "sflow-2*",
+    "sflow-3*",
+    "sflow-4*",
+    "sflow-5*",
+    "sflow-6*",
+    "sflow-7*",
+    "sflow-8*",
+    "sflow-9*",
+  ]);
   assert.equal((template.template.mappings.properties as Record<string, Property>).stamp_inserted.type, "date");
 });
 
@@ -56,4 +67,25 @@ Deno.test("a template without a mappings object is a configuration error naming 
     assert.match(error.message, /ELASTIC_INDEX_TEMPLATE/);
     return true;
   });
+});
+
+/** What Elasticsearch's template patterns match: `*` is any run of characters. */
+function matches(pattern: string, name: string): boolean {
+  return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+-]/g, "\\$&")).join(".*")}$`).test(name);
+}
+
+Deno.test("overlapping prefixes: neither template matches the other's daily indices, and the longer wins any tie", () => {
+  const short = buildIndexTemplate("sflow", {}, 1, 0);
+  const long = buildIndexTemplate("sflow-eu", {}, 1, 0);
+  const matchedBy = (name: string) =>
+    [short, long].filter((template) => template.index_patterns.some((pattern) => matches(pattern, name)));
+  assert.deepEqual(matchedBy("sflow-2026-12-01"), [short]);
+  assert.deepEqual(matchedBy("sflow-eu-2026-12-01"), [long]);
+  assert.deepEqual(matchedBy("sflow-0001-01-01"), [short]);
+  // A prefix that begins with a digit after the dash can match the shorter prefix's patterns; its
+  // template then has the higher priority, as Elasticsearch requires of overlapping templates.
+  const digits = buildIndexTemplate("sflow-2eu", {}, 1, 0);
+  assert.ok(short.index_patterns.some((pattern) => matches(pattern, "sflow-2eu-2026-12-01")));
+  assert.ok(digits.priority > short.priority && short.priority > 100);
+  assert.equal(long.template.settings.number_of_shards, 1);
 });
