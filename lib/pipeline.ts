@@ -248,6 +248,9 @@ export class Pipeline {
 
   /** Counts and logs (once per exporter and period) a flow filed under its Kafka time, or into a day retention deletes. */
   #checkTime(document: EncodedDocument, record: Record<string, unknown>, origin: RecordOrigin, now: number): void {
+    const keepDays = this.options.retentionDays;
+    const expired = keepDays !== undefined && utcDay(document.epochMs) < utcDay(now) - keepDays;
+    if (document.misdated === undefined && !expired) return;
     const exporter = typeof record.peer_ip_src === "string" && record.peer_ip_src !== ""
       ? record.peer_ip_src
       : "unknown";
@@ -255,23 +258,18 @@ export class Pipeline {
       this.deps.metrics.flowTimeRefused.inc({ reason: document.misdated.reason });
       if (this.#misdatedWarnings.due(exporter, now)) this.#logMisdated(document.misdated, exporter, origin);
     }
-    const keepDays = this.options.retentionDays;
-    if (keepDays !== undefined && utcDay(document.epochMs) < utcDay(now) - keepDays) {
+    if (expired) {
       this.deps.metrics.olderThanRetention.inc();
-      if (this.#retentionWarnings.due(exporter, now)) {
-        this.deps.log.warn(
-          "flow is older than ELASTIC_RETENTION: indexed, and its day deleted at retention's next run",
-          {
-            exporter,
-            index: document.index,
-            keep_days: keepDays,
-            topic: origin.topic,
-            partition: origin.partition,
-            offset: origin.offset,
-            note: "logged once per exporter per 10 minutes; pmacct_bridge_flows_older_than_retention_total counts all",
-          },
-        );
-      }
+      if (!this.#retentionWarnings.due(exporter, now)) return;
+      this.deps.log.warn("flow is older than ELASTIC_RETENTION: indexed, and its day deleted at retention's next run", {
+        exporter,
+        index: document.index,
+        keep_days: keepDays,
+        topic: origin.topic,
+        partition: origin.partition,
+        offset: origin.offset,
+        note: "logged once per exporter per 10 minutes; pmacct_bridge_flows_older_than_retention_total counts all",
+      });
     }
   }
 
