@@ -17,7 +17,7 @@ function message(offset: number, value: Uint8Array | null = record(offset)): Sou
  * A pipeline whose `_bulk` answers are released by the test: each request waits until `release`
  * is called with the status for its items.
  */
-function harness(maxBuffered = 4) {
+function harness(maxBuffered = 4, metrics = createMetrics()) {
   const requests: Array<{ ids: string[]; answer: (status: number) => void }> = [];
   const commits: CommitRequest[][] = [];
   const deadLetters: DeadLetter[] = [];
@@ -57,7 +57,7 @@ function harness(maxBuffered = 4) {
       },
       elasticHealth: () => {},
       log: new Logger("error", () => {}),
-      metrics: createMetrics(),
+      metrics,
     },
   );
   return {
@@ -152,4 +152,42 @@ Deno.test("drain gives up at its bound and leaves unindexed records uncommitted"
   assert.equal(await pipeline.drain(50), false);
   assert.equal(commits.length, 0);
   assert.equal(pipeline.unfinished(), 2);
+});
+
+Deno.test("a record that cannot be encoded is dead-lettered as encode_error, and its neighbours flow on", async () => {
+  const metrics = createMetrics();
+  const h = harness(10, metrics);
+  const json = (records: object[]) => encoder.encode(records.map((record) => JSON.stringify(record)).join("\n"));
+  // A producer may stamp any 64-bit time; one past a JavaScript date's range cannot name a day,
+  // so the lines that have no time of their own to file them by cannot be encoded.
+  const pastDates = {
+    offset: "1",
+    timestamp: "9000000000000000",
+    value: json([{ bytes: 1, stamp_inserted: "2026-11-25 10:00:00" }, { bytes: 2 }, {
+      bytes: 3,
+      stamp_inserted: "8640000000000.5",
+    }]),
+  };
+  // Just past a JavaScript date's range: the unknown time, filed under the message's time.
+  const pastRange = message(2, json([{ bytes: 4, stamp_inserted: "8640000000000.5" }]));
+  h.pipeline.ingest("pmacct", 0, [message(0), pastDates, pastRange, message(3)]);
+  await settle();
+  assert.deepEqual(h.deadLetters.map(({ offset, position, reason }) => [offset, position, reason]), [
+    ["1", 1, "encode_error"],
+    ["1", 2, "encode_error"],
+  ]);
+  assert.match(h.deadLetters[0].detail, /Invalid time value/);
+  assert.equal(new TextDecoder().decode(h.deadLetters[0].value as Uint8Array), '{"bytes":2}');
+  assert.deepEqual(h.requests.flatMap((request) => request.ids).sort(), [
+    "pmacct:0:0:0",
+    "pmacct:0:1:0",
+    "pmacct:0:2:0",
+    "pmacct:0:3:0",
+  ]);
+  for (const request of h.requests) request.answer(201);
+  await settle();
+  assert.equal(lastCommit(h.commits), "4", "every offset is committed");
+  const errors = await metrics.decodeErrors.get();
+  assert.deepEqual(errors.values.map(({ labels, value }) => [labels.reason, value]), [["encode_error", 2]]);
+  await h.pipeline.drain(1000);
 });
