@@ -6,8 +6,8 @@
  * every digit).
  *
  * It only edits what it can place for certain, and returns `undefined` otherwise (a field name
- * written twice or also in a nested object, a value spelt another way, an empty object), for the
- * caller to serialise the object instead.
+ * written twice or also in a nested object, a value spelt another way, an empty object, any
+ * backslash in a text it must edit), for the caller to serialise the object instead.
  *
  * @example
  * ```ts
@@ -42,7 +42,12 @@ function skipSpace(text: string, at: number): number {
   return at;
 }
 
-/** Where the value of `field` starts and ends, when the name occurs exactly once. */
+/**
+ * Where the value of `field` starts and ends, when the name occurs exactly once in a text without
+ * backslashes. Without a backslash every quote delimits a string, so that one `"field"` before a
+ * colon is a key, and the only key of that name; the parsed record holds it at its top level, so
+ * it is the top-level one.
+ */
 function valueSpan(text: string, { field, current }: ValueReplacement): [number, number] | undefined {
   const name = `"${field}"`;
   const at = text.indexOf(name);
@@ -135,6 +140,9 @@ export function spliceJsonObject(
   if (lastInside === OPEN_BRACE) return undefined;
   const original = bytes?.length === text.length ? bytes : text;
   if (replacements.length === 0) return new SplicedJson(original, NO_SPANS, end, member);
+  // An escape can hide a quote inside a name (`"a\"ip_src"`) or spell the name itself
+  // (`"ip\u005fsrc"`), and then the one literal occurrence is not the member; pmacct writes none.
+  if (text.includes("\\")) return undefined;
   const spans: Span[] = [];
   for (const replacement of replacements) {
     const span = valueSpan(text, replacement);

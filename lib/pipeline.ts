@@ -77,6 +77,12 @@ export interface PipelineDeps {
   now?: () => number;
 }
 
+/**
+ * The dead-letter reason of a record that decoded but threw while being normalised or encoded:
+ * one such record must never stop its partition.
+ */
+export const ENCODE_ERROR = "encode_error";
+
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /** Where the messages {@linkcode Pipeline.ingest} takes come from, and when they were taken. */
@@ -196,7 +202,7 @@ export class Pipeline {
 
   /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
   #take(from: TakenFrom, message: SourceMessage, lines: DecodedLine[]): number {
-    const { log, metrics } = this.deps;
+    const { metrics } = this.deps;
     const { topic, partition, key, generation } = from;
     const offset = message.offset;
     let units = 0;
@@ -212,24 +218,23 @@ export class Pipeline {
       }
       const position = line.position;
       if (line.kind === "invalid") {
-        metrics.decodeErrors.inc({ reason: line.reason });
-        log.error("message is not a pmacct JSON record", {
-          reason: line.reason,
-          detail: line.detail,
-          topic,
-          partition,
-          offset,
-          position,
-        });
         const letter = { topic, partition, offset, position, reason: line.reason, detail: line.detail };
-        this.#deadLetter({ ...letter, value: line.bytes }, key, generation);
+        this.#refuse("message is not a pmacct JSON record", { ...letter, value: line.bytes }, from);
+        continue;
+      }
+      const origin = { topic, partition, offset, position, timestampMs };
+      let document: EncodedDocument;
+      try {
+        document = encodeDocument(line.record, origin, this.#encodeOptions, line.text, line.bytes);
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        const letter = { topic, partition, offset, position, reason: ENCODE_ERROR, detail };
+        this.#refuse("pmacct record cannot be encoded", { ...letter, value: line.bytes ?? line.text }, from);
         continue;
       }
       flows++;
-      const origin = { topic, partition, offset, position, timestampMs };
-      const encoded = encodeDocument(line.record, origin, this.#encodeOptions, line.text, line.bytes);
-      const { index, id, source } = encoded;
-      this.#checkTime(encoded, line.record, origin, from.now);
+      this.#checkTime(document, line.record, origin, from.now);
+      const { index, id, source } = document;
       this.#buffer.add({
         index,
         id,
@@ -290,6 +295,14 @@ export class Pipeline {
       offset: origin.offset,
       note: "logged once per exporter per 10 minutes; pmacct_bridge_flow_time_refused_total counts all",
     });
+  }
+
+  /** A line that cannot become a document: counted and logged as a decode error, and dead-lettered. */
+  #refuse(message: string, letter: DeadLetter, { key, generation }: TakenFrom): void {
+    const { reason, detail, topic, partition, offset, position } = letter;
+    this.deps.metrics.decodeErrors.inc({ reason });
+    this.deps.log.error(message, { reason, detail, topic, partition, offset, position });
+    this.#deadLetter(letter, key, generation);
   }
 
   /** The last offset committed for a partition in this generation. */

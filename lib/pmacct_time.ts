@@ -5,7 +5,9 @@
  * in the collector's local time unless `timestamps_utc: true`; as RFC 3339
  * (`timestamps_rfc3339`); or as epoch seconds with decimals (`timestamps_since_epoch`,
  * `"1677577599.000000"`). A zero time (`"0000-00-00 00:00:00.000000"`, `"0.000000"`, `0`) means
- * "unknown" and parses to `null`, never to 1970.
+ * "unknown" and parses to `null`, never to 1970. So does a time that no four-digit-year UTC text
+ * can hold (before 0000-01-01 or from 10000-01-01, a negative or non-finite number): such a
+ * value is no instant an exporter meant, and nothing here ever throws on one.
  *
  * @example
  * ```ts
@@ -36,6 +38,18 @@ const EPOCH = /^(\d+)(?:\.(\d+))?$/;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+/** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the instants a four-digit-year UTC text can hold lie between. */
+const FIRST_MS = -62_167_219_200_000;
+const PAST_LAST_MS = 253_402_300_800_000;
+/** Four hundred Gregorian years, a whole number of weeks and leap cycles. */
+const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
+
+/** `Date.UTC` of a wall clock, for every year: `Date.UTC` itself reads years 0 to 99 as 1900 to 1999. */
+function wallClockAsUtc(year: number, month: number, day: number, hour: number, minute: number, second: number) {
+  if (year >= 100) return Date.UTC(year, month - 1, day, hour, minute, second);
+  return Date.UTC(year + 400, month - 1, day, hour, minute, second) - FOUR_CENTURIES_MS;
+}
+
 function formatter(zone: string): Intl.DateTimeFormat {
   let found = formatters.get(zone);
   if (!found) {
@@ -60,7 +74,7 @@ function zoneOffsetMs(zone: string, utcMs: number): number {
   for (const part of formatter(zone).formatToParts(new Date(utcMs))) {
     if (part.type !== "literal") parts[part.type] = Number(part.value);
   }
-  const wallAsUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  const wallAsUtc = wallClockAsUtc(parts.year, parts.month, parts.day, parts.hour, parts.minute, parts.second);
   return wallAsUtc - Math.floor(utcMs / 1000) * 1000;
 }
 
@@ -78,13 +92,15 @@ function offsetMinutes(designator: string): number {
   return designator[0] === "-" ? -minutes : minutes;
 }
 
-/** Builds the result from whole epoch seconds and the fraction digits pmacct printed, if any. */
-function fromSeconds(seconds: number, fraction: string | undefined): PmacctTime | undefined {
+/**
+ * Builds the result from whole epoch seconds and the fraction digits pmacct printed, if any;
+ * `null` for an instant outside the four-digit years.
+ */
+function fromSeconds(seconds: number, fraction: string | undefined): PmacctTime | null {
+  if (!(seconds * 1000 >= FIRST_MS && seconds * 1000 < PAST_LAST_MS)) return null;
   const micros = fraction === undefined ? undefined : fraction.padEnd(6, "0").slice(0, 6);
   const epochMs = seconds * 1000 + (micros === undefined ? 0 : Number(micros.slice(0, 3)));
-  const date = new Date(seconds * 1000);
-  if (Number.isNaN(date.getTime())) return undefined;
-  const whole = date.toISOString().slice(0, 19).replace("T", " ");
+  const whole = new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
   return { epochMs, utc: micros === undefined ? whole : `${whole}.${micros}` };
 }
 
@@ -96,20 +112,20 @@ function parseDateTime(match: RegExpExecArray, zone: string): PmacctTime | null 
   const [, y, mo, d, h, mi, s, fraction, designator] = match;
   if (y === "0000") return null;
   if (!isWallClock(Number(mo), Number(d), Number(h), Number(mi), Number(s))) return undefined;
-  const wallAsUtc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (Number.isNaN(wallAsUtc)) return undefined;
+  const wallAsUtc = wallClockAsUtc(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s));
   let utcMs: number;
   if (designator !== undefined) utcMs = wallAsUtc - offsetMinutes(designator) * 60_000;
   else utcMs = zone === "UTC" || zone === "Etc/UTC" ? wallAsUtc : wallClockToUtc(wallAsUtc, zone);
   return fromSeconds(utcMs / 1000, fraction);
 }
 
-function parseNumber(value: number): PmacctTime | null | undefined {
-  if (!Number.isFinite(value)) return undefined;
-  if (value <= 0) return null;
-  const seconds = Math.floor(value);
-  const micros = Math.round((value - seconds) * 1e6);
-  return fromSeconds(seconds, Number.isInteger(value) ? undefined : String(micros).padStart(6, "0"));
+function parseNumber(value: number): PmacctTime | null {
+  if (!Number.isFinite(value) || value <= 0) return null;
+  const whole = Math.floor(value);
+  const micros = Math.round((value - whole) * 1e6);
+  // A fraction a hair under one rounds up to the next whole second.
+  const seconds = micros === 1e6 ? whole + 1 : whole;
+  return fromSeconds(seconds, Number.isInteger(value) ? undefined : String(micros % 1e6).padStart(6, "0"));
 }
 
 function parseText(value: string, zone: string): PmacctTime | null | undefined {

@@ -43,3 +43,23 @@ Deno.test("whatever cannot be placed for certain is left to the caller", () => {
   assert.equal(spliceJsonObject(" { } ", [], member), undefined);
   assert.equal(String(spliceJsonObject('{"a":1}\r ', [], member)), '{"a":1,"m":1}');
 });
+
+Deno.test("a name that only looks like the top-level one is never edited", () => {
+  const member = '"m":1';
+  const cases = [
+    // `a"ip_src` is a key of its own; the real `ip_src` is spelt with an escape.
+    String.raw`{"a\"ip_src": "", "ip\u005fsrc": ""}`,
+    // The only literal `"ip_src"` is in a nested object; the top-level one is escaped.
+    String.raw`{"ip\u005fsrc": "", "n": {"ip_src": ""}}`,
+    // The literal one is inside a string value, after an escaped quote.
+    String.raw`{"v": "x\"ip_src\": \"", "ip\u005fsrc": ""}`,
+  ];
+  for (const text of cases) {
+    assert.equal(JSON.parse(text).ip_src, "", text);
+    const spliced = spliceJsonObject(text, [replace("ip_src", "", null)], member);
+    // Either left to the caller, or the top-level ip_src (and only it) nulled.
+    if (spliced === undefined) continue;
+    const expected = { ...JSON.parse(text), ip_src: null, m: 1 };
+    assert.deepEqual(JSON.parse(String(spliced)), expected, text);
+  }
+});

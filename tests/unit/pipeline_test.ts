@@ -4,7 +4,13 @@ import { type BulkItemResult, BulkWriter } from "../../lib/bulk_writer.ts";
 import type { DeadLetter } from "../../lib/dead_letters.ts";
 import { Logger } from "../../lib/log.ts";
 import { createMetrics } from "../../lib/metrics.ts";
-import { type CommitRequest, type PendingDocument, Pipeline, type SourceMessage } from "../../lib/pipeline.ts";
+import {
+  type CommitRequest,
+  type PendingDocument,
+  Pipeline,
+  type PipelineOptions,
+  type SourceMessage,
+} from "../../lib/pipeline.ts";
 
 const encoder = new TextEncoder();
 const record = (n: number) => encoder.encode(JSON.stringify({ bytes: n, stamp_inserted: "2026-11-25 10:00:00" }));
@@ -17,7 +23,7 @@ function message(offset: number, value: Uint8Array | null = record(offset)): Sou
  * A pipeline whose `_bulk` answers are released by the test: each request waits until `release`
  * is called with the status for its items.
  */
-function harness(maxBuffered = 4) {
+function harness(maxBuffered = 4, metrics = createMetrics(), overrides: Partial<PipelineOptions> = {}) {
   const requests: Array<{ ids: string[]; answer: (status: number) => void }> = [];
   const commits: CommitRequest[][] = [];
   const deadLetters: DeadLetter[] = [];
@@ -42,6 +48,7 @@ function harness(maxBuffered = 4) {
       maxWaitMs: 60_000,
       maxBuffered,
       concurrency: 4,
+      ...overrides,
     },
     {
       writer,
@@ -57,7 +64,7 @@ function harness(maxBuffered = 4) {
       },
       elasticHealth: () => {},
       log: new Logger("error", () => {}),
-      metrics: createMetrics(),
+      metrics,
     },
   );
   return {
@@ -152,4 +159,37 @@ Deno.test("drain gives up at its bound and leaves unindexed records uncommitted"
   assert.equal(await pipeline.drain(50), false);
   assert.equal(commits.length, 0);
   assert.equal(pipeline.unfinished(), 2);
+});
+
+Deno.test("a record that cannot be encoded is dead-lettered as encode_error, and its neighbours flow on", async () => {
+  const metrics = createMetrics();
+  // No pmacct input is known to make encoding throw any more; a clock that reads NaN does
+  // (`@timestamp` of an invalid date), which stands for any exception of the encoder.
+  let clock = Date.now();
+  const h = harness(10, metrics, { timestampSource: "ingest", now: () => clock });
+  const json = (records: object[]) => encoder.encode(records.map((record) => JSON.stringify(record)).join("\n"));
+  h.pipeline.ingest("pmacct", 0, [message(0)]);
+  clock = Number.NaN;
+  h.pipeline.ingest("pmacct", 0, [message(1, json([{ bytes: 1 }, { bytes: 2 }]))]);
+  clock = Date.now();
+  h.pipeline.ingest("pmacct", 0, [message(2), message(3), message(4)]);
+  await settle();
+  assert.deepEqual(h.deadLetters.map(({ offset, position, reason }) => [offset, position, reason]), [
+    ["1", 0, "encode_error"],
+    ["1", 1, "encode_error"],
+  ]);
+  assert.match(h.deadLetters[0].detail, /Invalid time value/);
+  assert.equal(new TextDecoder().decode(h.deadLetters[1].value as Uint8Array), '{"bytes":2}');
+  assert.deepEqual(h.requests.flatMap((request) => request.ids).sort(), [
+    "pmacct:0:0:0",
+    "pmacct:0:2:0",
+    "pmacct:0:3:0",
+    "pmacct:0:4:0",
+  ]);
+  for (const request of h.requests) request.answer(201);
+  await settle();
+  assert.equal(lastCommit(h.commits), "5", "every offset is committed");
+  const errors = await metrics.decodeErrors.get();
+  assert.deepEqual(errors.values.map(({ labels, value }) => [labels.reason, value]), [["encode_error", 2]]);
+  await h.pipeline.drain(1000);
 });

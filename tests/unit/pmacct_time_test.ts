@@ -62,3 +62,39 @@ Deno.test("every encoding of one instant is written as the same UTC text, fracti
   assert.equal(readPmacctTime("2026-11-24 19:10:16.25", "UTC")?.utc, "2026-11-24 19:10:16.250000");
   assert.equal(readPmacctTime("0000-00-00T00:00:00.000000Z", "UTC"), null);
 });
+
+Deno.test("a time no four-digit-year UTC text can hold is unknown, and nothing throws", () => {
+  const outside = [
+    "8640000000000.5", // just past a JavaScript date's range
+    "8639999999999.9", // inside it, but in the year 275760
+    "253402300800", // 10000-01-01T00:00:00Z
+    "9".repeat(400), // beyond a double: Infinity
+    "9999-12-31T23:59:59-00:01",
+    8640000000000.5,
+    253402300800,
+    1e300,
+    Infinity,
+    -Infinity,
+    NaN,
+    -1,
+    -1.5,
+  ];
+  for (const zone of ["UTC", "Europe/Zurich", "Pacific/Kiritimati"]) {
+    for (const value of outside) assert.equal(readPmacctTime(value, zone), null, `${value} in ${zone}`);
+  }
+  assert.equal(readPmacctTime("253402300799.999999", "UTC")?.utc, "9999-12-31 23:59:59.999999");
+  assert.equal(readPmacctTime("9999-12-31 23:59:59", "UTC")?.utc, "9999-12-31 23:59:59");
+  assert.equal(readPmacctTime("0001-01-01T00:00:00+00:01", "UTC")?.utc, "0000-12-31 23:59:00");
+  assert.equal(readPmacctTime(-62135596800 + 1, "UTC"), null, "a negative number is the unknown time");
+});
+
+Deno.test("years before 100 are themselves, not the 1900s", () => {
+  assert.equal(readPmacctTime("0050-03-01 12:00:00", "UTC")?.utc, "0050-03-01 12:00:00");
+  assert.equal(parsePmacctTime("0050-03-01 12:00:00", "UTC"), Date.parse("0050-03-01T12:00:00Z"));
+  assert.equal(readPmacctTime("0050-03-01 12:00:00", "Etc/GMT-1")?.utc, "0050-03-01 11:00:00");
+});
+
+Deno.test("a fractional number just under a whole second rounds to that second", () => {
+  assert.equal(readPmacctTime(1677577599.9999996, "UTC")?.utc, "2023-02-28 09:46:40.000000");
+  assert.equal(readPmacctTime(1677577599.25, "UTC")?.utc, "2023-02-28 09:46:39.250000");
+});
