@@ -17,7 +17,7 @@ import { ELASTIC_CHECKS, ElasticStatus } from "./lib/elastic/status.ts";
 import { Health } from "./lib/health.ts";
 import { serveHttp } from "./lib/http_server.ts";
 import { createKafka, KAFKA_CHECKS } from "./lib/kafka/client.ts";
-import { runConsumer } from "./lib/kafka/consumer.ts";
+import { kafkaGroupAdmin, kafkaGroupConsumer, KafkaSource } from "./lib/kafka/consumer.ts";
 import { createDeadLetterProducer, KafkaDeadLetterSink } from "./lib/kafka/dead_letters.ts";
 import { ensureDeadLetterTopics, waitForTopic } from "./lib/kafka/topics.ts";
 import { Logger } from "./lib/log.ts";
@@ -104,12 +104,21 @@ const pipeline = new Pipeline({
 }, {
   writer,
   deadLetters,
-  commit: async (offsets) => await parts.consumer?.commitOffsets(offsets),
+  commit: (offsets): Promise<void> => source.commitOffsets(offsets),
   elasticHealth: elasticStatus.bulkHealth,
   log,
   metrics,
 });
-const parts: ShutdownParts = { pipeline, producer, server, topics: config.kafka.topics, log };
+const source: KafkaSource = new KafkaSource({
+  config: config.kafka,
+  newConsumer: () => kafkaGroupConsumer(kafka, config.kafka),
+  admin: kafkaGroupAdmin(kafka, config.kafka.groupId),
+  pipeline,
+  log,
+  metrics,
+  health,
+});
+const parts: ShutdownParts = { source, pipeline, producer, server, log };
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -171,6 +180,10 @@ if (!stopping) {
     );
   }
   pipeline.start();
-  parts.consumer = await runConsumer({ config: config.kafka, kafka, pipeline, log, metrics, health });
-  log.info("consuming", { topics: config.kafka.topics.join(","), group: config.kafka.groupId });
+  source.start();
+  log.info("consuming", {
+    topics: config.kafka.topics.join(","),
+    group: config.kafka.groupId,
+    assignment_protocols: config.kafka.partitionAssignmentStrategy.join(","),
+  });
 }

@@ -4,25 +4,32 @@
  * without committing the rest; those records are read again by whoever owns the partition next
  * and overwrite their documents (same `_id`).
  */
-import type { Consumer, Producer } from "kafkajs";
+import type { Producer } from "kafkajs";
 import type { Logger } from "./log.ts";
 import type { Pipeline } from "./pipeline.ts";
 
+/** What shutdown does with the source of records (`KafkaSource`), in whatever state it is. */
+export interface SourceControl {
+  /** Stops fetching and rebuilding; never throws. */
+  stopFetching(): void;
+  /** Leaves the group and disconnects. */
+  stop(): Promise<void>;
+}
+
 export interface ShutdownParts {
-  consumer?: Consumer;
-  producer?: Producer;
-  pipeline: Pipeline;
-  server?: Deno.HttpServer;
-  topics: string[];
+  source?: SourceControl;
+  producer?: Pick<Producer, "disconnect">;
+  pipeline: Pick<Pipeline, "held" | "drain" | "unfinished">;
+  server?: Pick<Deno.HttpServer, "shutdown">;
   log: Logger;
 }
 
 /** Returns the exit status: 0 when everything was flushed and committed in time, 1 otherwise. */
 export async function shutdown(parts: ShutdownParts, timeoutMs: number): Promise<number> {
-  const { consumer, producer, pipeline, server, topics, log } = parts;
+  const { source, producer, pipeline, server, log } = parts;
   const started = Date.now();
   log.info("shutting down: flushing buffered records", { held: pipeline.held, timeout_ms: timeoutMs });
-  consumer?.pause(topics.map((topic) => ({ topic })));
+  source?.stopFetching();
   const drained = await pipeline.drain(timeoutMs);
   const remaining = Math.max(1000, timeoutMs - (Date.now() - started));
   const withTimeout = (step: Promise<unknown>) =>
@@ -30,7 +37,7 @@ export async function shutdown(parts: ShutdownParts, timeoutMs: number): Promise
       step.catch((error) => log.warn("shutdown step failed", { error: (error as Error).message })),
       new Promise((resolve) => setTimeout(resolve, remaining)),
     ]);
-  await withTimeout(Promise.all([consumer?.disconnect(), producer?.disconnect()]));
+  await withTimeout(Promise.all([source?.stop(), producer?.disconnect()]));
   await withTimeout(server?.shutdown() ?? Promise.resolve());
   if (drained) {
     log.info("shutdown complete: everything buffered was indexed and committed", { took_ms: Date.now() - started });

@@ -178,6 +178,8 @@ make_certs() {
 install() {
   mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$DATA_DIR"
   apt_install pmacct kcat curl unzip openssl prometheus
+  # The original Python tool's packages: the benchmark's baseline and the in-place replacement tests.
+  bash "$ROOT/bench/install.sh"
   find_java_home 17 23 >/dev/null || apt_install openjdk-17-jdk-headless
   find_java_home 21 99 >/dev/null || say "WARNING: no Java 21+ in /usr/lib/jvm: es9 cannot start"
   command -v mvn >/dev/null || apt_install maven

@@ -8,6 +8,10 @@ import { choice, ConfigError, type Environment, integer, list, pair, required, t
 export type SecurityProtocol = "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL";
 export type SaslMechanism = "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512";
 
+/** librdkafka's `partition.assignment.strategy` values the bridge offers (`lib/kafka/assigners.ts`). */
+export type AssignmentStrategy = "range" | "roundrobin";
+const ASSIGNMENT_STRATEGIES: readonly AssignmentStrategy[] = ["range", "roundrobin"];
+
 const PROTOCOLS: readonly SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 const MECHANISMS: readonly SaslMechanism[] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
@@ -34,6 +38,8 @@ export interface KafkaConfig {
   fromBeginning: boolean;
   /** How long the group waits for a silent member before handing its partitions to others. */
   sessionTimeoutSeconds: number;
+  /** The assignment protocols offered to the group, most preferred first. */
+  partitionAssignmentStrategy: AssignmentStrategy[];
   /**
    * Each source topic's dead-letter topic: its own `<topic>-dlq`, or `KAFKA_DLQ_TOPIC` for all.
    * Empty when dead letters are switched off.
@@ -69,6 +75,12 @@ export const KAFKA_VARIABLES: readonly Variable[] = [
     default: "30",
     meaning:
       "Seconds the group waits for a member that stopped heartbeating (crashed, killed) before its partitions go to the others.",
+  },
+  {
+    name: "KAFKA_PARTITION_ASSIGNMENT_STRATEGY",
+    default: "roundrobin,range",
+    meaning:
+      "Assignment protocols offered to the group, preferred first: `roundrobin`, `range` (librdkafka's `partition.assignment.strategy`). Offering one that the group's other clients offer lets the bridge share the group with them (see [compatibility](docs/compatibility.md)).",
   },
   {
     name: "KAFKA_DLQ_TOPIC",
@@ -137,6 +149,28 @@ function deadLetterTopics(env: Environment, topics: string[]): Map<string, strin
   return routes;
 }
 
+/**
+ * `roundrobin` first: it balances several topics across members (`range` deals each topic out
+ * on its own, so with one partition per topic the first member gets them all); `range` too, as
+ * the one protocol Java's consumers offer by default and kafka-python and librdkafka also offer.
+ */
+const DEFAULT_ASSIGNMENT_STRATEGY: AssignmentStrategy[] = ["roundrobin", "range"];
+
+function assignmentStrategy(env: Environment): AssignmentStrategy[] {
+  const raw = text(env, "KAFKA_PARTITION_ASSIGNMENT_STRATEGY");
+  if (raw === undefined) return DEFAULT_ASSIGNMENT_STRATEGY;
+  const names = list(raw).map((name) => name.toLowerCase());
+  const known = (name: string): name is AssignmentStrategy => (ASSIGNMENT_STRATEGIES as string[]).includes(name);
+  if (names.length === 0 || !names.every(known) || new Set(names).size !== names.length) {
+    throw new ConfigError(
+      "KAFKA_PARTITION_ASSIGNMENT_STRATEGY",
+      "range and/or roundrobin, comma-separated, each once, preferred first",
+      raw,
+    );
+  }
+  return names as AssignmentStrategy[];
+}
+
 /** The distinct dead-letter topics, each with the source topics that send to it. */
 export function deadLetterSources(config: KafkaConfig): Map<string, string[]> {
   const sources = new Map<string, string[]>();
@@ -193,6 +227,7 @@ export function parseKafkaConfig(env: Environment): KafkaConfig {
     clientId: text(env, "KAFKA_CLIENT_ID") ?? "pmacct-kafka-elastic",
     fromBeginning: offsetReset === "earliest",
     sessionTimeoutSeconds: integer(env, "KAFKA_SESSION_TIMEOUT", 30, { min: 6, max: 300 }),
+    partitionAssignmentStrategy: assignmentStrategy(env),
     deadLetterTopics: deadLetterTopics(env, topics),
     security: security(env),
   };
@@ -208,6 +243,7 @@ export function describeKafkaConfig(config: KafkaConfig): Array<[string, unknown
     ["KAFKA_CLIENT_ID", config.clientId],
     ["KAFKA_AUTO_OFFSET_RESET", config.fromBeginning ? "earliest" : "latest"],
     ["KAFKA_SESSION_TIMEOUT", config.sessionTimeoutSeconds],
+    ["KAFKA_PARTITION_ASSIGNMENT_STRATEGY", config.partitionAssignmentStrategy.join(",")],
     ["KAFKA_DLQ_TOPIC", config.deadLetterTopics.size === 0 ? "off" : [...deadLetterSources(config).keys()].join(",")],
     ["KAFKA_SECURITY_PROTOCOL", security.protocol],
     ["KAFKA_SASL_MECHANISM", security.sasl?.mechanism ?? "(none)"],

@@ -103,10 +103,41 @@ function causes(error: unknown): Array<{ name?: string; message?: string; type?:
   return chain;
 }
 
-/** Which check a Kafka failure belongs to, and what the operator reads. */
+/** Errors of kafkajs that mean no broker answered (down, unreachable, too slow). */
+const UNREACHED = new Set([
+  "KafkaJSConnectionError",
+  "KafkaJSConnectionClosedError",
+  "KafkaJSRequestTimeoutError",
+  "KafkaJSBrokerNotFound",
+  "KafkaJSNoBrokerAvailableError",
+  "KafkaJSTimeout",
+  "KafkaJSLockTimeout",
+]);
+const SOCKET_FAILURE =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Connection error/;
+
+/** What the group told the bridge when it refused it for its assignment protocols. */
+export interface GroupProtocolConflict {
+  /** The protocol the group's members agreed on, when the group could be described. */
+  protocol?: string;
+  /** The client ids of the members in the group. */
+  clients: string[];
+}
+
+/** Whether the group refused the bridge because its members share none of its assignment protocols. */
+export function isGroupProtocolConflict(error: unknown): boolean {
+  return causes(error).some((cause) => cause.type === "INCONSISTENT_GROUP_PROTOCOL");
+}
+
+/**
+ * Which check a Kafka failure belongs to, and what the operator reads. A broker that answered
+ * is never reported as unreachable: its answer is named (a group that refuses the bridge's
+ * assignment protocols, an authorization error), and so is an error of the bridge itself.
+ */
 export function classifyKafkaFailure(
   error: unknown,
   config: KafkaConfig,
+  conflict?: GroupProtocolConflict,
 ): { check: keyof typeof KAFKA_CHECKS; problem: string } {
   const chain = causes(error);
   if (chain.some((cause) => cause.name === "KafkaJSSASLAuthenticationError")) {
@@ -130,14 +161,45 @@ export function classifyKafkaFailure(
     }
     if (tls !== undefined) return { check: "kafka_tls", problem: `Kafka's TLS: ${tls}; retrying` };
   }
-  return { check: "kafka", problem: `cannot reach Kafka at ${config.brokers.join(",")}; retrying` };
+  if (isGroupProtocolConflict(error)) {
+    return { check: "kafka", problem: groupProtocolProblem(config, conflict) };
+  }
+  const answer = chain.find((cause) => cause.name === "KafkaJSProtocolError" || typeof cause.type === "string");
+  if (answer !== undefined) {
+    return { check: "kafka", problem: `Kafka answered ${answer.type}: ${answer.message}; retrying` };
+  }
+  if (chain.some(({ name = "", message = "" }) => UNREACHED.has(name) || SOCKET_FAILURE.test(message))) {
+    return { check: "kafka", problem: `cannot reach Kafka at ${config.brokers.join(",")}; retrying` };
+  }
+  const [first] = chain;
+  if (!first?.name?.startsWith("KafkaJS")) {
+    return {
+      check: "kafka",
+      problem:
+        `the Kafka consumer stopped on an error of the bridge (${first?.name}: ${first?.message}); restarting it`,
+    };
+  }
+  return { check: "kafka", problem: `Kafka client error (${first.name}: ${first.message}); retrying` };
 }
 
-/** Records a Kafka failure in readiness (logged once per problem). */
-export function reportKafkaFailure(health: Health, error: unknown, config: KafkaConfig): void {
-  const { check, problem } = classifyKafkaFailure(error, config);
+function groupProtocolProblem(config: KafkaConfig, conflict: GroupProtocolConflict | undefined): string {
+  const offered = config.partitionAssignmentStrategy.join(", ");
+  const others = conflict?.clients.length ? ` (${[...new Set(conflict.clients)].join(", ")})` : "";
+  const theirs = conflict?.protocol ? `protocol (${conflict.protocol})` : "protocols";
+  return `group ${config.groupId} has members of another Kafka client${others} whose assignment ${theirs} this bridge does not offer (KAFKA_PARTITION_ASSIGNMENT_STRATEGY=${offered}); waiting for them to leave`;
+}
+
+/** Records a Kafka failure in readiness (logged once per problem); returns the problem's text. */
+export function reportKafkaFailure(
+  health: Health,
+  error: unknown,
+  config: KafkaConfig,
+  conflict?: GroupProtocolConflict,
+): string {
+  const { check, problem } = classifyKafkaFailure(error, config, conflict);
   health.fail(check, problem, { error: (error as Error).message });
   if (check !== "kafka") health.set("kafka", false);
+  return problem;
 }
 
 /** A Kafka request went through: the connection's TLS and credentials are fine. */

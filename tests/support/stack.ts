@@ -354,14 +354,19 @@ export function recordPartOfId(id: string, cluster: string): string {
 
 /**
  * Starts the bridge (`main.ts`) as its own process, one process as the compiled binary is, with
- * a log file of its own; `denoFlags` go before the script (e.g. `--cpu-prof`).
+ * a log file of its own; `denoFlags` go before the script (e.g. `--cpu-prof`); `cwd` is where it
+ * reads `.env` and relative paths, as an operator's working directory.
  */
-export async function startBridge(env: Record<string, string>, denoFlags: string[] = []): Promise<BridgeProcess> {
+export async function startBridge(
+  env: Record<string, string>,
+  denoFlags: string[] = [],
+  cwd = REPO_ROOT,
+): Promise<BridgeProcess> {
   const port = nextPort++;
   const logPath = await Deno.makeTempFile({ prefix: "bridge-", suffix: ".log" });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...BRIDGE_RUN_FLAGS, ...denoFlags, "main.ts"],
-    cwd: REPO_ROOT,
+    args: ["run", ...BRIDGE_RUN_FLAGS, ...denoFlags, `${REPO_ROOT}main.ts`],
+    cwd,
     env: {
       PROMETHEUS_CLIENT_PORT: String(port),
       KAFKA_BOOTSTRAP_SERVERS: KAFKA,

@@ -1,0 +1,45 @@
+/**
+ * Kafka failures named as what they are: "cannot reach" only when no broker answered.
+ */
+import assert from "node:assert/strict";
+import kafkajs from "kafkajs";
+import { parseConfig } from "../../lib/config.ts";
+import { classifyKafkaFailure, createKafka, withAdmin } from "../../lib/kafka/client.ts";
+import { Logger } from "../../lib/log.ts";
+
+// kafkajs spreads its errors into its exports, which Deno does not see as named exports.
+const { KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;
+
+const config = parseConfig({ KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1", KAFKA_TOPIC: "pmacct" }, "UTC").kafka;
+
+Deno.test("a port where no broker listens is 'cannot reach Kafka' (kafkajs' real error)", async () => {
+  const kafka = createKafka(config, undefined, new Logger("error", () => {}));
+  const error = await withAdmin(kafka, () => Promise.resolve()).then(() => undefined, (error) => error);
+  assert.ok(error, "connecting to port 1 succeeded");
+  assert.equal(classifyKafkaFailure(error, config).problem, "cannot reach Kafka at 127.0.0.1:1; retrying");
+});
+
+Deno.test("a broker's answer is named, also when kafkajs wraps it in its retries", () => {
+  const denied = new KafkaJSProtocolError({
+    message: "Not authorized to access group: Group authorization failed",
+    type: "GROUP_AUTHORIZATION_FAILED",
+    code: 30,
+    retriable: false,
+  } as never);
+  const wrapped = new KafkaJSNumberOfRetriesExceeded(denied, { retryCount: 2, retryTime: 100 } as never);
+  for (const error of [denied, wrapped]) {
+    assert.deepEqual(classifyKafkaFailure(error, config), {
+      check: "kafka",
+      problem:
+        "Kafka answered GROUP_AUTHORIZATION_FAILED: Not authorized to access group: Group authorization failed; retrying",
+    });
+  }
+});
+
+Deno.test("a refused join for the assignment protocols names the group, without details too", () => {
+  const error = new KafkaJSProtocolError({ message: "incompatible", type: "INCONSISTENT_GROUP_PROTOCOL" } as never);
+  assert.equal(
+    classifyKafkaFailure(error, config).problem,
+    "group kafka2elastic has members of another Kafka client whose assignment protocols this bridge does not offer (KAFKA_PARTITION_ASSIGNMENT_STRATEGY=roundrobin, range); waiting for them to leave",
+  );
+});
