@@ -149,7 +149,7 @@ export class Pipeline {
     const generation = this.#generation;
     const now = this.#now();
     const key = partitionKey(topic, partition);
-    let taken = 0;
+    let taken = this.#alreadyTaken(key, messages);
     let flows = 0;
     while (taken < messages.length && this.hasRoom && !this.#abort.signal.aborted) {
       // One UTF-8 decoding for as many messages as there is room for: each holds a record or more.
@@ -167,6 +167,24 @@ export class Pipeline {
     return taken;
   }
 
+  /**
+   * How many leading messages were taken before in this generation: kafkajs fetches a batch again
+   * when `eachBatch` threw after ingesting. Their records are buffered or sent already, so they
+   * count as taken and are neither decoded nor buffered again.
+   */
+  #alreadyTaken(key: string, messages: readonly SourceMessage[]): number {
+    let count = 0;
+    while (count < messages.length && this.#tracker.begun(key, Number(messages[count].offset))) count++;
+    if (count > 0) {
+      this.deps.log.debug("messages delivered again in the same generation; already taken", {
+        partition: key.replace("\u0000", ":"),
+        from: messages[0].offset,
+        messages: count,
+      });
+    }
+    return count;
+  }
+
   /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
   #take(from: TakenFrom, message: SourceMessage, lines: DecodedLine[]): number {
     const { log, metrics } = this.deps;
@@ -174,7 +192,7 @@ export class Pipeline {
     const offset = message.offset;
     let units = 0;
     for (const line of lines) if (line.kind !== "marker") units++;
-    this.#tracker.begin(key, Number(offset), units);
+    if (!this.#tracker.begin(key, Number(offset), units)) return 0;
     const timestampMs = Number(message.timestamp);
     let flows = 0;
     for (const line of lines) {
