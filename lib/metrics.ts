@@ -57,6 +57,11 @@ export function createMetrics(registry = new client.Registry()) {
       "Records written to the dead-letter topic (or only logged if it is off), by reason",
       ["reason"],
     ),
+    deadLetterWriteFailures: counter(
+      "pmacct_bridge_dead_letter_write_failures_total",
+      "Dead-letter writes Kafka refused (each is retried; the source offset waits), by reason: message_too_large, not_authorized, topic_missing, kafka_error",
+      ["reason"],
+    ),
     markers: counter("pmacct_bridge_markers_total", "pmacct kafka_markers seen (not indexed), by event_type", [
       "event_type",
     ]),

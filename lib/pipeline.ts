@@ -82,6 +82,8 @@ export class Pipeline {
   readonly #now: () => number;
   #generation = 0;
   #inFlightDocuments = 0;
+  /** Dead letters of undecodable lines waiting for or in a write (rejected documents are in their batch). */
+  #deadLettersHeld = 0;
   #committing: Promise<void> | undefined;
   #commitAgain = false;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -101,9 +103,12 @@ export class Pipeline {
     }, tickMs);
   }
 
-  /** Records held: buffered or being sent. */
+  /**
+   * Records held: buffered, being sent, or waiting as dead letters. Dead letters count too, so a
+   * dead-letter topic that refuses them pauses the consumer like a slow Elasticsearch does.
+   */
   get held(): number {
-    return this.#buffer.size + this.#inFlightDocuments;
+    return this.#buffer.size + this.#inFlightDocuments + this.#deadLettersHeld;
   }
 
   /** Whether the buffer can take more messages; at the bound the consumer pauses fetching. */
@@ -318,6 +323,7 @@ export class Pipeline {
   }
 
   #deadLetter(letter: DeadLetter, key: string, generation: number): void {
+    this.#deadLettersHeld++;
     const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
       if (generation === this.#generation) this.#tracker.complete(key, Number(letter.offset));
       this.#commitReady();
@@ -325,9 +331,13 @@ export class Pipeline {
       if (!(error instanceof Aborted)) {
         this.deps.log.error("dead letter not stored", { error: (error as Error).message });
       }
+    }).finally(() => {
+      this.#deadLettering.delete(sending);
+      this.#deadLettersHeld--;
+      this.deps.metrics.buffered.set(this.held);
+      this.#wake();
     });
     this.#deadLettering.add(sending);
-    sending.finally(() => this.#deadLettering.delete(sending));
   }
 
   /**

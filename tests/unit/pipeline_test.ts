@@ -202,3 +202,20 @@ Deno.test("a redelivered batch that reaches further takes only its new messages"
   assert.equal(lastCommit(commits), "3");
   await pipeline.drain(1000);
 });
+
+Deno.test("dead letters waiting to be written count toward the bound, so a refusing topic pauses reading", async () => {
+  const h = harness(4);
+  h.holdDeadLetters();
+  const poison = [0, 1, 2, 3, 4, 5].map((offset) => message(offset, encoder.encode("{not json")));
+  assert.equal(h.pipeline.ingest("pmacct", 0, poison), 4, "four letters fill the bound");
+  assert.equal(h.pipeline.held, 4);
+  assert.equal(h.pipeline.hasRoom, false);
+  assert.equal(await h.pipeline.whenRoom(20), false, "no letter written: still full");
+  const room = h.pipeline.whenRoom(60_000);
+  h.releaseDeadLetters();
+  assert.equal(await room, true, "written: room again");
+  assert.equal(h.pipeline.held, 0);
+  await settle();
+  assert.equal(lastCommit(h.commits), "4", "committed up to the last letter written");
+  await h.pipeline.drain(1000);
+});
