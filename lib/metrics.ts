@@ -36,7 +36,7 @@ export function createMetrics(registry = new client.Registry()) {
     }),
     buffered: gauge(
       "pmacct_bridge_buffered_records",
-      "Records read from Kafka and not yet acknowledged by Elasticsearch",
+      "Records read from Kafka and not yet acknowledged by Elasticsearch (or, for a dead letter, by Kafka)",
     ),
     lag: gauge(
       "pmacct_bridge_kafka_consumer_lag",
