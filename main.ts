@@ -80,7 +80,7 @@ const server = serveHttp(
 const kafka = createKafka(config.kafka, settings.kafkaTls, log);
 const producer = config.kafka.deadLetterTopics.size > 0 ? createDeadLetterProducer(kafka) : undefined;
 const deadLetters = producer
-  ? new KafkaDeadLetterSink(producer, config.kafka.deadLetterTopics, log, metrics)
+  ? new KafkaDeadLetterSink(producer, config.kafka.deadLetterTopics, log, metrics, health)
   : new LogOnlyDeadLetterSink(log, metrics);
 /** Filled in once the cluster is identified; nothing is sent before (the consumer starts after). */
 const cluster: { service?: SearchService; indices?: IndexCreator } = {};

@@ -36,7 +36,7 @@ export function createMetrics(registry = new client.Registry()) {
     }),
     buffered: gauge(
       "pmacct_bridge_buffered_records",
-      "Records read from Kafka and not yet acknowledged by Elasticsearch",
+      "Records read from Kafka and not yet acknowledged by Elasticsearch (or, for a dead letter, by Kafka)",
     ),
     lag: gauge(
       "pmacct_bridge_kafka_consumer_lag",
@@ -65,6 +65,11 @@ export function createMetrics(registry = new client.Registry()) {
     olderThanRetention: counter(
       "pmacct_bridge_flows_older_than_retention_total",
       "Flows indexed into a day that ELASTIC_RETENTION deletes at its next run",
+    ),
+    deadLetterWriteFailures: counter(
+      "pmacct_bridge_dead_letter_write_failures_total",
+      "Dead-letter writes Kafka refused (each is retried; the source offset waits), by reason: message_too_large, not_authorized, topic_missing, kafka_error",
+      ["reason"],
     ),
     markers: counter("pmacct_bridge_markers_total", "pmacct kafka_markers seen (not indexed), by event_type", [
       "event_type",

@@ -31,6 +31,8 @@ class PartitionOffsets {
   /** Next offset to commit once nothing is in flight (last finished offset + 1). */
   frontier: number | undefined;
   committed: number | undefined;
+  /** The highest offset begun: Kafka may deliver a message again, and it is taken only once. */
+  lastBegun = -1;
 
   indexOf(offset: number): number {
     let low = this.head;
@@ -61,13 +63,24 @@ export class OffsetTracker {
   /**
    * Registers a message that will finish after `units` acknowledgements (its records and dead
    * letters). A message with no units (only markers) is finished at once. A partition's messages
-   * begin in offset order.
+   * begin in offset order; a message at or below the last one begun was delivered again (kafkajs
+   * re-fetches after an `eachBatch` error) and is refused (`false`): its first copy is already
+   * on its way, and counting its acknowledgements twice would let the commit pass a record that
+   * neither copy has indexed.
    */
-  begin(key: string, offset: number, units: number): void {
+  begin(key: string, offset: number, units: number): boolean {
     const state = this.#partition(key);
+    if (offset <= state.lastBegun) return false;
+    state.lastBegun = offset;
     state.offsets.push(offset);
     state.remaining.push(units);
     if (units > 0) state.unfinished++;
+    return true;
+  }
+
+  /** Whether the message at `offset` was already begun in this generation (so is not taken again). */
+  begun(key: string, offset: number): boolean {
+    return offset <= (this.#partitions.get(key)?.lastBegun ?? -1);
   }
 
   /** Acknowledges `units` of the message at `offset`. */

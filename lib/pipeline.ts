@@ -103,6 +103,8 @@ export class Pipeline {
   readonly #now: () => number;
   #generation = 0;
   #inFlightDocuments = 0;
+  /** Dead letters of undecodable lines waiting for or in a write (rejected documents are in their batch). */
+  #deadLettersHeld = 0;
   #committing: Promise<void> | undefined;
   #commitAgain = false;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -134,9 +136,12 @@ export class Pipeline {
     }, tickMs);
   }
 
-  /** Records held: buffered or being sent. */
+  /**
+   * Records held: buffered, being sent, or waiting as dead letters. Dead letters count too, so a
+   * dead-letter topic that refuses them pauses the consumer like a slow Elasticsearch does.
+   */
   get held(): number {
-    return this.#buffer.size + this.#inFlightDocuments;
+    return this.#buffer.size + this.#inFlightDocuments + this.#deadLettersHeld;
   }
 
   /** Whether the buffer can take more messages; at the bound the consumer pauses fetching. */
@@ -182,7 +187,7 @@ export class Pipeline {
     const generation = this.#generation;
     const now = this.#now();
     const key = partitionKey(topic, partition);
-    let taken = 0;
+    let taken = this.#alreadyTaken(key, messages);
     let flows = 0;
     while (taken < messages.length && this.hasRoom && !this.#abort.signal.aborted) {
       // One UTF-8 decoding for as many messages as there is room for: each holds a record or more.
@@ -200,6 +205,24 @@ export class Pipeline {
     return taken;
   }
 
+  /**
+   * How many leading messages were taken before in this generation: kafkajs fetches a batch again
+   * when `eachBatch` threw after ingesting. Their records are buffered or sent already, so they
+   * count as taken and are neither decoded nor buffered again.
+   */
+  #alreadyTaken(key: string, messages: readonly SourceMessage[]): number {
+    let count = 0;
+    while (count < messages.length && this.#tracker.begun(key, Number(messages[count].offset))) count++;
+    if (count > 0) {
+      this.deps.log.debug("messages delivered again in the same generation; already taken", {
+        partition: key.replace("\u0000", ":"),
+        from: messages[0].offset,
+        messages: count,
+      });
+    }
+    return count;
+  }
+
   /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
   #take(from: TakenFrom, message: SourceMessage, lines: DecodedLine[]): number {
     const { metrics } = this.deps;
@@ -207,7 +230,7 @@ export class Pipeline {
     const offset = message.offset;
     let units = 0;
     for (const line of lines) if (line.kind !== "marker") units++;
-    this.#tracker.begin(key, Number(offset), units);
+    if (!this.#tracker.begin(key, Number(offset), units)) return 0;
     const timestampMs = Number(message.timestamp);
     let flows = 0;
     for (const line of lines) {
@@ -388,6 +411,7 @@ export class Pipeline {
   }
 
   #deadLetter(letter: DeadLetter, key: string, generation: number): void {
+    this.#deadLettersHeld++;
     const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
       if (generation === this.#generation) this.#tracker.complete(key, Number(letter.offset));
       this.#commitReady();
@@ -395,9 +419,13 @@ export class Pipeline {
       if (!(error instanceof Aborted)) {
         this.deps.log.error("dead letter not stored", { error: (error as Error).message });
       }
+    }).finally(() => {
+      this.#deadLettering.delete(sending);
+      this.#deadLettersHeld--;
+      this.deps.metrics.buffered.set(this.held);
+      this.#wake();
     });
     this.#deadLettering.add(sending);
-    sending.finally(() => this.#deadLettering.delete(sending));
   }
 
   /**

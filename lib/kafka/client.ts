@@ -93,7 +93,7 @@ export const KAFKA_CHECKS = {
 } as const;
 
 /** The error and the errors it wraps (kafkajs nests the real cause in retries). */
-function causes(error: unknown): Array<{ name?: string; message?: string; type?: string }> {
+export function causes(error: unknown): Array<{ name?: string; message?: string; type?: string }> {
   const chain = [];
   let current = error as { name?: string; message?: string; type?: string; cause?: unknown; originalError?: unknown };
   for (let depth = 0; current && depth < 5; depth++) {

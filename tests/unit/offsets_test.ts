@@ -61,3 +61,18 @@ Deno.test("a long run of out-of-order completions commits exactly the contiguous
   }
   assert.equal(tracker.committedOffset("p"), count);
 });
+
+Deno.test("a message delivered again in the same generation is refused, not counted twice", () => {
+  const tracker = new OffsetTracker();
+  assert.equal(tracker.begin("p", 0, 2), true);
+  assert.equal(tracker.begin("p", 1, 3), true);
+  assert.equal(tracker.begin("p", 0, 2), false, "offset 0 again");
+  assert.equal(tracker.begin("p", 1, 3), false, "offset 1 again");
+  assert.equal(tracker.begun("p", 1), true);
+  assert.equal(tracker.begun("p", 2), false);
+  for (let i = 0; i < 2; i++) tracker.complete("p", 0);
+  for (let i = 0; i < 2; i++) tracker.complete("p", 1);
+  assert.equal(tracker.committable("p"), 1, "offset 1 waits for its third record");
+  tracker.forget("p");
+  assert.equal(tracker.begin("p", 0, 1), true, "a new generation takes it again");
+});

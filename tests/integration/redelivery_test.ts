@@ -1,0 +1,122 @@
+/**
+ * Same-generation redelivery with real kafkajs, the real broker and the real Elasticsearch: an
+ * `eachBatch` that throws after ingesting (as a heartbeat error inside the wait for room does)
+ * makes kafkajs fetch the same messages again without a rebalance. Every record of the
+ * `kafka_multi_values` messages is indexed once, counted once, and the group's committed offset
+ * reaches the end only when all are indexed.
+ */
+import assert from "node:assert/strict";
+import { Kafka, logLevel } from "kafkajs";
+import { type BulkItemResult, BulkWriter } from "../../lib/bulk_writer.ts";
+import { Logger } from "../../lib/log.ts";
+import { createMetrics } from "../../lib/metrics.ts";
+import { type PendingDocument, Pipeline } from "../../lib/pipeline.ts";
+import { allIds, ELASTIC, integrationTest, KAFKA, uniqueName, waitFor } from "../support/stack.ts";
+
+const MESSAGES = 40;
+const RECORDS_PER_MESSAGE = 3;
+
+/** `_bulk` against the real Elasticsearch, creating each daily index first (auto-creation is off there). */
+function elasticBulk(): (body: Uint8Array) => Promise<BulkItemResult[]> {
+  const created = new Set<string>();
+  return async (body) => {
+    const text = new TextDecoder().decode(body);
+    const lines = text.split("\n").filter((line, i) => i % 2 === 0 && line !== "");
+    for (const index of new Set(lines.map((line) => JSON.parse(line).index._index as string))) {
+      if (created.has(index)) continue;
+      await (await fetch(`${ELASTIC}/${index}`, { method: "PUT" })).body?.cancel();
+      created.add(index);
+    }
+    const response = await fetch(`${ELASTIC}/_bulk`, {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+      body: text,
+    });
+    const { items } = await response.json();
+    return items.map((item: { index: BulkItemResult }) => ({ status: item.index.status, error: item.index.error }));
+  };
+}
+
+integrationTest(
+  "a batch kafkajs delivers again after eachBatch threw is indexed once and committed right",
+  async () => {
+    const name = uniqueName("redeliver");
+    const kafka = new Kafka({ clientId: "redelivery-test", brokers: [KAFKA], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    await Promise.all([admin.connect(), producer.connect()]);
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: 1 }] });
+    const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
+    await producer.send({
+      topic: name,
+      messages: Array.from({ length: MESSAGES }, (_, offset) => ({
+        value: Array.from(
+          { length: RECORDS_PER_MESSAGE },
+          (_, i) => JSON.stringify({ bytes: offset * 10 + i, stamp_inserted: stamp }),
+        ).join("\n"),
+      })),
+    });
+
+    const log = new Logger("error", () => {});
+    const metrics = createMetrics();
+    const consumer = kafka.consumer({ groupId: name, retry: { retries: 8, initialRetryTime: 100 } });
+    const pipeline = new Pipeline({
+      indexPrefix: name,
+      timezone: "UTC",
+      timestampSource: "flow",
+      maxBatch: 7,
+      maxWaitMs: 200,
+      maxBuffered: 10_000,
+      concurrency: 4,
+    }, {
+      writer: new BulkWriter<PendingDocument>(elasticBulk(), log, metrics),
+      deadLetters: { send: () => Promise.reject(new Error("no record here is a dead letter")) },
+      commit: (offsets) => consumer.commitOffsets(offsets),
+      elasticHealth: () => {},
+      log,
+      metrics,
+    });
+    let joins = 0;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joins++;
+      pipeline.newGeneration();
+    });
+    const batchesFrom: string[] = [];
+    try {
+      pipeline.start(50);
+      await consumer.connect();
+      await consumer.subscribe({ topics: [name], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+          batchesFrom.push(batch.messages[0].offset);
+          const taken = pipeline.ingest(batch.topic, batch.partition, batch.messages);
+          if (batchesFrom.length === 1) throw new Error("eachBatch fails after ingesting");
+          resolveOffset(batch.messages[taken - 1].offset);
+          await heartbeat();
+        },
+      });
+      await waitFor(`the group's offset at ${MESSAGES}`, async () => {
+        const [{ partitions }] = await admin.fetchOffsets({ groupId: name, topics: [name] });
+        return Number(partitions[0].offset) === MESSAGES;
+      });
+      assert.equal(joins, 1, "one generation: the batch came again without a rebalance");
+      assert.deepEqual(batchesFrom.slice(0, 2), ["0", "0"], "kafkajs fetched the failed batch again");
+      const total = MESSAGES * RECORDS_PER_MESSAGE;
+      assert.equal((await metrics.samples.get()).values[0].value, total, "each record counted once");
+      await waitFor(`${total} documents`, async () => (await allIds(name)).length === total || undefined);
+      assert.equal(new Set(await allIds(name)).size, total, "each record indexed under its own id");
+      assert.equal(
+        (await metrics.indexed.get()).values.reduce((sum, { value }) => sum + value, 0),
+        total,
+        "each sent once",
+      );
+    } finally {
+      await pipeline.drain(5000);
+      await consumer.disconnect();
+      await admin.deleteTopics({ topics: [name] }).catch(() => {});
+      await Promise.all([admin.disconnect(), producer.disconnect()]);
+    }
+  },
+);

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { CompressionTypes, type ProducerRecord } from "kafkajs";
+import type { DeadLetter } from "../../lib/dead_letters.ts";
+import { Health } from "../../lib/health.ts";
+import { KAFKA_CHECKS } from "../../lib/kafka/client.ts";
+import { describeDeadLetterFailure, KafkaDeadLetterSink } from "../../lib/kafka/dead_letters.ts";
+import { Logger } from "../../lib/log.ts";
+import { createMetrics } from "../../lib/metrics.ts";
+import { Aborted } from "../../lib/retry.ts";
+
+const letter = (offset: number): DeadLetter => ({
+  reason: "invalid_json",
+  detail: "Unexpected token",
+  topic: "pmacct",
+  partition: 0,
+  offset: String(offset),
+  position: 0,
+  value: new TextEncoder().encode("{not json"),
+});
+
+/** A broker's refusal as kafkajs 2.2.4 throws it (seen from the stack's brokers). */
+const refusal = (type: string) => Object.assign(new Error(type), { name: "KafkaJSProtocolError", type });
+
+/** A fake kafkajs producer whose sends wait until the test settles them. */
+function fakeProducer() {
+  const sends: Array<{ record: ProducerRecord; settle: (error?: Error) => void }> = [];
+  const producer = {
+    send: (record: ProducerRecord) =>
+      new Promise<never[]>((resolve, reject) =>
+        sends.push({ record, settle: (error) => error ? reject(error) : resolve([]) })
+      ),
+  };
+  return { producer, sends };
+}
+
+function sink(concurrency = 2) {
+  const { producer, sends } = fakeProducer();
+  const metrics = createMetrics();
+  const log = new Logger("error", () => {});
+  const health = new Health(log, { ...KAFKA_CHECKS });
+  const deadLetters = new KafkaDeadLetterSink(
+    producer,
+    new Map([["pmacct", "pmacct-dlq"]]),
+    log,
+    metrics,
+    health,
+    concurrency,
+  );
+  return { deadLetters, sends, metrics, health };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await settle();
+  }
+}
+
+Deno.test("dead letters are written at most `concurrency` at once, in order, gzip-compressed", async () => {
+  const { deadLetters, sends } = sink(2);
+  const signal = new AbortController().signal;
+  const written = [0, 1, 2, 3, 4].map((offset) => deadLetters.send(letter(offset), signal));
+  await settle();
+  assert.equal(sends.length, 2, "two writes in flight, three waiting");
+  sends[0].settle();
+  await settle();
+  assert.equal(sends.length, 3, "a finished write hands its slot on");
+  for (let i = 1; i < 5; i++) {
+    sends[i].settle();
+    await settle();
+  }
+  await Promise.all(written);
+  assert.deepEqual(sends.map(({ record }) => record.messages[0].key), [0, 1, 2, 3, 4].map((n) => `pmacct:0:${n}:0`));
+  assert.ok(sends.every(({ record }) => record.compression === CompressionTypes.GZIP && record.topic === "pmacct-dlq"));
+});
+
+Deno.test("a letter waiting for a slot is given up on shutdown", async () => {
+  const { deadLetters, sends } = sink(1);
+  const controller = new AbortController();
+  const first = deadLetters.send(letter(0), controller.signal);
+  const second = deadLetters.send(letter(1), controller.signal);
+  await settle();
+  controller.abort();
+  await assert.rejects(second, Aborted);
+  sends[0].settle();
+  await first;
+  assert.equal(sends.length, 1, "the waiting letter was never written");
+});
+
+Deno.test("a refused letter is counted, named on /readyz in words, and retried until it is written", async () => {
+  const { deadLetters, sends, metrics, health } = sink(2);
+  const written = deadLetters.send(letter(0), new AbortController().signal);
+  await until("the first write", () => sends.length === 1);
+  sends[0].settle(refusal("MESSAGE_TOO_LARGE"));
+  await until("the retry", () => sends.length === 2);
+  const failures = await metrics.registry.getSingleMetric("pmacct_bridge_dead_letter_write_failures_total")!.get();
+  assert.deepEqual(failures.values.map(({ labels, value }) => [labels.reason, value]), [["message_too_large", 1]]);
+  const { ready, problems } = health.report();
+  assert.equal(ready, false);
+  assert.match(problems.dead_letter_topic, /pmacct-dlq refuses a letter as too large: raise its max\.message\.bytes/);
+  sends[1].settle();
+  await written;
+  assert.equal(health.ok("dead_letter_topic"), true, "written: the problem is over");
+});
+
+Deno.test("each kind of refusal is described as what it is", () => {
+  // A retriable refusal reaches the producer's caller wrapped, with the broker's error as its cause.
+  const retried = (type: string) =>
+    Object.assign(new Error(type), { name: "KafkaJSNumberOfRetriesExceeded", cause: refusal(type) });
+  const cases: Array<[Error, string, RegExp]> = [
+    [refusal("MESSAGE_TOO_LARGE"), "message_too_large", /too large: raise its max\.message\.bytes/],
+    [refusal("TOPIC_AUTHORIZATION_FAILED"), "not_authorized", /may not write to dead-letter topic d: grant/],
+    [retried("UNKNOWN_TOPIC_OR_PARTITION"), "topic_missing", /dead-letter topic d does not exist: create it/],
+    [new Error("Connection timeout"), "kafka_error", /cannot write to dead-letter topic d \(Connection timeout\)/],
+  ];
+  for (const [error, reason, problem] of cases) {
+    const described = describeDeadLetterFailure(error, "d");
+    assert.equal(described.reason, reason);
+    assert.match(described.problem, problem);
+    assert.match(described.problem, /commits wait meanwhile; retrying$/);
+  }
+});
