@@ -26,6 +26,12 @@ export interface BulkItemResult {
   error?: { type?: string; reason?: string };
 }
 
+/**
+ * Retries of documents a block holds wait at most this long: an operator lifts a block at any
+ * moment, and a blocked write costs the cluster next to nothing.
+ */
+const BLOCK_MAX_BACKOFF_MS = 5_000;
+
 /** Raised by a {@linkcode BulkTransport} when the whole request failed. */
 export class BulkRequestError extends Error {
   constructor(
@@ -76,6 +82,7 @@ export interface RetryOptions {
 
 export class BulkWriter<T extends BulkDocument> {
   readonly #backoff: BackoffPolicy;
+  readonly #blockBackoff: BackoffPolicy;
   readonly #maxRetries: number | undefined;
   readonly #indices: IndexPreparer | undefined;
   readonly #sleepers = new Set<() => void>();
@@ -89,6 +96,7 @@ export class BulkWriter<T extends BulkDocument> {
     { backoff = DEFAULT_BACKOFF, maxRetries, indices }: RetryOptions = {},
   ) {
     this.#backoff = backoff;
+    this.#blockBackoff = { ...backoff, maxMs: Math.min(backoff.maxMs, BLOCK_MAX_BACKOFF_MS) };
     this.#maxRetries = maxRetries;
     this.#indices = indices;
   }
@@ -135,7 +143,7 @@ export class BulkWriter<T extends BulkDocument> {
         pending = pending.filter((doc) => !givenUp.has(doc));
         if (pending.length === 0) return;
       }
-      const delay = backoffDelay(attempt++, this.#backoff);
+      const delay = backoffDelay(attempt++, failure.blocked ? this.#blockBackoff : this.#backoff);
       this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
       const fields = { status, error: failure.error, documents: pending.length, attempt, retry_in_ms: delay };
       if (!("retry" in failure) || (failure.blocked && !failure.auth)) {
