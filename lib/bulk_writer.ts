@@ -136,7 +136,7 @@ export class BulkWriter<T extends BulkDocument> {
       }
       // Refused credentials, blocks and missing indices are not the data's fault: they never
       // spend the budget, and documents held by them stay when the others are given up.
-      const spent = "retry" in failure ? failure.spent : failure.blocked || isAuthFailure(status) ? [] : pending;
+      const spent = "retry" in failure ? failure.spent : (failure.blocked || isAuthFailure(status)) ? [] : pending;
       if (spent.length > 0 && this.#maxRetries !== undefined && attempt >= this.#maxRetries) {
         await this.#giveUp(spent, handlers, status);
         const givenUp = new Set(spent);
