@@ -82,7 +82,6 @@ export async function runSteady(
   }
 }
 
-async function indexedCount(prefix: string): Promise<number> {
-  await MAIN_ELASTIC.refresh(prefix);
-  return Number((await MAIN_ELASTIC.request("GET", `/${prefix}-*/_count`)).count);
+function indexedCount(prefix: string): Promise<number> {
+  return MAIN_ELASTIC.count(prefix);
 }

@@ -2,9 +2,11 @@
  * Sends a batch of documents with `_bulk` until every one has an outcome: indexed, or rejected
  * for good. Whole-request failures and per-item 429/5xx/401/403 are retried (only the failed
  * items) with capped, jittered backoff, for ever unless a retry budget is set: nothing is
- * reported as sent before Elasticsearch said so.
+ * reported as sent before Elasticsearch said so. A document a block refuses (`index.blocks.write`,
+ * read-only, flood stage) is retried for ever, and the blocks in force are reported as one state.
  */
 import { bulkBody, type BulkDocument } from "./bulk_body.ts";
+import { CLUSTER_BLOCK, type ClusterBlock, isClusterBlock, parseBlocks } from "./elastic/block.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import {
@@ -24,9 +26,20 @@ export interface BulkItemResult {
   error?: { type?: string; reason?: string };
 }
 
+/**
+ * Retries of documents a block holds wait at most this long: an operator lifts a block at any
+ * moment, and a blocked write costs the cluster next to nothing.
+ */
+const BLOCK_MAX_BACKOFF_MS = 5_000;
+
 /** Raised by a {@linkcode BulkTransport} when the whole request failed. */
 export class BulkRequestError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+    /** The server's `error.type`, when it answered, e.g. `cluster_block_exception`. */
+    readonly type?: string,
+  ) {
     super(message);
     this.name = "BulkRequestError";
   }
@@ -39,7 +52,10 @@ export interface BulkOutcomeHandlers<T> {
   indexed(documents: T[]): void;
   /** A permanent rejection; the returned promise settles once the document is dead-lettered. */
   rejected(document: T, item: BulkItemResult): Promise<void>;
-  /** Called on every request: `undefined` when it reached Elasticsearch, else the failure. */
+  /**
+   * Called on every request: `undefined` when it reached Elasticsearch and no block is in force,
+   * else the failure; while blocks are in force, one `cluster_block_exception` naming them all.
+   */
   health(failure: BulkRequestError | undefined): void;
 }
 
@@ -58,16 +74,20 @@ export interface RetryOptions {
   backoff?: BackoffPolicy;
   /**
    * Retries per document before it is dead-lettered as `retry_budget_exhausted`; `undefined`
-   * retries for ever. Never applies to 401/403: refused credentials are not the data's fault.
+   * retries for ever. Never applies to 401/403 or blocks: refused credentials and an index that
+   * takes no writes are not the data's fault.
    */
   maxRetries?: number;
 }
 
 export class BulkWriter<T extends BulkDocument> {
   readonly #backoff: BackoffPolicy;
+  readonly #blockBackoff: BackoffPolicy;
   readonly #maxRetries: number | undefined;
   readonly #indices: IndexPreparer | undefined;
   readonly #sleepers = new Set<() => void>();
+  /** The blocks last seen refusing writes, by index ("" for the cluster's own). */
+  readonly #blocks = new Map<string, ClusterBlock>();
 
   constructor(
     private readonly transport: BulkTransport,
@@ -76,6 +96,7 @@ export class BulkWriter<T extends BulkDocument> {
     { backoff = DEFAULT_BACKOFF, maxRetries, indices }: RetryOptions = {},
   ) {
     this.#backoff = backoff;
+    this.#blockBackoff = { ...backoff, maxMs: Math.min(backoff.maxMs, BLOCK_MAX_BACKOFF_MS) };
     this.#maxRetries = maxRetries;
     this.#indices = indices;
   }
@@ -106,28 +127,32 @@ export class BulkWriter<T extends BulkDocument> {
       } else {
         this.metrics.bulkRequests.inc({ outcome: "failed" });
       }
-      const status = "status" in failure ? failure.status : undefined;
+      const status = failure.status;
       if (status === 413 && !("retry" in failure)) {
         // The body exceeds http.max_content_length: halve it until it fits, or a lone document
         // is itself too large and will never be accepted.
         await this.#split(pending, handlers, signal, failure.error);
         return;
       }
-      const auth = isAuthFailure(status);
-      // Refused credentials and missing indices are not the data's fault: they never spend the budget.
-      const free = auth || ("retry" in failure && failure.free);
-      if (!free && this.#maxRetries !== undefined && attempt >= this.#maxRetries) {
-        await this.#giveUp(pending, handlers, status);
-        return;
+      // Refused credentials, blocks and missing indices are not the data's fault: they never
+      // spend the budget, and documents held by them stay when the others are given up.
+      const spent = "retry" in failure ? failure.spent : (failure.blocked || isAuthFailure(status)) ? [] : pending;
+      if (spent.length > 0 && this.#maxRetries !== undefined && attempt >= this.#maxRetries) {
+        await this.#giveUp(spent, handlers, status);
+        const givenUp = new Set(spent);
+        pending = pending.filter((doc) => !givenUp.has(doc));
+        if (pending.length === 0) return;
       }
-      const delay = backoffDelay(attempt++, this.#backoff);
+      const delay = backoffDelay(attempt++, failure.blocked ? this.#blockBackoff : this.#backoff);
       this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
       const fields = { status, error: failure.error, documents: pending.length, attempt, retry_in_ms: delay };
-      if (!("retry" in failure)) {
-        // The request failed whole: `handlers.health` (or the index preparer) reported why, once.
-        this.log.debug("_bulk request failed; retrying", fields);
-      } else if (auth) this.log.error("Elasticsearch refused the credentials for some documents; retrying", fields);
-      else this.log.warn("documents not accepted by Elasticsearch; retrying", fields);
+      if (!("retry" in failure) || (failure.blocked && !failure.auth)) {
+        // The request failed whole, or a block holds the documents: `handlers.health` (or the
+        // index preparer) reported why, once.
+        this.log.debug("_bulk request failed or blocked; retrying", fields);
+      } else if (failure.auth) {
+        this.log.error("Elasticsearch refused the credentials for some documents; retrying", fields);
+      } else this.log.warn("documents not accepted by Elasticsearch; retrying", fields);
       await this.#sleep(delay, signal);
     }
   }
@@ -137,17 +162,17 @@ export class BulkWriter<T extends BulkDocument> {
     pending: T[],
     handlers: BulkOutcomeHandlers<T>,
     signal: AbortSignal,
-  ): Promise<
-    { status?: number; error: string } | { retry: T[]; status: number; error: string; free: boolean } | undefined
-  > {
+  ): Promise<{ status?: number; error: string; blocked: boolean } | Retry<T> | undefined> {
     try {
       if (this.#indices) await this.#indices.ensure(pending.map((doc) => doc.index));
     } catch (error) {
       const failure = error as BulkRequestError;
-      // A refusal (403) is reported by the preparer as the privilege it needs; anything else
-      // says the cluster is unwell.
-      if (failure.status !== 403) handlers.health(failure);
-      return { status: failure.status, error: failure.message };
+      const blocked = isClusterBlock(failure.type);
+      if (blocked) this.#reportBlocks(handlers, parseBlocks(failure.message));
+      // Otherwise a refusal (403) is reported by the preparer as the privilege it needs, and
+      // anything else says the cluster is unwell.
+      else if (failure.status !== 403) handlers.health(failure);
+      return { status: failure.status, error: failure.message, blocked };
     }
     let items: BulkItemResult[];
     const started = performance.now();
@@ -155,18 +180,51 @@ export class BulkWriter<T extends BulkDocument> {
       items = await this.transport(bulkBody(pending), signal);
     } catch (error) {
       const failure = error instanceof BulkRequestError ? error : new BulkRequestError((error as Error).message);
-      handlers.health(failure);
-      return { status: failure.status, error: failure.message };
+      const blocked = isClusterBlock(failure.type);
+      if (blocked) this.#reportBlocks(handlers, parseBlocks(failure.message));
+      else handlers.health(failure);
+      return { status: failure.status, error: failure.message, blocked };
     } finally {
       this.metrics.bulkDuration.observe((performance.now() - started) / 1000);
     }
-    handlers.health(undefined);
     if (items.length !== pending.length) {
-      return { error: `_bulk answered ${items.length} items for ${pending.length} documents; resending all` };
+      handlers.health(undefined);
+      return {
+        error: `_bulk answered ${items.length} items for ${pending.length} documents; resending all`,
+        blocked: false,
+      };
     }
+    this.#answeredBlocks(pending, items, handlers);
     const retry = await this.#settle(pending, items, handlers);
-    if (retry.documents.length === 0) return undefined;
-    return { retry: retry.documents, status: retry.status, error: retry.error, free: retry.free };
+    return retry.retry.length === 0 ? undefined : retry;
+  }
+
+  /**
+   * Updates the blocks in force from an answered request: each index it wrote to is blocked by
+   * what refused its items, or no longer blocked; a cluster-level block is over since it answered.
+   */
+  #answeredBlocks(sent: T[], items: BulkItemResult[], handlers: BulkOutcomeHandlers<T>): void {
+    const seen = new Map<string, ClusterBlock | undefined>();
+    for (let i = 0; i < sent.length; i++) {
+      const error = items[i].error;
+      const block = isClusterBlock(error?.type) ? parseBlocks(error?.reason ?? "")[0] : undefined;
+      if (block !== undefined || !seen.has(sent[i].index)) seen.set(sent[i].index, block);
+    }
+    this.#blocks.delete("");
+    for (const [index, block] of seen) {
+      if (block === undefined) this.#blocks.delete(index);
+      else this.#blocks.set(index, block);
+    }
+    this.#reportBlocks(handlers, []);
+  }
+
+  /** Adds `blocks` to those in force and reports them all: `undefined` when none is. */
+  #reportBlocks(handlers: BulkOutcomeHandlers<T>, blocks: ClusterBlock[]): void {
+    for (const block of blocks) this.#blocks.set(block.index ?? "", block);
+    if (this.#blocks.size === 0) return handlers.health(undefined);
+    const text = [...this.#blocks.values()].map((block) => block.text).join("");
+    // No one status: a block answers 403, or 429 at the flood stage.
+    handlers.health(new BulkRequestError(`${CLUSTER_BLOCK}: ${text}`, undefined, CLUSTER_BLOCK));
   }
 
   async #split(pending: T[], handlers: BulkOutcomeHandlers<T>, signal: AbortSignal, error: string): Promise<void> {
@@ -209,20 +267,15 @@ export class BulkWriter<T extends BulkDocument> {
     }
   }
 
-  /**
-   * Applies per-item results; returns the documents to retry, the status of the last one, and
-   * whether every retry is one that spends no budget (refused credentials, a missing index).
-   */
-  async #settle(
-    sent: T[],
-    items: BulkItemResult[],
-    handlers: BulkOutcomeHandlers<T>,
-  ): Promise<{ documents: T[]; status: number; error: string; free: boolean }> {
+  /** Applies per-item results; returns what is to be retried, and why. */
+  async #settle(sent: T[], items: BulkItemResult[], handlers: BulkOutcomeHandlers<T>): Promise<Retry<T>> {
     const indexed: T[] = [];
     const retry: T[] = [];
+    const spent: T[] = [];
     let status = 0;
     let error = "";
-    let free = true;
+    let auth = false;
+    let blocked = false;
     const rejections: Promise<void>[] = [];
     for (let i = 0; i < sent.length; i++) {
       const item = items[i];
@@ -233,7 +286,10 @@ export class BulkWriter<T extends BulkDocument> {
         this.metrics.indexed.inc({ status: String(item.status) });
       } else if (outcome === "retry") {
         retry.push(sent[i]);
-        free &&= isAuthFailure(item.status) || item.error?.type === INDEX_NOT_FOUND;
+        const block = isClusterBlock(item.error?.type);
+        blocked ||= block;
+        auth ||= !block && isAuthFailure(item.status);
+        if (!block && !isAuthFailure(item.status) && item.error?.type !== INDEX_NOT_FOUND) spent.push(sent[i]);
         status = item.status;
         error = item.error?.type ?? `status ${item.status}`;
       } else {
@@ -251,6 +307,20 @@ export class BulkWriter<T extends BulkDocument> {
     }
     if (indexed.length > 0) handlers.indexed(indexed);
     await Promise.all(rejections);
-    return { documents: retry, status, error, free };
+    return { retry, spent, status, error, auth, blocked };
   }
+}
+
+/** Documents of an answered request that are to be sent again, and why. */
+interface Retry<T> {
+  retry: T[];
+  /** Those whose retry spends the budget (not held by credentials, a block or a missing index). */
+  spent: T[];
+  /** The status and error type of the last of them. */
+  status: number;
+  error: string;
+  /** Some were refused for the credentials. */
+  auth: boolean;
+  /** Some were refused by a block. */
+  blocked: boolean;
 }

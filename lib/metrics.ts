@@ -83,6 +83,10 @@ export function createMetrics(registry = new client.Registry()) {
       "pmacct_bridge_elasticsearch_auth_failed",
       "1 while Elasticsearch refuses the bridge's credentials (401/403)",
     ),
+    elasticBlocked: gauge(
+      "pmacct_bridge_elasticsearch_blocked",
+      "Indices (or the cluster) whose blocks refuse the bridge's writes now, such as index.blocks.write; 0 when none",
+    ),
     kafkaUp: gauge("pmacct_bridge_kafka_up", "1 while the consumer is a member of its group"),
     retentionDeleted: counter(
       "pmacct_bridge_retention_deleted_indices_total",

@@ -18,7 +18,8 @@ export const INDEX_NOT_FOUND = "index_not_found_exception";
 
 /**
  * 2xx is done. 429 and 5xx are load or outage: retry. 401/403 mean the bridge's credentials are
- * wrong, not the data: retry (and alert) rather than dead-letter good records. 408 is a timeout.
+ * wrong, or a block refuses writes (`cluster_block_exception`, also 429 at the flood stage), not
+ * the data: retry (and alert) rather than dead-letter good records. 408 is a timeout.
  * A missing index is created and the write retried. Any other 4xx (mapping conflict, parse
  * error) will fail again: reject to the dead letters.
  */

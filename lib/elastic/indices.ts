@@ -2,13 +2,15 @@
  * Creates each daily index before the first write to it, with the template's settings and
  * mappings, as the original tool did: clusters with `action.auto_create_index: false` then take
  * every record. An index Elasticsearch reports missing later (deleted by hand or by retention)
- * is forgotten and created again before the retry.
+ * is forgotten and created again before the retry. A block that refuses the creation is
+ * passed on as the block it is.
  */
 import { BulkRequestError, type IndexPreparer } from "../bulk_writer.ts";
 import type { Health } from "../health.ts";
 import type { IndexTemplate } from "../index_template.ts";
 import { indexPattern } from "../index_name.ts";
 import type { Logger } from "../log.ts";
+import { isClusterBlock } from "./block.ts";
 import type { SearchService } from "./service.ts";
 import type { SearchError } from "./transport.ts";
 
@@ -51,7 +53,9 @@ export class IndexCreator implements IndexPreparer {
       this.health.pass(INDEX_CHECK);
       if (outcome === "created") this.log.info("daily index created", { index });
     } catch (error) {
-      const { status, message } = error as SearchError;
+      const { status, message, type } = error as SearchError;
+      // A block (the cluster is read-only) is no missing privilege: the bulk writer reports it.
+      if (isClusterBlock(type)) throw new BulkRequestError(message, status, type);
       if (status === 403) {
         const problem = `the bridge's user may not create index ${index}: grant it the create_index privilege on ${
           indexPattern(this.template._meta.index_prefix)

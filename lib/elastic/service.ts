@@ -86,7 +86,7 @@ export class SearchService {
         bulkBody: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
       }, signal)).body;
     } catch (error) {
-      throw new BulkRequestError((error as Error).message, (error as SearchError).status);
+      throw new BulkRequestError((error as Error).message, (error as SearchError).status, (error as SearchError).type);
     }
     return response.items.map((item) => {
       const result = item.index ?? Object.values(item)[0];

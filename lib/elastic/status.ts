@@ -7,6 +7,7 @@ import type { Health } from "../health.ts";
 import type { SearchService } from "./service.ts";
 import type { Metrics } from "../metrics.ts";
 import { tlsProblem } from "../tls_problem.ts";
+import { describeBlocks, isClusterBlock, parseBlocks } from "./block.ts";
 
 /** The readiness checks this file owns, and whether each passes before anything was tried. */
 export const ELASTIC_CHECKS = {
@@ -14,15 +15,32 @@ export const ELASTIC_CHECKS = {
   elasticsearch_tls: true,
   elasticsearch_credentials: true,
   elasticsearch_server: true,
+  elasticsearch_block: true,
 } as const;
 
 const FAILURE_CHECKS = ["elasticsearch_tls", "elasticsearch_credentials"] as const;
+const BLOCK_CHECK = "elasticsearch_block";
+
+/** A failed request as this file reads it: `type` is the server's `error.type`, when it answered. */
+export interface ElasticFailure {
+  status?: number;
+  message: string;
+  type?: string;
+}
 
 /** Which check a failure belongs to, and what the operator reads. */
 export function classifyElasticFailure(
-  failure: { status?: number; message: string },
+  failure: ElasticFailure,
   nodes: string[],
 ): { check: keyof typeof ELASTIC_CHECKS; problem: string } {
+  if (isClusterBlock(failure.type)) {
+    const blocks = parseBlocks(failure.message);
+    const what = blocks.length > 0 ? describeBlocks(blocks) : `a block refuses writes (${failure.message})`;
+    return {
+      check: BLOCK_CHECK,
+      problem: `${what}; Elasticsearch takes no writes there until the block is lifted; retrying`,
+    };
+  }
   const tls = tlsProblem(failure.message);
   if (tls === "certificate is not trusted") {
     return {
@@ -59,28 +77,44 @@ export class ElasticStatus {
     private readonly nodes: string[],
   ) {}
 
-  /** A request reached the cluster and was answered. */
+  /** A write (the template, a `_bulk`) was answered and nothing blocked it. */
   succeeded(): void {
-    this.health.pass("elasticsearch");
-    for (const check of FAILURE_CHECKS) this.health.pass(check);
-    this.metrics.elasticUp.set(1);
-    this.metrics.elasticAuthFailed.set(0);
+    this.#answered();
+    this.health.pass(BLOCK_CHECK);
+    this.metrics.elasticBlocked.set(0);
   }
 
   /** A request failed; `fields` go into the log line. */
-  failed(failure: { status?: number; message: string }, fields: Record<string, unknown> = {}): void {
+  failed(failure: ElasticFailure, fields: Record<string, unknown> = {}): void {
     const { check, problem } = classifyElasticFailure(failure, this.nodes);
     this.health.fail(check, problem, { status: failure.status, error: failure.message, ...fields });
+    if (check === BLOCK_CHECK) {
+      // A block is the cluster's answer: it is up, and it took the credentials.
+      this.#answered();
+      this.metrics.elasticBlocked.set(Math.max(1, parseBlocks(failure.message).length));
+      return;
+    }
     this.health.set("elasticsearch", false);
     this.metrics.elasticUp.set(0);
     this.metrics.elasticAuthFailed.set(check === "elasticsearch_credentials" ? 1 : 0);
   }
 
   /** Handler for the bulk writer's per-request reports. */
-  readonly bulkHealth = (failure: { status?: number; message: string } | undefined): void => {
+  readonly bulkHealth = (failure: ElasticFailure | undefined): void => {
     if (failure === undefined) this.succeeded();
     else this.failed(failure);
   };
+
+  /**
+   * The cluster answered. Says nothing of blocks: a probe's `_cluster/health` is served while
+   * every index is blocked, so only a write clears the block check.
+   */
+  #answered(): void {
+    this.health.pass("elasticsearch");
+    for (const check of FAILURE_CHECKS) this.health.pass(check);
+    this.metrics.elasticUp.set(1);
+    this.metrics.elasticAuthFailed.set(0);
+  }
 
   get reachable(): boolean {
     return this.health.ok("elasticsearch");
@@ -95,7 +129,7 @@ export class ElasticStatus {
       try {
         await service.health();
         if (!this.reachable) onBack();
-        this.succeeded();
+        this.#answered();
       } catch (error) {
         this.failed(error as Error & { status?: number });
       }

@@ -9,7 +9,8 @@ import { addToDay, type DayTotals, expectedFlowMs } from "./flow_oracle.ts";
 import type { SearchTarget } from "./search_target.ts";
 import { type BridgeProcess, KAFKA, MAIN_ELASTIC, readTopic, replaySyntheticTraffic, waitFor } from "./stack.ts";
 
-const AGGREGATE = "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start, timestamp_end";
+/** The aggregate the live traffic is replayed with: per 5-tuple and ToS. */
+export const AGGREGATE = "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start, timestamp_end";
 
 /** A record with a text and a flag field no template names: both must map to `keyword`. */
 export const UNKNOWN_FIELDS_RECORD = {

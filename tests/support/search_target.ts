@@ -1,7 +1,11 @@
 /**
  * Reads back what a search server holds, over plain `fetch` (with the stack's CA for HTTPS):
  * independent of the clients the bridge uses, and the same for Elasticsearch 7 to 9 and
- * OpenSearch.
+ * OpenSearch. Every read-back goes through {@linkcode SearchTarget.request}, which waits out
+ * shards that have not started yet: a daily index the bridge has just created answers a search
+ * with 503 `no_shard_available_action_exception`, or, searched with others by a pattern, with 200
+ * and the documents of the started shards only (`_shards.failed` 1), which would be a silent
+ * undercount.
  */
 import type { DayTotals } from "./flow_oracle.ts";
 import { REPO_ROOT } from "./fixtures.ts";
@@ -22,19 +26,93 @@ export interface IndexedDocument {
 /** es9 of the stack has no anonymous access; its superuser, made at each start. */
 export const ES9_ADMIN = { username: "admin", password: "admin-secret" };
 
+/** How long a read-back waits for shards to start before it fails, naming them. */
+export const READ_BACK_PATIENCE_MS = 60_000;
+const READ_BACK_POLL_MS = 250;
+
+/** Reads, which may be sent again: searches, counts, refreshes and every GET. */
+const READ_BACK_PATH = /\/_(search|count|refresh|msearch)(\/|\?|$)/;
+const SEARCH_PATH = /\/_(search|count|msearch)(\/|\?|$)/;
+/** A scroll's next page is not asked again: the scroll has moved on past what a failure returned. */
+const SCROLL_PAGE = /^\/_search\/scroll/;
+
+/** The errors, answered 503, of a search or count that met a shard not started. */
+const SHARD_ERRORS = new Set(["no_shard_available_action_exception", "search_phase_execution_exception"]);
+
+/**
+ * Why an answer is not a whole one yet (a shard not started), or `undefined` when it is. A
+ * search's or count's `_shards` counts one copy per shard; a refresh's counts replicas too, so
+ * only a search's missing shards say anything.
+ */
+export function shardsNotReady(status: number, body: unknown, search: boolean): string | undefined {
+  const answer = body as {
+    error?: { type?: string };
+    _shards?: { total: number; successful: number; skipped?: number };
+  };
+  const error = answer?.error?.type;
+  if (status === 503 && error !== undefined && SHARD_ERRORS.has(error)) return `503 ${error}`;
+  const shards = answer?._shards;
+  if (search && status >= 200 && status < 300 && shards && shards.successful + (shards.skipped ?? 0) < shards.total) {
+    return `${shards.total - shards.successful - (shards.skipped ?? 0)} of ${shards.total} shards did not answer`;
+  }
+  return undefined;
+}
+
+/** The answer's JSON; an error's text that is not JSON (a proxy's page) is kept as it is. */
+function parseAnswer(text: string, status: number): unknown {
+  if (text === "") return {};
+  if (status >= 200 && status < 300) return JSON.parse(text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 export class SearchTarget {
   readonly #client: Deno.HttpClient | undefined;
   readonly #authorization: string | undefined;
 
-  constructor(readonly url: string, auth?: { username: string; password: string }) {
+  constructor(
+    readonly url: string,
+    auth?: { username: string; password: string },
+    private readonly patienceMs = READ_BACK_PATIENCE_MS,
+  ) {
     this.#authorization = auth && `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
     this.#client = url.startsWith("https:")
       ? Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(STACK_CA)] })
       : undefined;
   }
 
+  /**
+   * Sends one request and returns its parsed answer; throws unless it was 2xx. A read-back is
+   * sent again while a shard it needs has not started (see {@linkcode shardsNotReady}), for up to
+   * the target's patience; then it throws, naming why.
+   */
   // deno-lint-ignore no-explicit-any
   async request(method: string, path: string, body?: unknown): Promise<any> {
+    const readBack = (method === "GET" || READ_BACK_PATH.test(path)) && !SCROLL_PAGE.test(path);
+    const scrollPage = SCROLL_PAGE.test(path) && method !== "DELETE";
+    const deadline = Date.now() + this.patienceMs;
+    for (;;) {
+      const { status, text } = await this.#send(method, path, body);
+      const parsed = parseAnswer(text, status);
+      const notReady = readBack || scrollPage ? shardsNotReady(status, parsed, SEARCH_PATH.test(path)) : undefined;
+      if (notReady !== undefined && readBack && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, READ_BACK_POLL_MS));
+        continue;
+      }
+      if (notReady !== undefined) {
+        throw new Error(`${method} ${this.url}${path}: shards not started (${notReady}): ${text.slice(0, 500)}`);
+      }
+      if (status < 200 || status >= 300) {
+        throw new Error(`${method} ${this.url}${path} answered ${status}: ${text.slice(0, 500)}`);
+      }
+      return parsed;
+    }
+  }
+
+  async #send(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
     const response = await fetch(`${this.url}${path}`, {
       method,
       client: this.#client,
@@ -44,21 +122,23 @@ export class SearchTarget {
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const text = await response.text();
-    if (!response.ok) {
-      throw new Error(`${method} ${this.url}${path} answered ${response.status}: ${text.slice(0, 500)}`);
-    }
-    return text === "" ? {} : JSON.parse(text);
+    return { status: response.status, text: await response.text() };
   }
 
   /**
-   * Makes everything written so far searchable. Waits first for the prefix's primaries to
-   * start: a search that meets an index the bridge is creating right now fails with 503
-   * `no_shard_available_action_exception` instead of finding it empty.
+   * Makes everything written so far searchable. Waits first for the primaries of the prefix's
+   * indices that exist now; one created after that is waited for by {@linkcode request}.
    */
   async refresh(prefix: string): Promise<void> {
-    await this.request("GET", `/_cluster/health/${prefix}-*?wait_for_status=yellow&timeout=60s`);
+    const seconds = Math.ceil(this.patienceMs / 1000);
+    await this.request("GET", `/_cluster/health/${prefix}-*?wait_for_status=yellow&timeout=${seconds}s`);
     await this.request("POST", `/${prefix}-*/_refresh?allow_no_indices=true`);
+  }
+
+  /** How many documents the prefix's indices hold. */
+  async count(prefix: string): Promise<number> {
+    await this.refresh(prefix);
+    return Number((await this.request("GET", `/${prefix}-*/_count?allow_no_indices=true`)).count);
   }
 
   /** Per daily index: documents, bytes and packets, as the server aggregates them. */

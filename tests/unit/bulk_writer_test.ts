@@ -11,6 +11,8 @@ import {
 import { Logger } from "../../lib/log.ts";
 import { createMetrics } from "../../lib/metrics.ts";
 import { Aborted } from "../../lib/retry.ts";
+import { toSearchError } from "../../lib/elastic/transport.ts";
+import { BLOCKED_ITEMS, CLUSTER_READ_ONLY, responseError } from "../support/cluster_blocks.ts";
 
 const FAST = { initialMs: 1, maxMs: 2 };
 const quiet = () => new Logger("error", () => {});
@@ -203,4 +205,87 @@ Deno.test("an index the user may not create holds the batch (no request, no dead
   assert.equal(calls.length, 1, "no _bulk request while the index cannot be created");
   assert.deepEqual(outcome.rejected, [], "a missing privilege never dead-letters (nor spends the retry budget)");
   assert.deepEqual(outcome.health, [true], "a refused creation is reported by the preparer, not as an outage");
+});
+
+Deno.test("documents a block refuses are retried until it is lifted, never dead-lettered nor spending the budget", async () => {
+  const blocked = (ids: string[]) => ids.map(() => BLOCKED_ITEMS["index.blocks.write"]);
+  const { transport, calls } = scripted([
+    (ids) => ids.map((_, i) => i === 0 ? BLOCKED_ITEMS["index.blocks.read_only_allow_delete"] : { status: 201 }),
+    blocked,
+    blocked,
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const failures: Array<BulkRequestError | undefined> = [];
+  const { outcome, handlers } = recorder();
+  handlers.health = (failure) => failures.push(failure);
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 0 }).write(
+    docs(2),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.equal(calls.length, 4);
+  assert.deepEqual(outcome.rejected, []);
+  assert.deepEqual(outcome.indexed.sort(), ["t:0:0:0", "t:0:1:0"]);
+  assert.deepEqual(failures.map((failure) => failure?.type), [
+    "cluster_block_exception",
+    "cluster_block_exception",
+    "cluster_block_exception",
+    undefined,
+  ]);
+  assert.match(failures[0]!.message, /index \[sflow-2026-12-01\] blocked by: \[TOO_MANY_REQUESTS\/12\/disk usage/);
+  assert.match(failures[1]!.message, /index \[sflow-2026-12-01\] blocked by: \[FORBIDDEN\/8\/index write \(api\)\];$/);
+});
+
+Deno.test("a block holds its documents while the budget dead-letters the others of the same request", async () => {
+  const { transport, calls } = scripted([
+    (ids) =>
+      ids.map((_, i) =>
+        i === 0 ? BLOCKED_ITEMS["index.blocks.write"] : { status: 503, error: { type: "unavailable_shards_exception" } }
+      ),
+    (ids) => ids.map(() => BLOCKED_ITEMS["index.blocks.write"]),
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const { outcome, handlers } = recorder();
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 0 }).write(
+    docs(2),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.deepEqual(outcome.rejected, [["t:0:1:0", "retry_budget_exhausted"]]);
+  assert.deepEqual(calls.slice(1), [["t:0:0:0"], ["t:0:0:0"]]);
+  assert.deepEqual(outcome.indexed, ["t:0:0:0"]);
+});
+
+Deno.test("a whole request or index creation a cluster block refuses is retried and reported as the block", async () => {
+  const clusterBlock = toSearchError(responseError(CLUSTER_READ_ONLY.bulk));
+  const { transport, calls } = scripted([
+    () => new BulkRequestError(clusterBlock.message, clusterBlock.status, clusterBlock.type),
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const creation = toSearchError(responseError(CLUSTER_READ_ONLY.createIndex));
+  let refusals = 1;
+  const indices = {
+    ensure: () =>
+      refusals-- > 0
+        ? Promise.reject(new BulkRequestError(creation.message, creation.status, creation.type))
+        : Promise.resolve(),
+    forget: () => {},
+  };
+  const failures: Array<string | undefined> = [];
+  const { outcome, handlers } = recorder();
+  handlers.health = (failure) => failures.push(failure?.message);
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 0, indices }).write(
+    docs(2).map((doc) => ({ ...doc, index: "sflow-2026-12-02" })),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.equal(calls.length, 2);
+  assert.deepEqual(outcome.rejected, []);
+  assert.equal(outcome.indexed.length, 2);
+  assert.deepEqual(failures, [
+    "cluster_block_exception: index [sflow-2026-12-02] blocked by: [FORBIDDEN/6/cluster read-only (api)];",
+    "cluster_block_exception: index [sflow-2026-12-02] blocked by: [FORBIDDEN/6/cluster read-only (api)];" +
+    "blocked by: [FORBIDDEN/6/cluster read-only (api)];",
+    undefined,
+  ]);
 });
