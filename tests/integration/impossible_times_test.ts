@@ -1,9 +1,12 @@
 /**
- * A record that cannot be encoded never stops its partition (issue 16 item 4), on the real stack:
- * between fixture records on one partition, a message stamped by its producer past a JavaScript
- * date's range (a flow without a time of its own cannot be filed by it) and a flow whose own time
- * is just past that range. The first is dead-lettered as `encode_error`, the second indexed with
- * that time unknown, every record behind them indexed, and the group's lag falls to 0.
+ * Times that once stopped a partition (issue 16's table: `encodeDocument` threw `RangeError`, the
+ * consumer stopped, and the records behind were never indexed), on the real stack: between
+ * fixture records on one partition, a message stamped by its producer past a JavaScript date's
+ * range (a flow without a time of its own) and a flow whose own time is just past that range.
+ * Both are indexed, the first under the clock (its Kafka time is no date), the second with that
+ * time unknown; every record behind them is indexed, nothing is dead-lettered, and the group's lag
+ * falls to 0. (An exception while encoding is dead-lettered as `encode_error`; no pmacct input is
+ * known to raise one any more, so the pipeline's unit test shows that path with a broken clock.)
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
@@ -15,17 +18,16 @@ import {
   indexedDocuments,
   integrationTest,
   KAFKA,
-  readTopic,
   startBridge,
   uniqueName,
   waitFor,
   waitReady,
 } from "../support/stack.ts";
 
-integrationTest("a record that cannot be encoded is dead-lettered and the partition flows on", async () => {
+integrationTest("times past a date's range are indexed, and the partition flows on", async () => {
   const topic = uniqueName("encode");
   const records = fixtureRecordFiles().flatMap(({ lines }) => lines).slice(0, 200);
-  const unencodable = '{"bytes": 1, "poison": "stamped past a date"}';
+  const stampedPastDates = '{"bytes": 1, "case": "stamped past a date"}';
   const pastRange = '{"bytes": 2, "case": "past range", "timestamp_start": "8640000000000.5"}';
   await ensureTopic(topic);
   const producer = new Kafka({ clientId: "encode-error", brokers: [KAFKA], logLevel: logLevel.NOTHING }).producer();
@@ -35,7 +37,7 @@ integrationTest("a record that cannot be encoded is dead-lettered and the partit
       topic,
       messages: [
         ...records.slice(0, 100).map((value) => ({ value, partition: 0 })),
-        { value: unencodable, partition: 0, timestamp: "9000000000000000" },
+        { value: stampedPastDates, partition: 0, timestamp: "9000000000000000" },
         { value: pastRange, partition: 0 },
         ...records.slice(100).map((value) => ({ value, partition: 0 })),
       ],
@@ -44,6 +46,7 @@ integrationTest("a record that cannot be encoded is dead-lettered and the partit
     await producer.disconnect();
   }
 
+  const startedAt = Date.now();
   const bridge = await startBridge({
     KAFKA_TOPIC: topic,
     KAFKA_CONSUMER_GROUP_ID: topic,
@@ -53,22 +56,18 @@ integrationTest("a record that cannot be encoded is dead-lettered and the partit
   try {
     await waitReady(bridge);
     await waitFor("every offset committed", async () => (await groupLag(topic, topic)) === 0, 120_000);
-    const documents = await waitFor("every record but one indexed", async () => {
+    const documents = await waitFor("every record indexed", async () => {
       const found = await indexedDocuments(topic, true);
-      return found.length >= records.length + 1 && found;
+      return found.length >= records.length + 2 && found;
     }, 60_000);
-    assert.equal(documents.length, records.length + 1);
+    assert.equal(documents.length, records.length + 2);
     const flow = documents.find((document) => document.source?.case === "past range");
     assert.equal(flow?.source?.timestamp_start, null, "a time past a date's range is unknown");
-    const letters = await waitFor("the dead letter", async () => {
-      const found = await readTopic(`${topic}-dlq`);
-      return found.length > 0 && found;
-    }, 60_000);
-    assert.deepEqual(letters.map((letter) => [letter.payload, letter.headers["dlq.reason"]]), [
-      [unencodable, "encode_error"],
-    ]);
-    assert.match(letters[0].headers["dlq.detail"], /Invalid time value/);
-    assert.equal(await bridge.metric("pmacct_bridge_decode_errors_total"), 1);
+    const stamped = documents.find((document) => document.source?.case === "stamped past a date");
+    const days = [startedAt, Date.now()].map((ms) => `${topic}-${new Date(ms).toISOString().slice(0, 10)}`);
+    assert.ok(days.includes(stamped?.index ?? ""), `filed under the clock's day: ${stamped?.index}`);
+    assert.equal(await bridge.metric("pmacct_bridge_decode_errors_total"), 0);
+    assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), 0);
     assert.ok(await alive(bridge), "the bridge runs on");
   } finally {
     assert.equal((await bridge.stop("SIGTERM")).code, 0);
