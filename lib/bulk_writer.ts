@@ -113,6 +113,8 @@ export class BulkWriter<T extends BulkDocument> {
   async write(documents: T[], handlers: BulkOutcomeHandlers<T>, signal: AbortSignal): Promise<void> {
     let pending = documents;
     let attempt = 0;
+    /** Retries that spent the budget: those of refused credentials, blocks and missing indices do not. */
+    let spentRetries = 0;
     while (pending.length > 0) {
       if (signal.aborted) throw new Aborted();
       const failure = await this.#attempt(pending, handlers, signal);
@@ -137,12 +139,13 @@ export class BulkWriter<T extends BulkDocument> {
       // Refused credentials, blocks and missing indices are not the data's fault: they never
       // spend the budget, and documents held by them stay when the others are given up.
       const spent = "retry" in failure ? failure.spent : (failure.blocked || isAuthFailure(status)) ? [] : pending;
-      if (spent.length > 0 && this.#maxRetries !== undefined && attempt >= this.#maxRetries) {
+      if (spent.length > 0 && this.#maxRetries !== undefined && spentRetries >= this.#maxRetries) {
         await this.#giveUp(spent, handlers, status);
         const givenUp = new Set(spent);
         pending = pending.filter((doc) => !givenUp.has(doc));
         if (pending.length === 0) return;
       }
+      if (spent.length > 0) spentRetries++;
       const delay = backoffDelay(attempt++, failure.blocked ? this.#blockBackoff : this.#backoff);
       this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
       const fields = { status, error: failure.error, documents: pending.length, attempt, retry_in_ms: delay };

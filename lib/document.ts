@@ -22,6 +22,7 @@ import {
   FLOW_TIME_FIELDS,
   flowTime,
   type FlowTimeWindow,
+  KAFKA_TIMESTAMP,
   misdated,
   type MisdatedReason,
   referenceTime,
@@ -168,6 +169,9 @@ function timestampOf(
   switch (options.timestampSource) {
     case "flow": {
       const flow = flowTime(record, options.timezone, origin.timestampMs);
+      // No pmacct time: the Kafka time, or the clock where the message has none (a message format
+      // before Kafka 0.10), which no window can refuse.
+      if (flow.field === KAFKA_TIMESTAMP) return { epochMs: referenceTime(origin.timestampMs, now()) };
       const reason = misdated(flow.epochMs, origin.timestampMs, options.flowTimeWindow ?? NO_WINDOW, now());
       if (reason === undefined) return { epochMs: flow.epochMs };
       return {

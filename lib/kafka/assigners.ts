@@ -11,7 +11,7 @@
  * // Map { "a" => Map { "t" => [0, 2] }, "b" => Map { "t" => [1] } }
  * ```
  */
-import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
+import { AssignerProtocol, type Cluster, type PartitionAssigner } from "kafkajs";
 import { Buffer } from "node:buffer";
 import type { AssignmentStrategy } from "../config/kafka.ts";
 
@@ -78,31 +78,44 @@ export const assignRoundRobin: Algorithm = (subscriptions, partitionCounts) => {
 
 const ALGORITHMS: Record<AssignmentStrategy, Algorithm> = { range: assignRange, roundrobin: assignRoundRobin };
 
+/** The topic's partition count in the cluster's metadata; 0 for a topic it has none for. */
+function partitionCountOf(cluster: Pick<Cluster, "findTopicPartitionMetadata">, topic: string): number {
+  try {
+    return cluster.findTopicPartitionMetadata(topic)?.length ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * A kafkajs assigner speaking the standard consumer protocol (subscription and assignment
  * version 0, which every client reads) under `strategy`'s standard name. As the group's leader it
- * assigns the partitions of the topics the leader knows (its own subscription), to the members
- * subscribed to each.
+ * assigns every topic any member subscribes to, as Java's and kafka-python's leaders do (kafkajs
+ * hands the leader only its own topics): during a rolling replacement the original tool may read
+ * a topic the bridge does not, and that topic must not go unread for a generation.
  */
 export function partitionAssigner(strategy: AssignmentStrategy): PartitionAssigner {
   return ({ cluster }) => ({
     name: strategy,
     version: 0,
-    assign({ members, topics }) {
+    async assign({ members, topics: own }) {
       const subscriptions = new Map(members.map(({ memberId, memberMetadata }) => {
-        const subscribed = AssignerProtocol.MemberMetadata.decode(memberMetadata)?.topics ?? [];
-        return [memberId, subscribed.filter((topic) => topics.includes(topic))];
+        return [memberId, AssignerProtocol.MemberMetadata.decode(memberMetadata)?.topics ?? []];
       }));
-      const partitionCounts = new Map(topics.map((topic) => [topic, cluster.findTopicPartitionMetadata(topic).length]));
+      const topics = [...new Set([...own, ...[...subscriptions.values()].flat()])];
+      const others = topics.filter((topic) => !own.includes(topic));
+      // Metadata for the other members' topics; a topic that has none (deleted) gets no partitions.
+      if (others.length > 0) await cluster.addMultipleTargetTopics(others).catch(() => {});
+      const partitionCounts = new Map(topics.map((topic) => [topic, partitionCountOf(cluster, topic)]));
       const assignment = ALGORITHMS[strategy](subscriptions, partitionCounts);
-      return Promise.resolve([...assignment].map(([memberId, byTopic]) => ({
+      return [...assignment].map(([memberId, byTopic]) => ({
         memberId,
         memberAssignment: AssignerProtocol.MemberAssignment.encode({
           version: 0,
           assignment: Object.fromEntries(byTopic),
           userData: Buffer.alloc(0),
         }),
-      })));
+      }));
     },
     protocol({ topics }) {
       return {

@@ -182,10 +182,17 @@ export function classifyKafkaFailure(
   return { check: "kafka", problem: `Kafka client error (${first.name}: ${first.message}); retrying` };
 }
 
+/** The protocol of kafkajs' built-in assigner, the only one version 1.0 of the bridge offered. */
+const KAFKAJS_OWN_ASSIGNER = "RoundRobinAssigner";
+
 function groupProtocolProblem(config: KafkaConfig, conflict: GroupProtocolConflict | undefined): string {
   const offered = config.partitionAssignmentStrategy.join(", ");
   const others = conflict?.clients.length ? ` (${[...new Set(conflict.clients)].join(", ")})` : "";
   const theirs = conflict?.protocol ? `protocol (${conflict.protocol})` : "protocols";
+  if (conflict?.protocol === KAFKAJS_OWN_ASSIGNER) {
+    // Version 1.0 of the bridge offered only kafkajs' own assigner; its ids lack the cluster id.
+    return `group ${config.groupId} has members of pmacct-kafka-elastic 1.0 (assignment protocol ${KAFKAJS_OWN_ASSIGNER}${others}): stop every 1.0 copy (SIGTERM, exit 0) and this one joins; versions with different document ids must not share a group; waiting for them to leave`;
+  }
   return `group ${config.groupId} has members of another Kafka client${others} whose assignment ${theirs} this bridge does not offer (KAFKA_PARTITION_ASSIGNMENT_STRATEGY=${offered}); waiting for them to leave`;
 }
 

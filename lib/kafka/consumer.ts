@@ -172,8 +172,9 @@ export class KafkaSource {
   }
 
   /**
-   * For shutdown: no more fetching, no more rebuilding, no more waiting for a rebuild; the
-   * consumer stays in the group so that what is acknowledged can still be committed.
+   * For shutdown: no more taking of records (batches being handed over stop at once, and no paused
+   * partition resumes), no more rebuilding, no more waiting for a rebuild; the consumer stays in
+   * the group so that what is acknowledged can still be committed.
    */
   stopFetching(): void {
     this.#stopping = true;
@@ -195,16 +196,14 @@ export class KafkaSource {
   }
 
   async #supervise(): Promise<void> {
-    const { config, health, log, metrics } = this.#options;
+    const { config, health, log } = this.#options;
     for (let attempt = 0; !this.#stopping;) {
       const consumer = this.#build();
       let joined = false;
       consumer.on(consumer.events.GROUP_JOIN, () => joined = true);
       const cause = await this.#runUntilStopped(consumer);
       if (this.#stopping) return;
-      this.#member = false;
-      health.set("kafka", false);
-      metrics.kafkaUp.set(0);
+      this.#leftGroup();
       await consumer.disconnect().catch(() => {});
       const conflict = await this.#conflictOf(cause);
       const problem = reportKafkaFailure(health, cause, config, conflict);
@@ -285,20 +284,23 @@ export class KafkaSource {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (!current()) return;
-      this.#member = false;
-      health.set("kafka", false);
-      metrics.kafkaUp.set(0);
+      this.#leftGroup();
       if (!payload.restart) return;
       const problem = reportKafkaFailure(health, payload.error, config);
       log.warn("Kafka consumer stopped; kafkajs restarts it", { cause: problem, error: payload.error.message });
     });
     consumer.on(consumer.events.DISCONNECT, () => {
       if (!current()) return;
-      this.#member = false;
-      health.set("kafka", false);
-      metrics.kafkaUp.set(0);
+      this.#leftGroup();
     });
     return consumer;
+  }
+
+  /** The consumer of the moment is no longer a member of its group: readiness and `kafka_up` say so. */
+  #leftGroup(): void {
+    this.#member = false;
+    this.#options.health.set("kafka", false);
+    this.#options.metrics.kafkaUp.set(0);
   }
 
   #run(consumer: GroupConsumer): Promise<void> {
@@ -308,16 +310,18 @@ export class KafkaSource {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
-        if (!isRunning() || isStale()) return;
+        // During shutdown nothing more is taken: what is taken drains, the rest is read again.
+        const taking = () => isRunning() && !isStale() && !this.#stopping;
+        if (!taking()) return;
         const { topic, partition, messages } = batch;
         partitionsOf(this.#highWatermarks, topic, noOffsets).set(partition, Number(batch.highWatermark));
         let taken = pipeline.ingest(topic, partition, messages);
-        while (taken < messages.length && isRunning() && !isStale() && await pipeline.whenRoom(ROOM_WAIT_MS)) {
+        while (taken < messages.length && taking() && await pipeline.whenRoom(ROOM_WAIT_MS) && taking()) {
           taken += pipeline.ingest(topic, partition, messages.slice(taken));
           await heartbeat();
         }
         if (taken > 0) resolveOffset(messages[taken - 1].offset);
-        if (taken < messages.length) {
+        if (taken < messages.length && !this.#stopping) {
           // Still full (Elasticsearch slow or down): stop fetching this partition; the rest is
           // fetched again from the resolved offset once there is room.
           pause();
@@ -334,7 +338,8 @@ export class KafkaSource {
   }
 
   #resumeAll(): void {
-    if (this.#paused.size === 0) return;
+    // During shutdown every topic stays paused: resuming one partition would fetch it again.
+    if (this.#paused.size === 0 || this.#stopping) return;
     const partitions = [...this.#paused].map(([topic, numbers]) => ({ topic, partitions: [...numbers] }));
     this.#options.log.debug("buffer has room again: resuming fetch", {
       partitions: partitions.map(({ topic, partitions }) => `${topic}:${partitions.join(",")}`).join(" "),

@@ -63,42 +63,19 @@ export function describeDeadLetterFailure(
 }
 
 /**
- * Writes dead letters to the dead-letter topic of their source topic, at most `concurrency` at
- * once, retrying each until Kafka acknowledges it. Letters go out gzip-compressed: a line that
- * came compressed fits again, and every broker and client reads gzip.
+ * At most `size` writes at once, granted in order of arrival; a wait ends with `Aborted` when its
+ * signal fires (shutdown), so no letter waits for a slot past the drain.
  */
-export class KafkaDeadLetterSink implements DeadLetterSink {
-  #writing = 0;
+class WriteSlots {
+  #busy = 0;
   readonly #queue = new Set<() => void>();
-  /** Dead-letter topics whose last write failed, with what `/readyz` says about each. */
-  readonly #failing = new Map<string, string>();
 
-  constructor(
-    private readonly producer: Pick<Producer, "send">,
-    /** Source topic -> dead-letter topic. */
-    private readonly routes: ReadonlyMap<string, string>,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-    private readonly health: Health,
-    private readonly concurrency = DEAD_LETTER_CONCURRENCY,
-  ) {}
+  constructor(private readonly size: number) {}
 
-  async send(letter: DeadLetter, signal: AbortSignal): Promise<void> {
-    const topic = this.routes.get(letter.topic);
-    if (topic === undefined) throw new Error(`no dead-letter topic for source topic ${letter.topic}`);
-    await this.#turn(signal);
-    try {
-      await this.#write(topic, letter, signal);
-    } finally {
-      this.#next();
-    }
-  }
-
-  /** Resolves when a write slot is free (in order of arrival), or rejects with `Aborted`. */
-  #turn(signal: AbortSignal): Promise<void> {
+  acquire(signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.reject(new Aborted());
-    if (this.#writing < this.concurrency) {
-      this.#writing++;
+    if (this.#busy < this.size) {
+      this.#busy++;
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
@@ -115,15 +92,51 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     });
   }
 
-  /** Hands the finished write's slot to the next letter waiting, if any. */
-  #next(): void {
+  /** Hands the finished write's slot to the next one waiting, if any. */
+  release(): void {
     const [granted] = this.#queue;
     if (granted === undefined) {
-      this.#writing--;
+      this.#busy--;
       return;
     }
     this.#queue.delete(granted);
     granted();
+  }
+}
+
+/**
+ * Writes dead letters to the dead-letter topic of their source topic, at most `concurrency` at
+ * once per dead-letter topic (so a topic that refuses its letters never holds another's slots),
+ * retrying each until Kafka acknowledges it. Letters go out gzip-compressed: a line that came
+ * compressed fits again, and every broker and client reads gzip.
+ */
+export class KafkaDeadLetterSink implements DeadLetterSink {
+  /** Per dead-letter topic. */
+  readonly #slots = new Map<string, WriteSlots>();
+  /** Dead-letter topics whose last write failed, with what `/readyz` says about each. */
+  readonly #failing = new Map<string, string>();
+
+  constructor(
+    private readonly producer: Pick<Producer, "send">,
+    /** Source topic -> dead-letter topic. */
+    private readonly routes: ReadonlyMap<string, string>,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly health: Health,
+    private readonly concurrency = DEAD_LETTER_CONCURRENCY,
+  ) {}
+
+  async send(letter: DeadLetter, signal: AbortSignal): Promise<void> {
+    const topic = this.routes.get(letter.topic);
+    if (topic === undefined) throw new Error(`no dead-letter topic for source topic ${letter.topic}`);
+    let slots = this.#slots.get(topic);
+    if (slots === undefined) this.#slots.set(topic, slots = new WriteSlots(this.concurrency));
+    await slots.acquire(signal);
+    try {
+      await this.#write(topic, letter, signal);
+    } finally {
+      slots.release();
+    }
   }
 
   async #write(topic: string, letter: DeadLetter, signal: AbortSignal): Promise<void> {

@@ -68,21 +68,6 @@ async function waitForDocuments(prefix: string, expected: number, what: string):
   );
 }
 
-/** Waits until the group is stable with `members` members of `partitionsEach` partitions each. */
-async function waitForGroup(group: string, topic: string, members: number, partitionsEach: number, what: string) {
-  return await waitFor(
-    what,
-    async () => {
-      const description = await describeGroup(group, topic);
-      const formed = description.state === "Stable" && description.members.length === members &&
-        description.members.every(({ partitions }) => partitions.length === partitionsEach);
-      return formed ? description : undefined;
-    },
-    120_000,
-    500,
-  );
-}
-
 function assertExactlyOnce(counts: Map<string, number>, tags: string[]): void {
   const twice = [...counts].filter(([, count]) => count > 1).map(([tag]) => tag);
   assert.deepEqual(twice, [], "documents indexed twice");

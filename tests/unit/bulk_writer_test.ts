@@ -114,6 +114,21 @@ Deno.test("a retry budget dead-letters what is left, but never for refused crede
   );
   assert.equal(refused.outcome.rejected.length, 0);
   assert.equal(refused.outcome.indexed.length, 2);
+
+  // Retries that spent nothing leave the whole budget to what comes after them.
+  const thenUnavailable = scripted([
+    () => new BulkRequestError("security_exception", 401),
+    () => new BulkRequestError("security_exception", 401),
+    () => new BulkRequestError("503 Service Unavailable", 503),
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const budget = recorder();
+  await new BulkWriter(thenUnavailable.transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 1 }).write(
+    docs(2),
+    budget.handlers,
+    new AbortController().signal,
+  );
+  assert.deepEqual([budget.outcome.rejected.length, budget.outcome.indexed.length], [0, 2]);
 });
 
 Deno.test("413 halves the request; a lone document too large is rejected", async () => {

@@ -33,14 +33,14 @@ function fakeProducer() {
   return { producer, sends };
 }
 
-function sink(concurrency = 2) {
+function sink(concurrency = 2, routes = new Map([["pmacct", "pmacct-dlq"]])) {
   const { producer, sends } = fakeProducer();
   const metrics = createMetrics();
   const log = new Logger("error", () => {});
   const health = new Health(log, { ...KAFKA_CHECKS });
   const deadLetters = new KafkaDeadLetterSink(
     producer,
-    new Map([["pmacct", "pmacct-dlq"]]),
+    routes,
     log,
     metrics,
     health,
@@ -122,4 +122,21 @@ Deno.test("each kind of refusal is described as what it is", () => {
     assert.match(described.problem, problem);
     assert.match(described.problem, /commits wait meanwhile; retrying$/);
   }
+});
+
+Deno.test("a dead-letter topic that holds every slot of its own never holds another topic's letters", async () => {
+  const { deadLetters, sends } = sink(1, new Map([["a", "a-dlq"], ["b", "b-dlq"]]));
+  const abort = new AbortController();
+  const pending = [
+    deadLetters.send({ ...letter(0), topic: "a" }, abort.signal),
+    deadLetters.send({ ...letter(1), topic: "a" }, abort.signal),
+  ];
+  const ofB = deadLetters.send({ ...letter(2), topic: "b" }, abort.signal);
+  await until("a-dlq's first write and b-dlq's", () => sends.length === 2);
+  assert.deepEqual(sends.map(({ record }) => record.topic), ["a-dlq", "b-dlq"], "a-dlq's second letter waits");
+  sends[1].settle();
+  await ofB;
+  abort.abort();
+  sends[0].settle(refusal("MESSAGE_TOO_LARGE"));
+  await Promise.allSettled(pending);
 });

@@ -69,3 +69,12 @@ Deno.test("FLOW_TIME_MAX_AGE and FLOW_TIME_MAX_AHEAD: defaults 7d and 1h, durati
     });
   }
 });
+
+Deno.test("a record without a pmacct time, in a message without a Kafka time, is filed under the clock, not refused", () => {
+  const noKafkaTime = { ...origin, timestampMs: -1 };
+  for (const timestampSource of ["flow", "kafka"] as const) {
+    const document = encodeDocument({ bytes: 1 }, noKafkaTime, { ...options, timestampSource });
+    assert.equal(document.index, "p-2026-12-02", timestampSource);
+    assert.equal(document.misdated, undefined, timestampSource);
+  }
+});

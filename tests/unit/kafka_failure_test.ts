@@ -43,3 +43,12 @@ Deno.test("a refused join for the assignment protocols names the group, without 
     "group kafka2elastic has members of another Kafka client whose assignment protocols this bridge does not offer (KAFKA_PARTITION_ASSIGNMENT_STRATEGY=roundrobin, range); waiting for them to leave",
   );
 });
+
+Deno.test("a group held by copies of version 1.0 (kafkajs' own assigner) says to stop them, not 'another client'", () => {
+  const error = new KafkaJSProtocolError({ message: "incompatible", type: "INCONSISTENT_GROUP_PROTOCOL" } as never);
+  const conflict = { protocol: "RoundRobinAssigner", clients: ["pmacct-kafka-elastic"] };
+  const { problem } = classifyKafkaFailure(error, config, conflict);
+  assert.match(problem, /^group kafka2elastic has members of pmacct-kafka-elastic 1\.0 /);
+  assert.match(problem, /stop every 1\.0 copy/);
+  assert.doesNotMatch(problem, /another Kafka client/);
+});
