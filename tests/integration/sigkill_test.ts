@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   allIds,
   groupLag,
+  kafkaClusterId,
   readTopic,
   replaySyntheticTraffic,
   startBridge,
@@ -19,7 +20,9 @@ Deno.test("after SIGKILL mid-stream and a restart, no record is missing and no _
   const topic = uniqueName("sigkill");
   await replaySyntheticTraffic(topic, "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start");
   const messages = await readTopic(topic);
-  const expectedIds = messages.map((message) => `${topic}:${message.partition}:${message.offset}:0`).sort();
+  const cluster = await kafkaClusterId();
+  const expectedIds = messages.map((message) => `${cluster}:${topic}:${message.partition}:${message.offset}:0`)
+    .sort();
   assert.ok(expectedIds.length >= 5000, `pmacct produced only ${expectedIds.length} records`);
 
   // Small, sequential batches make the stream long enough to be killed in the middle of it.
