@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backoffDelay, classifyStatus, isAuthFailure } from "../../lib/retry.ts";
+import { backoffDelay, classifyStatus, isAuthFailure } from "../../lib/runtime/retry.ts";
 
 Deno.test("statuses are classified: success, retry (load, outage, auth), reject (bad data)", () => {
   for (const status of [200, 201]) assert.equal(classifyStatus(status), "indexed");

@@ -4,24 +4,24 @@
  * indexed or dead-lettered.
  */
 import { BulkBuffer } from "./batch.ts";
-import type { BulkItemResult, BulkRequestError, BulkWriter } from "./bulk_writer.ts";
+import type { BulkItemResult, BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
 import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
-import { batchTexts, type DecodedLine, decodeMessage } from "./decode.ts";
-import { formatDurationOrOff } from "./config/parse.ts";
+import { batchTexts, type DecodedLine, decodeMessage } from "../pmacct/decode.ts";
+import { formatDurationOrOff } from "../config/parse.ts";
 import {
   type EncodedDocument,
   encodeDocument,
   type EncodeOptions,
   type Misdated,
   type RecordOrigin,
-} from "./document.ts";
-import { isNameableDate } from "./flow_time.ts";
-import type { Logger } from "./log.ts";
-import { utcDay } from "./index_name.ts";
-import type { Metrics } from "./metrics.ts";
-import { OncePerPeriod } from "./once_per_period.ts";
+} from "../pmacct/document.ts";
+import { isNameableDate } from "../pmacct/flow_time.ts";
+import type { Logger } from "../runtime/log.ts";
+import { utcDay } from "../elastic/index_name.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import { OncePerPeriod } from "../runtime/once_per_period.ts";
 import { OffsetTracker } from "./offsets.ts";
-import { Aborted } from "./retry.ts";
+import { Aborted } from "../runtime/retry.ts";
 
 /** A Kafka message as the pipeline needs it; kafkajs' own message objects are ones. */
 export interface SourceMessage {
