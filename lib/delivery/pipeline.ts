@@ -1,27 +1,21 @@
 /**
- * The bridge's flow, independent of the Kafka client: messages in, documents buffered per index,
- * `_bulk` batches out, and offsets released for commit only once every record of a message is
- * indexed or dead-lettered.
+ * The bridge's flow, independent of the Kafka client: messages in, each record decoded and
+ * encoded into a document, and the two jobs composed: {@linkcode Dispatch} buffers and sends the
+ * documents and dead letters, {@linkcode Acknowledgement} releases a message's offset for commit
+ * only once every record of it is indexed or dead-lettered.
  */
-import { BulkBuffer } from "./batch.ts";
-import type { BulkItemResult, BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
+import { Acknowledgement, type CommitRequest, partitionKey } from "./acknowledgement.ts";
+import type { BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
 import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
 import { batchTexts, type DecodedLine, decodeMessage } from "../pmacct/decode.ts";
-import { formatDurationOrOff } from "../config/parse.ts";
-import {
-  type EncodedDocument,
-  encodeDocument,
-  type EncodeOptions,
-  type Misdated,
-  type RecordOrigin,
-} from "../pmacct/document.ts";
-import { isNameableDate } from "../pmacct/flow_time.ts";
+import { Dispatch, type DispatchOptions, type PendingDocument } from "./dispatch.ts";
+import { type EncodedDocument, encodeDocument, type EncodeOptions } from "../pmacct/document.ts";
+import { type FlowTimeCheckOptions, FlowTimeChecks } from "../pmacct/flow_time_checks.ts";
 import type { Logger } from "../runtime/log.ts";
-import { utcDay } from "../elastic/index_name.ts";
 import type { Metrics } from "../runtime/metrics.ts";
-import { OncePerPeriod } from "../runtime/once_per_period.ts";
-import { OffsetTracker } from "./offsets.ts";
-import { Aborted } from "../runtime/retry.ts";
+
+export type { CommitRequest } from "./acknowledgement.ts";
+export type { PendingDocument } from "./dispatch.ts";
 
 /** A Kafka message as the pipeline needs it; kafkajs' own message objects are ones. */
 export interface SourceMessage {
@@ -31,39 +25,8 @@ export interface SourceMessage {
   value: Uint8Array | null;
 }
 
-/** A document on its way, with what is needed to acknowledge or dead-letter it. */
-export interface PendingDocument {
-  index: string;
-  id: string;
-  source: EncodedDocument["source"];
-  topic: string;
-  partition: number;
-  /** The partition's key in the offset tracker, shared by its documents. */
-  partitionKey: string;
-  offset: string;
-  position: number;
-  generation: number;
-  /** The record as pmacct wrote it, for a dead letter: its bytes, or its text where not ASCII. */
-  original: Uint8Array | string;
-}
-
-export interface CommitRequest {
-  topic: string;
-  partition: number;
-  offset: string;
-}
-
-export interface PipelineOptions extends EncodeOptions {
-  maxBatch: number;
-  maxWaitMs: number;
-  maxBuffered: number;
-  concurrency: number;
-  /** `ELASTIC_RETENTION`'s days: flows filed into a day it deletes are counted and logged. */
-  retentionDays?: number;
-}
-
-/** How often a misdated flow or one older than retention is logged, per exporter. */
-const TIME_WARNING_PERIOD_MS = 10 * 60_000;
+/** How records are encoded, batched and bounded, and which of their times are reported. */
+export interface PipelineOptions extends EncodeOptions, DispatchOptions, FlowTimeCheckOptions {}
 
 export interface PipelineDeps {
   writer: BulkWriter<PendingDocument>;
@@ -83,8 +46,6 @@ export interface PipelineDeps {
  */
 export const ENCODE_ERROR = "encode_error";
 
-const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
 /** Where the messages {@linkcode Pipeline.ingest} takes come from, and when they were taken. */
 interface TakenFrom {
   topic: string;
@@ -94,30 +55,30 @@ interface TakenFrom {
   now: number;
 }
 
+/** The façade the consumer, shutdown and `main.ts` drive: the record path, composing the two jobs. */
 export class Pipeline {
-  readonly #buffer: BulkBuffer<PendingDocument>;
-  readonly #tracker = new OffsetTracker();
-  readonly #inFlight = new Set<Promise<void>>();
-  readonly #deadLettering = new Set<Promise<void>>();
-  readonly #abort = new AbortController();
+  readonly #acknowledgement: Acknowledgement;
+  readonly #dispatch: Dispatch;
+  readonly #flowTimeChecks: FlowTimeChecks;
   readonly #now: () => number;
-  #generation = 0;
-  #inFlightDocuments = 0;
-  /** Dead letters of undecodable lines waiting for or in a write (rejected documents are in their batch). */
-  #deadLettersHeld = 0;
-  #committing: Promise<void> | undefined;
-  #commitAgain = false;
   #timer: ReturnType<typeof setInterval> | undefined;
-  readonly #roomListeners: Array<() => void> = [];
-  readonly #roomWaiters = new Set<() => void>();
   #encodeOptions: EncodeOptions;
-  readonly #misdatedWarnings = new OncePerPeriod(TIME_WARNING_PERIOD_MS);
-  readonly #retentionWarnings = new OncePerPeriod(TIME_WARNING_PERIOD_MS);
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
-    this.#buffer = new BulkBuffer({ maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs });
+    const { log, metrics } = deps;
     this.#now = deps.now ?? Date.now;
     this.#encodeOptions = options;
+    this.#acknowledgement = new Acknowledgement({ commit: deps.commit, log, metrics });
+    this.#dispatch = new Dispatch(options, {
+      writer: deps.writer,
+      deadLetters: deps.deadLetters,
+      elasticHealth: deps.elasticHealth,
+      acknowledgement: this.#acknowledgement,
+      log,
+      metrics,
+      now: this.#now,
+    });
+    this.#flowTimeChecks = new FlowTimeChecks(options, { log, metrics });
   }
 
   /**
@@ -131,8 +92,8 @@ export class Pipeline {
   /** Starts the timer that sends due batches even when no message arrives. */
   start(tickMs = Math.min(250, this.options.maxWaitMs)): void {
     this.#timer = setInterval(() => {
-      this.#pump();
-      this.#commitReady();
+      this.#dispatch.pump();
+      this.#acknowledgement.commitReady();
     }, tickMs);
   }
 
@@ -141,12 +102,12 @@ export class Pipeline {
    * dead-letter topic that refuses them pauses the consumer like a slow Elasticsearch does.
    */
   get held(): number {
-    return this.#buffer.size + this.#inFlightDocuments + this.#deadLettersHeld;
+    return this.#dispatch.held;
   }
 
   /** Whether the buffer can take more messages; at the bound the consumer pauses fetching. */
   get hasRoom(): boolean {
-    return this.held < this.options.maxBuffered;
+    return this.#dispatch.hasRoom;
   }
 
   /**
@@ -155,18 +116,7 @@ export class Pipeline {
    * than pausing the partition and fetching the same messages again.
    */
   whenRoom(timeoutMs: number): Promise<boolean> {
-    if (this.hasRoom) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#roomWaiters.delete(done);
-        resolve(false);
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.#roomWaiters.add(done);
-    });
+    return this.#dispatch.whenRoom(timeoutMs);
   }
 
   /**
@@ -174,7 +124,7 @@ export class Pipeline {
    * resume with room for several batches instead of flapping at the edge.
    */
   onRoom(listener: () => void): void {
-    this.#roomListeners.push(listener);
+    this.#dispatch.onRoom(listener);
   }
 
   /**
@@ -184,43 +134,26 @@ export class Pipeline {
    * consumer keeps heartbeating and can rebalance.
    */
   ingest(topic: string, partition: number, messages: readonly SourceMessage[]): number {
-    const generation = this.#generation;
+    const dispatch = this.#dispatch;
+    const generation = this.#acknowledgement.generation;
     const now = this.#now();
     const key = partitionKey(topic, partition);
-    let taken = this.#alreadyTaken(key, messages);
+    let taken = this.#acknowledgement.alreadyTaken(key, messages);
     let flows = 0;
-    while (taken < messages.length && this.hasRoom && !this.#abort.signal.aborted) {
+    while (taken < messages.length && dispatch.hasRoom && !dispatch.stopped) {
       // One UTF-8 decoding for as many messages as there is room for: each holds a record or more.
-      const chunk = messages.slice(taken, taken + this.options.maxBuffered - this.held);
+      const chunk = messages.slice(taken, taken + this.options.maxBuffered - dispatch.held);
       const texts = batchTexts(chunk.map((message) => message.value));
-      for (let i = 0; i < chunk.length && this.hasRoom; i++) {
+      for (let i = 0; i < chunk.length && dispatch.hasRoom; i++) {
         const lines = decodeMessage(chunk[i].value, texts?.[i]);
         flows += this.#take({ topic, partition, key, generation, now }, chunk[i], lines);
         taken++;
       }
     }
     if (flows > 0) this.deps.metrics.samples.inc(flows);
-    this.deps.metrics.buffered.set(this.held);
-    this.#pump();
+    dispatch.reportHeld();
+    dispatch.pump();
     return taken;
-  }
-
-  /**
-   * How many leading messages were taken before in this generation: kafkajs fetches a batch again
-   * when `eachBatch` threw after ingesting. Their records are buffered or sent already, so they
-   * count as taken and are neither decoded nor buffered again.
-   */
-  #alreadyTaken(key: string, messages: readonly SourceMessage[]): number {
-    let count = 0;
-    while (count < messages.length && this.#tracker.begun(key, Number(messages[count].offset))) count++;
-    if (count > 0) {
-      this.deps.log.debug("messages delivered again in the same generation; already taken", {
-        partition: key.replace("\u0000", ":"),
-        from: messages[0].offset,
-        messages: count,
-      });
-    }
-    return count;
   }
 
   /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
@@ -230,7 +163,7 @@ export class Pipeline {
     const offset = message.offset;
     let units = 0;
     for (const line of lines) if (line.kind !== "marker") units++;
-    if (!this.#tracker.begin(key, Number(offset), units)) return 0;
+    if (!this.#acknowledgement.begin(key, offset, units)) return 0;
     const timestampMs = Number(message.timestamp);
     let flows = 0;
     for (const line of lines) {
@@ -256,9 +189,9 @@ export class Pipeline {
         continue;
       }
       flows++;
-      this.#checkTime(document, line.record, origin, from.now);
+      this.#flowTimeChecks.check(document, line.record, origin, from.now);
       const { index, id, source } = document;
-      this.#buffer.add({
+      this.#dispatch.add({
         index,
         id,
         source,
@@ -274,63 +207,17 @@ export class Pipeline {
     return flows;
   }
 
-  /** Counts and logs (once per exporter and period) a flow filed under its Kafka time, or into a day retention deletes. */
-  #checkTime(document: EncodedDocument, record: Record<string, unknown>, origin: RecordOrigin, now: number): void {
-    const keepDays = this.options.retentionDays;
-    const expired = keepDays !== undefined && utcDay(document.epochMs) < utcDay(now) - keepDays;
-    if (document.misdated === undefined && !expired) return;
-    const exporter = typeof record.peer_ip_src === "string" && record.peer_ip_src !== ""
-      ? record.peer_ip_src
-      : "unknown";
-    if (document.misdated !== undefined) {
-      this.deps.metrics.flowTimeRefused.inc({ reason: document.misdated.reason });
-      if (this.#misdatedWarnings.due(exporter, now)) this.#logMisdated(document.misdated, exporter, origin);
-    }
-    if (expired) {
-      this.deps.metrics.olderThanRetention.inc();
-      if (!this.#retentionWarnings.due(exporter, now)) return;
-      this.deps.log.warn("flow is older than ELASTIC_RETENTION: indexed, and its day deleted at retention's next run", {
-        exporter,
-        index: document.index,
-        keep_days: keepDays,
-        topic: origin.topic,
-        partition: origin.partition,
-        offset: origin.offset,
-        note: "logged once per exporter per 10 minutes; pmacct_bridge_flows_older_than_retention_total counts all",
-      });
-    }
-  }
-
-  #logMisdated({ reason, field, flowMs }: Misdated, exporter: string, origin: RecordOrigin): void {
-    const window = this.options.flowTimeWindow ?? {};
-    this.deps.log.warn("flow time refused: filed under its Kafka message time", {
-      exporter,
-      reason,
-      field,
-      flow_time: isNameableDate(flowMs) ? new Date(flowMs).toISOString() : String(flowMs),
-      kafka_time: isNameableDate(origin.timestampMs)
-        ? new Date(origin.timestampMs).toISOString()
-        : String(origin.timestampMs),
-      max_age: formatDurationOrOff(window.maxAgeMs),
-      max_ahead: formatDurationOrOff(window.maxAheadMs),
-      topic: origin.topic,
-      partition: origin.partition,
-      offset: origin.offset,
-      note: "logged once per exporter per 10 minutes; pmacct_bridge_flow_time_refused_total counts all",
-    });
-  }
-
   /** A line that cannot become a document: counted and logged as a decode error, and dead-lettered. */
   #refuse(message: string, letter: DeadLetter, { key, generation }: TakenFrom): void {
     const { reason, detail, topic, partition, offset, position } = letter;
     this.deps.metrics.decodeErrors.inc({ reason });
     this.deps.log.error(message, { reason, detail, topic, partition, offset, position });
-    this.#deadLetter(letter, key, generation);
+    this.#dispatch.deadLetter(letter, key, generation);
   }
 
   /** The last offset committed for a partition in this generation. */
   committedOffset(topic: string, partition: number): number | undefined {
-    return this.#tracker.committedOffset(partitionKey(topic, partition));
+    return this.#acknowledgement.committedOffset(topic, partition);
   }
 
   /**
@@ -340,12 +227,8 @@ export class Pipeline {
    * same `_id`s. Requests already in flight finish (and overwrite the same `_id`s if re-sent).
    */
   newGeneration(): void {
-    this.#generation++;
-    for (const key of this.#tracker.keys()) this.#tracker.forget(key);
-    const dropped = this.#buffer.clear();
-    if (dropped > 0) this.deps.log.info("rebalance: unsent records dropped, to be read again", { records: dropped });
-    this.deps.metrics.buffered.set(this.held);
-    this.#wake();
+    this.#acknowledgement.newGeneration();
+    this.#dispatch.dropUnsent();
   }
 
   /**
@@ -353,130 +236,12 @@ export class Pipeline {
    * carry the furthest safe offset to their next owner.
    */
   commitAcknowledged(): Promise<void> {
-    return this.#commitReady();
-  }
-
-  /** Sends every due batch while request slots are free. */
-  #pump(force = false): void {
-    while (
-      this.#inFlight.size < this.options.concurrency && this.#buffer.size > 0 &&
-      (force || this.#buffer.due(this.#now()))
-    ) {
-      const batch = this.#buffer.take(this.#now());
-      this.#inFlightDocuments += batch.length;
-      const sending = this.#send(batch).finally(() => {
-        this.#inFlight.delete(sending);
-        this.#inFlightDocuments -= batch.length;
-        this.deps.metrics.buffered.set(this.held);
-        this.#wake();
-        this.#pump(force);
-        this.#commitReady();
-      });
-      this.#inFlight.add(sending);
-    }
-  }
-
-  async #send(batch: PendingDocument[]): Promise<void> {
-    try {
-      await this.deps.writer.write(batch, {
-        indexed: (documents) => {
-          for (const doc of documents) this.#acknowledge(doc);
-        },
-        rejected: (doc, item) => this.#rejected(doc, item),
-        health: this.deps.elasticHealth,
-      }, this.#abort.signal);
-    } catch (error) {
-      if (!(error instanceof Aborted)) {
-        this.deps.log.error("bulk writer stopped unexpectedly", { error: (error as Error).message });
-      }
-    }
-  }
-
-  #acknowledge(doc: PendingDocument): void {
-    if (doc.generation !== this.#generation) return;
-    this.#tracker.complete(doc.partitionKey, Number(doc.offset));
-  }
-
-  #rejected(doc: PendingDocument, item: BulkItemResult): Promise<void> {
-    const letter: DeadLetter = {
-      reason: item.error?.type ?? `http_${item.status}`,
-      detail: item.error?.reason ?? `status ${item.status}`,
-      topic: doc.topic,
-      partition: doc.partition,
-      offset: doc.offset,
-      position: doc.position,
-      value: doc.original,
-    };
-    return this.deps.deadLetters.send(letter, this.#abort.signal).then(() => this.#acknowledge(doc));
-  }
-
-  #deadLetter(letter: DeadLetter, key: string, generation: number): void {
-    this.#deadLettersHeld++;
-    const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
-      if (generation === this.#generation) this.#tracker.complete(key, Number(letter.offset));
-      this.#commitReady();
-    }, (error) => {
-      if (!(error instanceof Aborted)) {
-        this.deps.log.error("dead letter not stored", { error: (error as Error).message });
-      }
-    }).finally(() => {
-      this.#deadLettering.delete(sending);
-      this.#deadLettersHeld--;
-      this.deps.metrics.buffered.set(this.held);
-      this.#wake();
-    });
-    this.#deadLettering.add(sending);
-  }
-
-  /**
-   * Commits every partition whose safe offset moved; one commit at a time, and once more after
-   * it if more became safe meanwhile.
-   */
-  #commitReady(): Promise<void> {
-    if (this.#committing) {
-      this.#commitAgain = true;
-      return this.#committing;
-    }
-    const offsets: CommitRequest[] = [];
-    for (const key of this.#tracker.keys()) {
-      const next = this.#tracker.committable(key);
-      if (next === undefined) continue;
-      const [topic, partition] = key.split("\u0000");
-      offsets.push({ topic, partition: Number(partition), offset: String(next) });
-    }
-    if (offsets.length === 0) return Promise.resolve();
-    const generation = this.#generation;
-    this.#committing = this.deps.commit(offsets).then(() => {
-      if (generation !== this.#generation) return;
-      for (const { topic, partition, offset } of offsets) {
-        this.#tracker.markCommitted(partitionKey(topic, partition), Number(offset));
-        this.deps.metrics.committed.set({ topic, partition: String(partition) }, Number(offset));
-      }
-    }, (error) => {
-      this.deps.log.warn("offset commit failed; will retry", { error: (error as Error).message });
-    }).finally(() => {
-      this.#committing = undefined;
-      if (this.#commitAgain) {
-        this.#commitAgain = false;
-        this.#commitReady();
-      }
-    });
-    return this.#committing;
-  }
-
-  #wake(): void {
-    if (this.#abort.signal.aborted) return;
-    if (this.hasRoom) {
-      for (const done of this.#roomWaiters) done();
-      this.#roomWaiters.clear();
-    }
-    if (this.held > this.options.maxBuffered / 2) return;
-    for (const listener of this.#roomListeners) listener();
+    return this.#acknowledgement.commitReady();
   }
 
   /** Messages taken whose records are not all indexed or dead-lettered yet. */
   unfinished(): number {
-    return this.#tracker.inFlight();
+    return this.#acknowledgement.unfinished();
   }
 
   /**
@@ -484,28 +249,16 @@ export class Pipeline {
    * requests still running are abandoned and their offsets stay uncommitted.
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    const deadline = this.#now() + timeoutMs;
-    const busy = () => this.#buffer.size > 0 || this.#inFlight.size > 0 || this.#deadLettering.size > 0;
-    while (busy()) {
-      if (this.#now() >= deadline) break;
-      this.#pump(true);
-      await Promise.race([
-        ...this.#inFlight,
-        ...this.#deadLettering,
-        new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - this.#now()))),
-      ]);
-    }
-    const finished = !busy();
-    if (!finished) this.#abort.abort();
-    if (this.#committing) await this.#committing;
-    await this.#commitReady();
+    const finished = await this.#dispatch.drain(timeoutMs);
+    await this.#acknowledgement.commitLast();
     this.stop();
     return finished;
   }
 
+  /** Stops the timer and aborts every send under way. */
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#abort.abort();
+    this.#dispatch.stop();
   }
 }
