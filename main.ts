@@ -3,29 +3,29 @@
  * into daily Elasticsearch (or OpenSearch) indices. This file reads the configuration, builds
  * the parts and starts them; the behaviour lives in `lib/`.
  */
-import { BulkWriter } from "./lib/bulk_writer.ts";
+import { BulkWriter } from "./lib/elastic/bulk_writer.ts";
 import { formatFindings, runChecks } from "./lib/cli/check.ts";
 import { helpText, parseCommand, UsageError } from "./lib/cli/command.ts";
 import { versionText } from "./lib/cli/version.ts";
-import { ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config.ts";
-import { LogOnlyDeadLetterSink } from "./lib/dead_letters.ts";
+import { ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config/mod.ts";
+import { LogOnlyDeadLetterSink } from "./lib/delivery/dead_letters.ts";
 import { connectSearch } from "./lib/elastic/connect.ts";
 import { INDEX_CHECK, IndexCreator } from "./lib/elastic/indices.ts";
 import { startRetention } from "./lib/elastic/retention.ts";
 import type { SearchService } from "./lib/elastic/service.ts";
 import { ELASTIC_CHECKS, ElasticStatus } from "./lib/elastic/status.ts";
-import { Health } from "./lib/health.ts";
-import { serveHttp } from "./lib/http_server.ts";
+import { Health } from "./lib/runtime/health.ts";
+import { serveHttp } from "./lib/runtime/http_server.ts";
 import { createKafka, KAFKA_CHECKS } from "./lib/kafka/client.ts";
 import { kafkaGroupAdmin, kafkaGroupConsumer, KafkaSource } from "./lib/kafka/consumer.ts";
 import { createDeadLetterProducer, KafkaDeadLetterSink } from "./lib/kafka/dead_letters.ts";
 import { ensureDeadLetterTopics, waitForTopic } from "./lib/kafka/topics.ts";
-import { Logger } from "./lib/log.ts";
-import { createMetrics } from "./lib/metrics.ts";
-import { type PendingDocument, Pipeline } from "./lib/pipeline.ts";
-import { retryUntilDone } from "./lib/retry.ts";
-import { loadSettings, type Settings } from "./lib/settings.ts";
-import { shutdown, type ShutdownParts } from "./lib/shutdown.ts";
+import { Logger } from "./lib/runtime/log.ts";
+import { createMetrics } from "./lib/runtime/metrics.ts";
+import { type PendingDocument, Pipeline } from "./lib/delivery/pipeline.ts";
+import { retryUntilDone } from "./lib/runtime/retry.ts";
+import { loadSettings, type Settings } from "./lib/config/settings.ts";
+import { shutdown, type ShutdownParts } from "./lib/runtime/shutdown.ts";
 
 function exitOnConfigError(error: unknown): never {
   if (!(error instanceof ConfigError)) throw error;

@@ -10,9 +10,9 @@
  * draining the largest lag and prints its top costs. Targets are issue 11's.
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
-import { decodeMessage } from "../lib/decode.ts";
+import { decodeMessage } from "../lib/pmacct/decode.ts";
 import { withAdmin } from "../lib/kafka/client.ts";
-import { encodeDocument } from "../lib/document.ts";
+import { encodeDocument } from "../lib/pmacct/document.ts";
 import { FIXTURES, REPO_ROOT } from "../tests/support/fixtures.ts";
 import { elastic, KAFKA, uniqueName } from "../tests/support/stack.ts";
 import { measurementTable, steadyTable, targets, topSelfTime } from "./report.ts";

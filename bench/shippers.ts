@@ -3,8 +3,8 @@
  * from process start and from ready (consuming) to the last record indexed, CPU seconds of the
  * whole process from `/proc` (start-up apart from the steady drain), and peak resident memory.
  */
-import { bulkBody } from "../lib/bulk_body.ts";
-import { encodeDocument } from "../lib/document.ts";
+import { bulkBody } from "../lib/elastic/bulk_body.ts";
+import { encodeDocument } from "../lib/pmacct/document.ts";
 import { REPO_ROOT, SHARED } from "../tests/support/fixtures.ts";
 import { BRIDGE_RUN_FLAGS, elastic, KAFKA, startBridge, waitFor } from "../tests/support/stack.ts";
 import { cpuSeconds, MemorySampler } from "./process_stats.ts";

@@ -4,7 +4,7 @@
  * the two disagree.
  */
 import { settingsTable } from "../lib/cli/command.ts";
-import { VARIABLES } from "../lib/config.ts";
+import { VARIABLES } from "../lib/config/mod.ts";
 
 export const TABLE_START = "<!-- settings table: written by `deno task settings-table` from lib/config -->";
 export const TABLE_END = "<!-- end of settings table -->";

@@ -5,16 +5,16 @@
  * worded by the same classifiers that fill `/readyz`, so the check says what the bridge would.
  */
 import type { Admin } from "kafkajs";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/mod.ts";
 import { deadLetterSources } from "../config/kafka.ts";
 import { openService, templateFor } from "../elastic/connect.ts";
 import { ELASTIC_CHECKS, ElasticStatus } from "../elastic/status.ts";
-import { Health } from "../health.ts";
+import { Health } from "../runtime/health.ts";
 import { classifyKafkaFailure, createKafka, withAdmin } from "../kafka/client.ts";
-import { Logger } from "../log.ts";
-import { createMetrics } from "../metrics.ts";
-import { describeServer } from "../search_server.ts";
-import type { Settings } from "../settings.ts";
+import { Logger } from "../runtime/log.ts";
+import { createMetrics } from "../runtime/metrics.ts";
+import { describeServer } from "../elastic/search_server.ts";
+import type { Settings } from "../config/settings.ts";
 import type { SearchError } from "../elastic/transport.ts";
 
 /** One line of the report. */

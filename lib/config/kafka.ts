@@ -15,7 +15,7 @@ const ASSIGNMENT_STRATEGIES: readonly AssignmentStrategy[] = ["range", "roundrob
 const PROTOCOLS: readonly SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 const MECHANISMS: readonly SaslMechanism[] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
-/** Paths of PEM files; their contents are read at start-up (`lib/settings.ts`). */
+/** Paths of PEM files; their contents are read at start-up (`lib/config/settings.ts`). */
 export interface TlsFiles {
   caFile?: string;
   certFile?: string;

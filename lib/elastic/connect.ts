@@ -5,14 +5,14 @@
  * until it works: a cluster that is down, refuses the bridge or is being upgraded is a state to
  * wait out, not a reason to crash-loop.
  */
-import type { ElasticConfig } from "../config.ts";
+import type { ElasticConfig } from "../config/mod.ts";
 import { ConfigError } from "../config/parse.ts";
-import type { Health } from "../health.ts";
-import { adaptMappings, buildIndexTemplate, type IndexTemplate, templateName } from "../index_template.ts";
-import type { Logger } from "../log.ts";
-import { retryUntilDone } from "../retry.ts";
-import { describeServer, mappingFeatures, type ServerInfo, supportProblem } from "../search_server.ts";
-import type { PemMaterial } from "../settings.ts";
+import type { Health } from "../runtime/health.ts";
+import { adaptMappings, buildIndexTemplate, type IndexTemplate, templateName } from "./index_template.ts";
+import type { Logger } from "../runtime/log.ts";
+import { retryUntilDone } from "../runtime/retry.ts";
+import { describeServer, mappingFeatures, type ServerInfo, supportProblem } from "./search_server.ts";
+import type { PemMaterial } from "../config/settings.ts";
 import { caWithFingerprint, FingerprintMismatch } from "./ca_fingerprint.ts";
 import { elasticsearchTransport } from "./elasticsearch_client.ts";
 import { opensearchTransport } from "./opensearch_client.ts";

@@ -5,11 +5,11 @@
  * is forgotten and created again before the retry. A block that refuses the creation is
  * passed on as the block it is.
  */
-import { BulkRequestError, type IndexPreparer } from "../bulk_writer.ts";
-import type { Health } from "../health.ts";
-import type { IndexTemplate } from "../index_template.ts";
-import { indexPattern } from "../index_name.ts";
-import type { Logger } from "../log.ts";
+import { BulkRequestError, type IndexPreparer } from "./bulk_writer.ts";
+import type { Health } from "../runtime/health.ts";
+import type { IndexTemplate } from "./index_template.ts";
+import { indexPattern } from "./index_name.ts";
+import type { Logger } from "../runtime/log.ts";
 import { isClusterBlock } from "./block.ts";
 import type { SearchService } from "./service.ts";
 import type { SearchError } from "./transport.ts";

@@ -1,14 +1,14 @@
 /**
- * Runs retention (`lib/retention.ts`) against the cluster: at start and then every hour it lists
+ * Runs retention (`expired_indices.ts`) against the cluster: at start and then every hour it lists
  * the prefix's indices and deletes, one by one and by exact name, those whose date has expired.
  * Deleting is idempotent (an index another copy deleted first counts as gone), so every copy of
  * the bridge may run it. Each deletion is logged and counted; a failure is logged, counted and
  * tried again at the next run, and never stops the bridge.
  */
-import { indexPattern } from "../index_name.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import { expiredIndices } from "../retention.ts";
+import { indexPattern } from "./index_name.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import { expiredIndices } from "./expired_indices.ts";
 import type { SearchService } from "./service.ts";
 
 const RETENTION_INTERVAL_MS = 3_600_000;

@@ -3,9 +3,9 @@
  * index creation and `_bulk`.
  */
 import { Buffer } from "node:buffer";
-import { type BulkItemResult, BulkRequestError, type BulkTransport } from "../bulk_writer.ts";
-import type { IndexTemplate } from "../index_template.ts";
-import type { ServerInfo } from "../search_server.ts";
+import { type BulkItemResult, BulkRequestError, type BulkTransport } from "./bulk_writer.ts";
+import type { IndexTemplate } from "./index_template.ts";
+import type { ServerInfo } from "./search_server.ts";
 import { SearchError, type SearchTransport } from "./transport.ts";
 
 /** Per item, only what the bulk writer reads. */

@@ -3,10 +3,10 @@
  * request outcome, from start-up, the probe or `_bulk`, lands here and is turned into the named
  * check an operator must fix, with a message that says what to set.
  */
-import type { Health } from "../health.ts";
+import type { Health } from "../runtime/health.ts";
 import type { SearchService } from "./service.ts";
-import type { Metrics } from "../metrics.ts";
-import { tlsProblem } from "../tls_problem.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import { tlsProblem } from "../runtime/tls_problem.ts";
 import { describeBlocks, isClusterBlock, parseBlocks } from "./block.ts";
 
 /** The readiness checks this file owns, and whether each passes before anything was tried. */

@@ -4,8 +4,8 @@
  * and the one error it raises.
  */
 import type { Buffer } from "node:buffer";
-import type { ElasticConfig } from "../config.ts";
-import type { PemMaterial } from "../settings.ts";
+import type { ElasticConfig } from "../config/mod.ts";
+import type { PemMaterial } from "../config/settings.ts";
 
 export interface SearchRequest {
   method: "GET" | "PUT" | "POST" | "DELETE" | "HEAD";

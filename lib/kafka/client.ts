@@ -4,11 +4,11 @@
  * turns a Kafka failure into the readiness check an operator must fix.
  */
 import { type Admin, Kafka, type LogEntry, logLevel as KafkaLogLevel, type SASLOptions } from "kafkajs";
-import type { KafkaConfig } from "../config.ts";
-import type { Health } from "../health.ts";
-import type { Logger } from "../log.ts";
-import type { PemMaterial } from "../settings.ts";
-import { tlsProblem } from "../tls_problem.ts";
+import type { KafkaConfig } from "../config/mod.ts";
+import type { Health } from "../runtime/health.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { PemMaterial } from "../config/settings.ts";
+import { tlsProblem } from "../runtime/tls_problem.ts";
 import { registerCompressionCodecs } from "./codecs.ts";
 import { requestQueuePatched } from "./request_queue.ts";
 

@@ -7,12 +7,12 @@
  * process lives, and names the cause on the log and `/readyz`.
  */
 import type { Consumer, Kafka } from "kafkajs";
-import type { KafkaConfig } from "../config.ts";
-import type { Health } from "../health.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import type { CommitRequest, Pipeline } from "../pipeline.ts";
-import { backoffDelay, type BackoffPolicy } from "../retry.ts";
+import type { KafkaConfig } from "../config/mod.ts";
+import type { Health } from "../runtime/health.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import type { CommitRequest, Pipeline } from "../delivery/pipeline.ts";
+import { backoffDelay, type BackoffPolicy } from "../runtime/retry.ts";
 import { partitionAssigner } from "./assigners.ts";
 import {
   type GroupProtocolConflict,

@@ -4,11 +4,11 @@
  */
 import { Buffer } from "node:buffer";
 import { CompressionTypes, type Kafka, Partitioners, type Producer } from "kafkajs";
-import { type DeadLetter, deadLetterFields, deadLetterHeaders, type DeadLetterSink } from "../dead_letters.ts";
-import type { Health } from "../health.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import { Aborted, backoffDelay, sleep } from "../retry.ts";
+import { type DeadLetter, deadLetterFields, deadLetterHeaders, type DeadLetterSink } from "../delivery/dead_letters.ts";
+import type { Health } from "../runtime/health.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import { Aborted, backoffDelay, sleep } from "../runtime/retry.ts";
 import { causes } from "./client.ts";
 
 /** The topic is created at start-up (`topics.ts`), never by a send. */

@@ -5,10 +5,10 @@
  * large enough for any message of the source topic.
  */
 import { type Admin, ConfigResourceTypes, type Kafka } from "kafkajs";
-import type { KafkaConfig } from "../config.ts";
+import type { KafkaConfig } from "../config/mod.ts";
 import { deadLetterSources } from "../config/kafka.ts";
-import type { Health } from "../health.ts";
-import type { Logger } from "../log.ts";
+import type { Health } from "../runtime/health.ts";
+import type { Logger } from "../runtime/log.ts";
 import { reportKafkaFailure, reportKafkaReached, withAdmin } from "./client.ts";
 
 const TOPIC_POLL_MS = 2000;

@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { MARKER_EVENT_TYPES } from "../../lib/decode.ts";
-import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
+import { MARKER_EVENT_TYPES } from "../../lib/pmacct/decode.ts";
+import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
 import { addToDay, type DayTotals, expectedEpochMs, expectedFlowMs } from "../support/flow_oracle.ts";
 import { fixtureRecordFiles, SHARED } from "../support/fixtures.ts";
 import { batchCodecs } from "../support/kafka_log.ts";

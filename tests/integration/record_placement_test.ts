@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
-import { dayOfIndex } from "../../lib/index_name.ts";
+import { dayOfIndex } from "../../lib/elastic/index_name.ts";
+import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
 import { addToDay, type DayTotals } from "../support/flow_oracle.ts";
 import { fixtureRecordFiles, REPO_ROOT } from "../support/fixtures.ts";
 import { expectedTotals, totalCount } from "../support/live_traffic.ts";

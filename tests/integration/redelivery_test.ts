@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { type BulkItemResult, BulkWriter } from "../../lib/bulk_writer.ts";
-import { Logger } from "../../lib/log.ts";
-import { createMetrics } from "../../lib/metrics.ts";
-import { type PendingDocument, Pipeline } from "../../lib/pipeline.ts";
+import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
+import { type PendingDocument, Pipeline } from "../../lib/delivery/pipeline.ts";
 import { allIds, ELASTIC, integrationTest, KAFKA, uniqueName, waitFor } from "../support/stack.ts";
 
 const MESSAGES = 40;

@@ -3,7 +3,7 @@
  * connects, joins its group and stops, and with which error, as kafkajs' own consumer would.
  */
 import type { ConsumerPipeline, GroupConsumer } from "../../lib/kafka/consumer.ts";
-import type { CommitRequest } from "../../lib/pipeline.ts";
+import type { CommitRequest } from "../../lib/delivery/pipeline.ts";
 
 const EVENTS = {
   GROUP_JOIN: "consumer.group_join",

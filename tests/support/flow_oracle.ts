@@ -3,7 +3,7 @@
  * read with JavaScript's own date parser, so a bug in the bridge's time handling cannot hide in
  * the expectation.
  */
-import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
+import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
 
 /**
  * Epoch milliseconds of one pmacct time value; `null` for pmacct's zero time. `offset` is the

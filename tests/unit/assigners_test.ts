@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { AssignerProtocol } from "kafkajs";
 import { Buffer } from "node:buffer";
-import { ConfigError, parseConfig } from "../../lib/config.ts";
+import { ConfigError, parseConfig } from "../../lib/config/mod.ts";
 import { type Assignment, assignRange, assignRoundRobin, partitionAssigner } from "../../lib/kafka/assigners.ts";
 
 const asObject = (assignment: Assignment) =>

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BulkBuffer } from "../../lib/batch.ts";
+import { BulkBuffer } from "../../lib/delivery/batch.ts";
 
 const doc = (index: string, n: number) => ({ index, n });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { bulkBody } from "../../lib/bulk_body.ts";
-import { encodeDocument } from "../../lib/document.ts";
+import { bulkBody } from "../../lib/elastic/bulk_body.ts";
+import { encodeDocument } from "../../lib/pmacct/document.ts";
 import { fixtureRecordFiles } from "../support/fixtures.ts";
 
 const encoder = new TextEncoder();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { BulkDocument } from "../../lib/bulk_body.ts";
+import type { BulkDocument } from "../../lib/elastic/bulk_body.ts";
 import { bulkActionIds } from "../support/bulk_body.ts";
 import {
   type BulkItemResult,
@@ -7,10 +7,10 @@ import {
   BulkRequestError,
   type BulkTransport,
   BulkWriter,
-} from "../../lib/bulk_writer.ts";
-import { Logger } from "../../lib/log.ts";
-import { createMetrics } from "../../lib/metrics.ts";
-import { Aborted } from "../../lib/retry.ts";
+} from "../../lib/elastic/bulk_writer.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
+import { Aborted } from "../../lib/runtime/retry.ts";
 import { toSearchError } from "../../lib/elastic/transport.ts";
 import { BLOCKED_ITEMS, CLUSTER_READ_ONLY, responseError } from "../support/cluster_blocks.ts";
 

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { BulkRequestError } from "../../lib/bulk_writer.ts";
+import { BulkRequestError } from "../../lib/elastic/bulk_writer.ts";
 import { describeBlocks, parseBlocks } from "../../lib/elastic/block.ts";
 import { INDEX_CHECK, IndexCreator } from "../../lib/elastic/indices.ts";
 import type { SearchService } from "../../lib/elastic/service.ts";
 import { classifyElasticFailure, ELASTIC_CHECKS, ElasticStatus } from "../../lib/elastic/status.ts";
 import { toSearchError } from "../../lib/elastic/transport.ts";
-import { Health } from "../../lib/health.ts";
-import { buildIndexTemplate } from "../../lib/index_template.ts";
-import { Logger } from "../../lib/log.ts";
-import { createMetrics, type Metrics } from "../../lib/metrics.ts";
+import { Health } from "../../lib/runtime/health.ts";
+import { buildIndexTemplate } from "../../lib/elastic/index_template.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { createMetrics, type Metrics } from "../../lib/runtime/metrics.ts";
 import {
   BLOCKED_ITEMS,
   CLUSTER_READ_ONLY,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { formatFindings } from "../../lib/cli/check.ts";
 import { helpText, parseCommand, pinnedVersion, settingsTable, UsageError } from "../../lib/cli/command.ts";
-import { VARIABLES } from "../../lib/config.ts";
+import { VARIABLES } from "../../lib/config/mod.ts";
 import { TABLE_END, TABLE_START } from "../../scripts/settings_table.ts";
 
 Deno.test("the command line: no argument runs, the three flags answer, anything else is refused", () => {

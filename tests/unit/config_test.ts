@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SHARED } from "../support/fixtures.ts";
-import { ConfigError, describeConfig, elasticNodeUrl, parseConfig, VARIABLES } from "../../lib/config.ts";
+import { ConfigError, describeConfig, elasticNodeUrl, parseConfig, VARIABLES } from "../../lib/config/mod.ts";
 import { deadLetterSources } from "../../lib/config/kafka.ts";
 
 const base = { KAFKA_BOOTSTRAP_SERVERS: "k1:9092,k2:9094", KAFKA_TOPIC: "pmacct.sfacct" };

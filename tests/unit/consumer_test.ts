@@ -4,13 +4,13 @@
  */
 import assert from "node:assert/strict";
 import kafkajs from "kafkajs";
-import { parseConfig } from "../../lib/config.ts";
-import { Health } from "../../lib/health.ts";
+import { parseConfig } from "../../lib/config/mod.ts";
+import { Health } from "../../lib/runtime/health.ts";
 import { KAFKA_CHECKS } from "../../lib/kafka/client.ts";
 import { type GroupAdmin, KafkaSource } from "../../lib/kafka/consumer.ts";
-import { Logger } from "../../lib/log.ts";
-import { createMetrics } from "../../lib/metrics.ts";
-import { shutdown } from "../../lib/shutdown.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
+import { shutdown } from "../../lib/runtime/shutdown.ts";
 import { FakeConsumer, fakePipeline } from "../support/fake_consumer.ts";
 
 const config = parseConfig({

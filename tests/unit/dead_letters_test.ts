@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { CompressionTypes, type ProducerRecord } from "kafkajs";
-import type { DeadLetter } from "../../lib/dead_letters.ts";
-import { Health } from "../../lib/health.ts";
+import type { DeadLetter } from "../../lib/delivery/dead_letters.ts";
+import { Health } from "../../lib/runtime/health.ts";
 import { KAFKA_CHECKS } from "../../lib/kafka/client.ts";
 import { describeDeadLetterFailure, KafkaDeadLetterSink } from "../../lib/kafka/dead_letters.ts";
-import { Logger } from "../../lib/log.ts";
-import { createMetrics } from "../../lib/metrics.ts";
-import { Aborted } from "../../lib/retry.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
+import { Aborted } from "../../lib/runtime/retry.ts";
 
 const letter = (offset: number): DeadLetter => ({
   reason: "invalid_json",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { batchTexts, decodeMessage } from "../../lib/decode.ts";
+import { batchTexts, decodeMessage } from "../../lib/pmacct/decode.ts";
 import { fixtureRecordFiles } from "../support/fixtures.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);

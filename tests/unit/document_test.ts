@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { documentId, encodeDocument } from "../../lib/document.ts";
-import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
+import { documentId, encodeDocument } from "../../lib/pmacct/document.ts";
+import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
 import { fixtureRecordFiles } from "../support/fixtures.ts";
 
 const origin = { topic: "pmacct.flows", partition: 2, offset: "1234", position: 0, timestampMs: Date.UTC(2030, 0, 1) };

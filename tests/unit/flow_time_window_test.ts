@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { encodeDocument } from "../../lib/document.ts";
-import { isNameableDate, misdated } from "../../lib/flow_time.ts";
-import { parseConfig } from "../../lib/config.ts";
+import { encodeDocument } from "../../lib/pmacct/document.ts";
+import { isNameableDate, misdated } from "../../lib/pmacct/flow_time.ts";
+import { parseConfig } from "../../lib/config/mod.ts";
 import { ConfigError } from "../../lib/config/parse.ts";
 
 const DAY = 86_400_000;

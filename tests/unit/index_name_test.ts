@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { FLOW_TIME_FIELDS, flowTime, KAFKA_TIMESTAMP } from "../../lib/flow_time.ts";
-import { dailyIndexName, dailyIndexPatterns, indexPattern } from "../../lib/index_name.ts";
+import { FLOW_TIME_FIELDS, flowTime, KAFKA_TIMESTAMP } from "../../lib/pmacct/flow_time.ts";
+import { dailyIndexName, dailyIndexPatterns, indexPattern } from "../../lib/elastic/index_name.ts";
 
 Deno.test("the index is named from the UTC date", () => {
   assert.equal(dailyIndexName("sflow", Date.UTC(2026, 10, 24, 0, 0, 0)), "sflow-2026-11-24");

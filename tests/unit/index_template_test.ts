@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ADDRESS_FIELDS, LABEL_MAP_FIELD } from "../../lib/document.ts";
-import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
-import { buildIndexTemplate, parseTemplateFile } from "../../lib/index_template.ts";
-import { ConfigError } from "../../lib/config.ts";
+import { ADDRESS_FIELDS, LABEL_MAP_FIELD } from "../../lib/pmacct/document.ts";
+import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
+import { buildIndexTemplate, parseTemplateFile } from "../../lib/elastic/index_template.ts";
+import { ConfigError } from "../../lib/config/mod.ts";
 import { SHARED } from "../support/fixtures.ts";
 
 type Property = { type?: string; format?: string };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spliceJsonObject } from "../../lib/json_splice.ts";
+import { spliceJsonObject } from "../../lib/pmacct/json_splice.ts";
 
 const replace = (field: string, current: unknown, value: string | null) => ({ field, current, value });
 

@@ -3,9 +3,9 @@
  */
 import assert from "node:assert/strict";
 import kafkajs from "kafkajs";
-import { parseConfig } from "../../lib/config.ts";
+import { parseConfig } from "../../lib/config/mod.ts";
 import { classifyKafkaFailure, createKafka, withAdmin } from "../../lib/kafka/client.ts";
-import { Logger } from "../../lib/log.ts";
+import { Logger } from "../../lib/runtime/log.ts";
 
 // kafkajs spreads its errors into its exports, which Deno does not see as named exports.
 const { KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;

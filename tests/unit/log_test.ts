@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Logger } from "../../lib/log.ts";
+import { Logger } from "../../lib/runtime/log.ts";
 
 function capture(format: "text" | "json") {
   const lines: string[] = [];

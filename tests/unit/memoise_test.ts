@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { memoise } from "../../lib/memoise.ts";
+import { memoise } from "../../lib/runtime/memoise.ts";
 
 Deno.test("a memo computes each key once, holds at most its limit, and never remembers undefined", () => {
   const computed: number[] = [];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OffsetTracker } from "../../lib/offsets.ts";
+import { OffsetTracker } from "../../lib/delivery/offsets.ts";
 
 Deno.test("commits only up to the first unfinished message", () => {
   const tracker = new OffsetTracker();

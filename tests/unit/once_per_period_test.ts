@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OncePerPeriod } from "../../lib/once_per_period.ts";
+import { OncePerPeriod } from "../../lib/runtime/once_per_period.ts";
 
 Deno.test("once per period and key, with a bounded number of keys", () => {
   const once = new OncePerPeriod(1000, 2);

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { bulkActionIds } from "../support/bulk_body.ts";
-import { type BulkItemResult, BulkWriter } from "../../lib/bulk_writer.ts";
-import type { DeadLetter } from "../../lib/dead_letters.ts";
-import { Logger } from "../../lib/log.ts";
-import { createMetrics } from "../../lib/metrics.ts";
+import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
+import type { DeadLetter } from "../../lib/delivery/dead_letters.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
 import {
   type CommitRequest,
   type PendingDocument,
   Pipeline,
   type PipelineOptions,
   type SourceMessage,
-} from "../../lib/pipeline.ts";
+} from "../../lib/delivery/pipeline.ts";
 
 const encoder = new TextEncoder();
 const record = (n: number) => encoder.encode(JSON.stringify({ bytes: n, stamp_inserted: "2026-11-25 10:00:00" }));

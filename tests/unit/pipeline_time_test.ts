@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { BulkWriter } from "../../lib/bulk_writer.ts";
-import { Logger } from "../../lib/log.ts";
-import { createMetrics } from "../../lib/metrics.ts";
-import { type PendingDocument, Pipeline } from "../../lib/pipeline.ts";
+import { BulkWriter } from "../../lib/elastic/bulk_writer.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
+import { type PendingDocument, Pipeline } from "../../lib/delivery/pipeline.ts";
 import { bulkActionIds } from "../support/bulk_body.ts";
 
 const NOW = Date.UTC(2026, 11, 1, 12);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parsePmacctTime, readPmacctTime } from "../../lib/pmacct_time.ts";
+import { parsePmacctTime, readPmacctTime } from "../../lib/pmacct/pmacct_time.ts";
 
 Deno.test("UTC strings with and without microseconds", () => {
   assert.equal(parsePmacctTime("2026-11-24 19:10:16", "UTC"), Date.UTC(2026, 10, 24, 19, 10, 16));

@@ -8,13 +8,13 @@
  * Seeded: the seed is printed, and `PROPERTY_SEED=<seed>` runs the same cases again (`random`: new ones).
  */
 import assert from "node:assert/strict";
-import { type BulkItemResult, BulkWriter } from "../../lib/bulk_writer.ts";
-import type { DeadLetter } from "../../lib/dead_letters.ts";
-import { ADDRESS_FIELDS, LABEL_MAP_FIELD } from "../../lib/document.ts";
-import { FLOW_TIME_FIELDS } from "../../lib/flow_time.ts";
-import { Logger } from "../../lib/log.ts";
-import { createMetrics } from "../../lib/metrics.ts";
-import { type PendingDocument, Pipeline, type SourceMessage } from "../../lib/pipeline.ts";
+import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
+import type { DeadLetter } from "../../lib/delivery/dead_letters.ts";
+import { ADDRESS_FIELDS, LABEL_MAP_FIELD } from "../../lib/pmacct/document.ts";
+import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
+import { type PendingDocument, Pipeline, type SourceMessage } from "../../lib/delivery/pipeline.ts";
 import { fixtureRecordFiles } from "../support/fixtures.ts";
 
 const MESSAGES = 8000;

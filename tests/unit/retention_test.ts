@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../../lib/config.ts";
-import { dayOfIndex } from "../../lib/index_name.ts";
-import { expiredIndices } from "../../lib/retention.ts";
+import { ConfigError, parseConfig } from "../../lib/config/mod.ts";
+import { dayOfIndex } from "../../lib/elastic/index_name.ts";
+import { expiredIndices } from "../../lib/elastic/expired_indices.ts";
 
 const NOW = Date.UTC(2026, 10, 26, 13, 45);
 

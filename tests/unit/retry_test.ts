@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { backoffDelay, classifyStatus, isAuthFailure } from "../../lib/retry.ts";
+import { backoffDelay } from "../../lib/runtime/retry.ts";
+import { classifyStatus, isAuthFailure } from "../../lib/elastic/retry_policy.ts";
 
 Deno.test("statuses are classified: success, retry (load, outage, auth), reject (bad data)", () => {
   for (const status of [200, 201]) assert.equal(classifyStatus(status), "indexed");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { adaptMappings } from "../../lib/index_template.ts";
-import { mappingFeatures, type ServerInfo, supportProblem } from "../../lib/search_server.ts";
+import { adaptMappings } from "../../lib/elastic/index_template.ts";
+import { mappingFeatures, type ServerInfo, supportProblem } from "../../lib/elastic/search_server.ts";
 
 const es = (version: string): ServerInfo => ({ distribution: "elasticsearch", version });
 const os = (version: string): ServerInfo => ({ distribution: "opensearch", version });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { ConfigError, describeConfig, parseConfig, secretValues } from "../../lib/config.ts";
+import { ConfigError, describeConfig, parseConfig, secretValues } from "../../lib/config/mod.ts";
 import { normalizeFingerprint } from "../../lib/config/elastic.ts";
-import { Health } from "../../lib/health.ts";
-import { Logger } from "../../lib/log.ts";
-import { tlsProblem } from "../../lib/tls_problem.ts";
+import { Health } from "../../lib/runtime/health.ts";
+import { Logger } from "../../lib/runtime/log.ts";
+import { tlsProblem } from "../../lib/runtime/tls_problem.ts";
 
 const base = { KAFKA_BOOTSTRAP_SERVERS: "k1:9093", KAFKA_TOPIC: "pmacct" };
 const configError = (variable: string) => (error: unknown) =>

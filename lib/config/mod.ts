@@ -1,7 +1,7 @@
 /**
  * The bridge's settings, parsed from an environment map. Pure: no I/O, so every rule is tested
  * without a process. Variable names and defaults of the original Python tool are kept. Each
- * group of settings lives in its own file under `config/`.
+ * group of settings lives in its own file beside this one.
  *
  * @example
  * ```ts
@@ -9,10 +9,10 @@
  * config.elastic.indexPrefix; // "sflow"
  * ```
  */
-import { describeElasticConfig, ELASTIC_VARIABLES, type ElasticConfig, parseElasticConfig } from "./config/elastic.ts";
-import { describeKafkaConfig, KAFKA_VARIABLES, type KafkaConfig, parseKafkaConfig } from "./config/kafka.ts";
-import type { LogFormat } from "./log.ts";
-import type { FlowTimeWindow } from "./flow_time.ts";
+import { describeElasticConfig, ELASTIC_VARIABLES, type ElasticConfig, parseElasticConfig } from "./elastic.ts";
+import { describeKafkaConfig, KAFKA_VARIABLES, type KafkaConfig, parseKafkaConfig } from "./kafka.ts";
+import type { LogFormat } from "../runtime/log.ts";
+import type { FlowTimeWindow } from "../pmacct/flow_time.ts";
 import {
   choice,
   ConfigError,
@@ -22,11 +22,11 @@ import {
   integer,
   text,
   type Variable,
-} from "./config/parse.ts";
+} from "./parse.ts";
 
-export { ConfigError, type Environment, type Variable } from "./config/parse.ts";
-export { type ElasticConfig, elasticNodeUrl, type ElasticTls } from "./config/elastic.ts";
-export { type KafkaConfig, type KafkaSecurity, type TlsFiles } from "./config/kafka.ts";
+export { ConfigError, type Environment, type Variable } from "./parse.ts";
+export { type ElasticConfig, elasticNodeUrl, type ElasticTls } from "./elastic.ts";
+export { type KafkaConfig, type KafkaSecurity, type TlsFiles } from "./kafka.ts";
 
 export interface Config {
   kafka: KafkaConfig;

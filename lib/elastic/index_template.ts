@@ -6,7 +6,7 @@
  * with the same settings and mappings itself, for clusters that create nothing on their own.
  * Pure: the adapter sends what this builds.
  */
-import { ConfigError } from "./config/parse.ts";
+import { ConfigError } from "../config/parse.ts";
 import { dailyIndexPatterns } from "./index_name.ts";
 import type { MappingFeatures } from "./search_server.ts";
 

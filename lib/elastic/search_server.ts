@@ -1,6 +1,6 @@
 /**
  * Which search server the bridge talks to, and whether it supports it. Pure: the adapter
- * (`elastic/connect.ts`) asks the server, this decides.
+ * (`connect.ts`) asks the server, this decides.
  *
  * @example
  * ```ts

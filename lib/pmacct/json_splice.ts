@@ -15,7 +15,7 @@
  * // '{"a": null, "b": 2,"c":3}'
  * ```
  */
-import type { BodyWriter, JsonWriter } from "./bulk_body.ts";
+import type { BodyWriter, JsonWriter } from "../elastic/bulk_body.ts";
 
 /** A top-level field whose value is replaced: the value the text holds now, and the new one. */
 export interface ValueReplacement {

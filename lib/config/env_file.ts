@@ -3,7 +3,7 @@
  * environment wins over the file, as with the original tool's `load_dotenv()`.
  */
 import { parse } from "dotenv";
-import type { Environment } from "./config.ts";
+import type { Environment } from "./mod.ts";
 
 export function mergeEnvironment(fileText: string | undefined, processEnv: Environment): Environment {
   return { ...(fileText === undefined ? {} : parse(fileText)), ...processEnv };

@@ -3,9 +3,9 @@
  * index template file and the PEM files the TLS settings name. Each problem becomes a
  * {@linkcode ConfigError} naming the variable, which `main.ts` turns into exit status 2.
  */
-import { type Config, ConfigError, parseConfig, type TlsFiles } from "./config.ts";
+import { type Config, ConfigError, parseConfig, type TlsFiles } from "./mod.ts";
 import { readEnvironment } from "./env_file.ts";
-import { parseTemplateFile } from "./index_template.ts";
+import { parseTemplateFile } from "../elastic/index_template.ts";
 
 const DEFAULT_TEMPLATE = "new-index-template.json";
 
@@ -54,7 +54,7 @@ function readMappings(path: string): Record<string, unknown> {
     if (!(error instanceof Deno.errors.NotFound) || path !== DEFAULT_TEMPLATE) {
       throw new ConfigError("ELASTIC_INDEX_TEMPLATE", `a readable file (${(error as Error).message})`, path);
     }
-    text = Deno.readTextFileSync(new URL(`../${DEFAULT_TEMPLATE}`, import.meta.url));
+    text = Deno.readTextFileSync(new URL(`../../${DEFAULT_TEMPLATE}`, import.meta.url));
   }
   return parseTemplateFile(text, path);
 }

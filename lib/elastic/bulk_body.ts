@@ -10,7 +10,7 @@
  * // '{"index":{"_index":"sflow-2026-11-24","_id":"t:0:1:0"}}\n{"bytes":1}\n'
  * ```
  */
-import { memoise } from "./memoise.ts";
+import { memoise } from "../runtime/memoise.ts";
 
 /** A document's JSON that writes itself into the body (see `SplicedJson`). */
 export interface JsonWriter {

@@ -17,7 +17,7 @@
  * readPmacctTime("2026-11-24 20:10:16.250000", "Europe/Zurich")?.utc; // "2026-11-24 19:10:16.250000"
  * ```
  */
-import { memoise } from "./memoise.ts";
+import { memoise } from "../runtime/memoise.ts";
 
 /** Epoch milliseconds; `null` for pmacct's zero ("unknown") time; `undefined` if not a time. */
 export type ParsedTime = number | null | undefined;

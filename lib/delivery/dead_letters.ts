@@ -1,11 +1,11 @@
 /**
  * Dead letters: records the bridge cannot index (undecodable messages, documents Elasticsearch
- * rejects for good) go to a Kafka topic (`kafka/dead_letters.ts`) with their original bytes and
+ * rejects for good) go to a Kafka topic (`lib/kafka/dead_letters.ts`) with their original bytes and
  * headers saying why and where they came from. A dead letter counts as handled only once Kafka
  * acknowledged it, so the source offset is never committed past a record that exists nowhere.
  */
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
 
 export interface DeadLetter {
   /** Short machine-readable reason, e.g. `invalid_json` or `mapper_parsing_exception`. */

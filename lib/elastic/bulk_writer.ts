@@ -6,19 +6,11 @@
  * read-only, flood stage) is retried for ever, and the blocks in force are reported as one state.
  */
 import { bulkBody, type BulkDocument } from "./bulk_body.ts";
-import { CLUSTER_BLOCK, type ClusterBlock, isClusterBlock, parseBlocks } from "./elastic/block.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import {
-  Aborted,
-  backoffDelay,
-  type BackoffPolicy,
-  classifyStatus,
-  DEFAULT_BACKOFF,
-  INDEX_NOT_FOUND,
-  isAuthFailure,
-  sleep,
-} from "./retry.ts";
+import { CLUSTER_BLOCK, type ClusterBlock, isClusterBlock, parseBlocks } from "./block.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import { Aborted, backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF, sleep } from "../runtime/retry.ts";
+import { classifyStatus, INDEX_NOT_FOUND, isAuthFailure } from "./retry_policy.ts";
 
 /** One item of a `_bulk` response. */
 export interface BulkItemResult {

@@ -6,7 +6,7 @@
  * dailyIndexName("sflow", Date.UTC(2026, 10, 24, 23, 59)); // "sflow-2026-11-24"
  * ```
  */
-import { memoise } from "./memoise.ts";
+import { memoise } from "../runtime/memoise.ts";
 
 const DAY_MS = 86_400_000;
 /**

@@ -17,7 +17,7 @@
  * JSON.parse(String(doc.source)).stamp_inserted; // "2026-11-24 19:10:00"
  * ```
  */
-import type { TimestampSource } from "./config.ts";
+import type { TimestampSource } from "../config/mod.ts";
 import {
   FLOW_TIME_FIELDS,
   flowTime,
@@ -27,9 +27,9 @@ import {
   type MisdatedReason,
   referenceTime,
 } from "./flow_time.ts";
-import { dailyIndexName } from "./index_name.ts";
+import { dailyIndexName } from "../elastic/index_name.ts";
 import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
-import { memoise } from "./memoise.ts";
+import { memoise } from "../runtime/memoise.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
 
 /** Where a record came from: enough to name it uniquely and to fall back on its Kafka time. */

@@ -6,7 +6,7 @@
  */
 import type { Producer } from "kafkajs";
 import type { Logger } from "./log.ts";
-import type { Pipeline } from "./pipeline.ts";
+import type { Pipeline } from "../delivery/pipeline.ts";
 
 /** What shutdown does with the source of records (`KafkaSource`), in whatever state it is. */
 export interface SourceControl {

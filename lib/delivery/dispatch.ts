@@ -1,0 +1,235 @@
+/**
+ * Dispatch, the pipeline's second job: documents buffered per index and sent as `_bulk` batches
+ * within the request slots, dead letters sent to their sink, and the one bound on everything
+ * held, dead letters included, that pauses the consumer. Each record that reaches Elasticsearch
+ * or the dead letters is acknowledged to {@linkcode Acknowledgement}.
+ */
+import { BulkBuffer } from "./batch.ts";
+import type { BulkItemResult, BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
+import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
+import type { EncodedDocument } from "../pmacct/document.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import { Aborted } from "../runtime/retry.ts";
+import type { Acknowledgement } from "./acknowledgement.ts";
+
+/** A document on its way, with what is needed to acknowledge or dead-letter it. */
+export interface PendingDocument {
+  index: string;
+  id: string;
+  source: EncodedDocument["source"];
+  topic: string;
+  partition: number;
+  /** The partition's key in the offset tracker, shared by its documents. */
+  partitionKey: string;
+  offset: string;
+  position: number;
+  generation: number;
+  /** The record as pmacct wrote it, for a dead letter: its bytes, or its text where not ASCII. */
+  original: Uint8Array | string;
+}
+
+export interface DispatchOptions {
+  maxBatch: number;
+  maxWaitMs: number;
+  maxBuffered: number;
+  concurrency: number;
+}
+
+export interface DispatchDeps {
+  writer: BulkWriter<PendingDocument>;
+  deadLetters: DeadLetterSink;
+  /** Reports whether Elasticsearch answered (`undefined`) or how it failed, for readiness. */
+  elasticHealth(failure: BulkRequestError | undefined): void;
+  /** Where records that reached Elasticsearch or the dead letters are acknowledged. */
+  acknowledgement: Pick<Acknowledgement, "acknowledge" | "commitReady">;
+  log: Logger;
+  metrics: Metrics;
+  now: () => number;
+}
+
+/** The buffer, its bound, and the sends out of it. */
+export class Dispatch {
+  readonly #buffer: BulkBuffer<PendingDocument>;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #deadLettering = new Set<Promise<void>>();
+  readonly #abort = new AbortController();
+  #inFlightDocuments = 0;
+  /** Dead letters of undecodable lines waiting for or in a write (rejected documents are in their batch). */
+  #deadLettersHeld = 0;
+  readonly #roomListeners: Array<() => void> = [];
+  readonly #roomWaiters = new Set<() => void>();
+
+  constructor(private readonly options: DispatchOptions, private readonly deps: DispatchDeps) {
+    this.#buffer = new BulkBuffer({ maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs });
+  }
+
+  /** Records held: buffered, being sent, or waiting as dead letters. */
+  get held(): number {
+    return this.#buffer.size + this.#inFlightDocuments + this.#deadLettersHeld;
+  }
+
+  /** Whether the buffer can take more records. */
+  get hasRoom(): boolean {
+    return this.held < this.options.maxBuffered;
+  }
+
+  /** Whether dispatch was stopped (or gave up draining): nothing more is taken. */
+  get stopped(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  /** Resolves `true` as soon as the buffer has room, or `false` after `timeoutMs`. */
+  whenRoom(timeoutMs: number): Promise<boolean> {
+    if (this.hasRoom) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#roomWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#roomWaiters.add(done);
+    });
+  }
+
+  /** Calls `listener` each time the held records fall to half the bound. */
+  onRoom(listener: () => void): void {
+    this.#roomListeners.push(listener);
+  }
+
+  /** Buffers a document; it goes out with its index's next batch. */
+  add(document: PendingDocument, now: number): void {
+    this.#buffer.add(document, now);
+  }
+
+  /** Publishes the held records' count (`pmacct_bridge_buffered_records`). */
+  reportHeld(): void {
+    this.deps.metrics.buffered.set(this.held);
+  }
+
+  /**
+   * Drops the records buffered but not yet sent, after a rebalance: Kafka delivers them again from
+   * the committed offset to whoever owns their partition now, under the same `_id`s.
+   */
+  dropUnsent(): void {
+    const dropped = this.#buffer.clear();
+    if (dropped > 0) this.deps.log.info("rebalance: unsent records dropped, to be read again", { records: dropped });
+    this.reportHeld();
+    this.#wake();
+  }
+
+  /** Sends every due batch (every batch if `force`) while request slots are free. */
+  pump(force = false): void {
+    while (
+      this.#inFlight.size < this.options.concurrency && this.#buffer.size > 0 &&
+      (force || this.#buffer.due(this.deps.now()))
+    ) {
+      const batch = this.#buffer.take(this.deps.now());
+      this.#inFlightDocuments += batch.length;
+      const sending = this.#send(batch).finally(() => {
+        this.#inFlight.delete(sending);
+        this.#inFlightDocuments -= batch.length;
+        this.reportHeld();
+        this.#wake();
+        this.pump(force);
+        this.deps.acknowledgement.commitReady();
+      });
+      this.#inFlight.add(sending);
+    }
+  }
+
+  async #send(batch: PendingDocument[]): Promise<void> {
+    const { acknowledgement } = this.deps;
+    try {
+      await this.deps.writer.write(batch, {
+        indexed: (documents) => {
+          for (const doc of documents) acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.generation);
+        },
+        rejected: (doc, item) => this.#rejected(doc, item),
+        health: this.deps.elasticHealth,
+      }, this.#abort.signal);
+    } catch (error) {
+      if (!(error instanceof Aborted)) {
+        this.deps.log.error("bulk writer stopped unexpectedly", { error: (error as Error).message });
+      }
+    }
+  }
+
+  #rejected(doc: PendingDocument, item: BulkItemResult): Promise<void> {
+    const letter: DeadLetter = {
+      reason: item.error?.type ?? `http_${item.status}`,
+      detail: item.error?.reason ?? `status ${item.status}`,
+      topic: doc.topic,
+      partition: doc.partition,
+      offset: doc.offset,
+      position: doc.position,
+      value: doc.original,
+    };
+    return this.deps.deadLetters.send(letter, this.#abort.signal).then(() =>
+      this.deps.acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.generation)
+    );
+  }
+
+  /**
+   * Sends the dead letter of a line that never became a document; it is held (counts towards the
+   * bound) until stored, and then acknowledged.
+   */
+  deadLetter(letter: DeadLetter, key: string, generation: number): void {
+    const { acknowledgement } = this.deps;
+    this.#deadLettersHeld++;
+    const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
+      acknowledgement.acknowledge(key, letter.offset, generation);
+      acknowledgement.commitReady();
+    }, (error) => {
+      if (!(error instanceof Aborted)) {
+        this.deps.log.error("dead letter not stored", { error: (error as Error).message });
+      }
+    }).finally(() => {
+      this.#deadLettering.delete(sending);
+      this.#deadLettersHeld--;
+      this.reportHeld();
+      this.#wake();
+    });
+    this.#deadLettering.add(sending);
+  }
+
+  #wake(): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.hasRoom) {
+      for (const done of this.#roomWaiters) done();
+      this.#roomWaiters.clear();
+    }
+    if (this.held > this.options.maxBuffered / 2) return;
+    for (const listener of this.#roomListeners) listener();
+  }
+
+  /**
+   * Sends everything buffered within `timeoutMs`. Returns `false` if time ran out: then requests
+   * still running are abandoned (aborted).
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const { now } = this.deps;
+    const deadline = now() + timeoutMs;
+    const busy = () => this.#buffer.size > 0 || this.#inFlight.size > 0 || this.#deadLettering.size > 0;
+    while (busy()) {
+      if (now() >= deadline) break;
+      this.pump(true);
+      await Promise.race([
+        ...this.#inFlight,
+        ...this.#deadLettering,
+        new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - now()))),
+      ]);
+    }
+    const finished = !busy();
+    if (!finished) this.#abort.abort();
+    return finished;
+  }
+
+  /** Aborts every send under way; nothing more is taken. */
+  stop(): void {
+    this.#abort.abort();
+  }
+}

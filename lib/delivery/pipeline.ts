@@ -1,0 +1,264 @@
+/**
+ * The bridge's flow, independent of the Kafka client: messages in, each record decoded and
+ * encoded into a document, and the two jobs composed: {@linkcode Dispatch} buffers and sends the
+ * documents and dead letters, {@linkcode Acknowledgement} releases a message's offset for commit
+ * only once every record of it is indexed or dead-lettered.
+ */
+import { Acknowledgement, type CommitRequest, partitionKey } from "./acknowledgement.ts";
+import type { BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
+import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
+import { batchTexts, type DecodedLine, decodeMessage } from "../pmacct/decode.ts";
+import { Dispatch, type DispatchOptions, type PendingDocument } from "./dispatch.ts";
+import { type EncodedDocument, encodeDocument, type EncodeOptions } from "../pmacct/document.ts";
+import { type FlowTimeCheckOptions, FlowTimeChecks } from "../pmacct/flow_time_checks.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+
+export type { CommitRequest } from "./acknowledgement.ts";
+export type { PendingDocument } from "./dispatch.ts";
+
+/** A Kafka message as the pipeline needs it; kafkajs' own message objects are ones. */
+export interface SourceMessage {
+  offset: string;
+  /** Kafka timestamp, epoch milliseconds as a decimal string (kafkajs' form). */
+  timestamp: string;
+  value: Uint8Array | null;
+}
+
+/** How records are encoded, batched and bounded, and which of their times are reported. */
+export interface PipelineOptions extends EncodeOptions, DispatchOptions, FlowTimeCheckOptions {}
+
+export interface PipelineDeps {
+  writer: BulkWriter<PendingDocument>;
+  deadLetters: DeadLetterSink;
+  /** Commits offsets to Kafka; may throw (then the same offsets are retried later). */
+  commit(offsets: CommitRequest[]): Promise<void>;
+  /** Reports whether Elasticsearch answered (`undefined`) or how it failed, for readiness. */
+  elasticHealth(failure: BulkRequestError | undefined): void;
+  log: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+/**
+ * The dead-letter reason of a record that decoded but threw while being normalised or encoded:
+ * one such record must never stop its partition.
+ */
+export const ENCODE_ERROR = "encode_error";
+
+/** Where the messages {@linkcode Pipeline.ingest} takes come from, and when they were taken. */
+interface TakenFrom {
+  topic: string;
+  partition: number;
+  key: string;
+  generation: number;
+  now: number;
+}
+
+/** The façade the consumer, shutdown and `main.ts` drive: the record path, composing the two jobs. */
+export class Pipeline {
+  readonly #acknowledgement: Acknowledgement;
+  readonly #dispatch: Dispatch;
+  readonly #flowTimeChecks: FlowTimeChecks;
+  readonly #now: () => number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #encodeOptions: EncodeOptions;
+
+  constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
+    const { log, metrics } = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#encodeOptions = options;
+    this.#acknowledgement = new Acknowledgement({ commit: deps.commit, log, metrics });
+    this.#dispatch = new Dispatch(options, {
+      writer: deps.writer,
+      deadLetters: deps.deadLetters,
+      elasticHealth: deps.elasticHealth,
+      acknowledgement: this.#acknowledgement,
+      log,
+      metrics,
+      now: this.#now,
+    });
+    this.#flowTimeChecks = new FlowTimeChecks(options, { log, metrics });
+  }
+
+  /**
+   * Names the Kafka cluster the records come from (its cluster id), before the first
+   * {@linkcode ingest}: it is part of every `_id`, so that two clusters' records never share one.
+   */
+  identifySource(clusterId: string | undefined): void {
+    this.#encodeOptions = { ...this.options, sourceCluster: clusterId };
+  }
+
+  /** Starts the timer that sends due batches even when no message arrives. */
+  start(tickMs = Math.min(250, this.options.maxWaitMs)): void {
+    this.#timer = setInterval(() => {
+      this.#dispatch.pump();
+      this.#acknowledgement.commitReady();
+    }, tickMs);
+  }
+
+  /**
+   * Records held: buffered, being sent, or waiting as dead letters. Dead letters count too, so a
+   * dead-letter topic that refuses them pauses the consumer like a slow Elasticsearch does.
+   */
+  get held(): number {
+    return this.#dispatch.held;
+  }
+
+  /** Whether the buffer can take more messages; at the bound the consumer pauses fetching. */
+  get hasRoom(): boolean {
+    return this.#dispatch.hasRoom;
+  }
+
+  /**
+   * Resolves `true` as soon as the buffer has room, or `false` after `timeoutMs`. Under steady
+   * load a full buffer frees up within one `_bulk` round trip; waiting that long is much cheaper
+   * than pausing the partition and fetching the same messages again.
+   */
+  whenRoom(timeoutMs: number): Promise<boolean> {
+    return this.#dispatch.whenRoom(timeoutMs);
+  }
+
+  /**
+   * Calls `listener` each time the held records fall to half the bound, so paused partitions
+   * resume with room for several batches instead of flapping at the edge.
+   */
+  onRoom(listener: () => void): void {
+    this.#dispatch.onRoom(listener);
+  }
+
+  /**
+   * Takes messages of one partition, in order, while the buffer has room. Returns how many were
+   * taken; for the rest the caller waits for room ({@linkcode whenRoom}) or pauses the partition
+   * and has Kafka deliver them again after {@linkcode onRoom}. Never waits itself, so the
+   * consumer keeps heartbeating and can rebalance.
+   */
+  ingest(topic: string, partition: number, messages: readonly SourceMessage[]): number {
+    const dispatch = this.#dispatch;
+    const generation = this.#acknowledgement.generation;
+    const now = this.#now();
+    const key = partitionKey(topic, partition);
+    let taken = this.#acknowledgement.alreadyTaken(key, messages);
+    let flows = 0;
+    while (taken < messages.length && dispatch.hasRoom && !dispatch.stopped) {
+      // One UTF-8 decoding for as many messages as there is room for: each holds a record or more.
+      const chunk = messages.slice(taken, taken + this.options.maxBuffered - dispatch.held);
+      const texts = batchTexts(chunk.map((message) => message.value));
+      for (let i = 0; i < chunk.length && dispatch.hasRoom; i++) {
+        const lines = decodeMessage(chunk[i].value, texts?.[i]);
+        flows += this.#take({ topic, partition, key, generation, now }, chunk[i], lines);
+        taken++;
+      }
+    }
+    if (flows > 0) this.deps.metrics.samples.inc(flows);
+    dispatch.reportHeld();
+    dispatch.pump();
+    return taken;
+  }
+
+  /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
+  #take(from: TakenFrom, message: SourceMessage, lines: DecodedLine[]): number {
+    const { metrics } = this.deps;
+    const { topic, partition, key, generation } = from;
+    const offset = message.offset;
+    let units = 0;
+    for (const line of lines) if (line.kind !== "marker") units++;
+    if (!this.#acknowledgement.begin(key, offset, units)) return 0;
+    const timestampMs = Number(message.timestamp);
+    let flows = 0;
+    for (const line of lines) {
+      if (line.kind === "marker") {
+        metrics.markers.inc({ event_type: line.eventType });
+        if (line.purgedEntries !== undefined) metrics.purgedEntries.inc(line.purgedEntries);
+        continue;
+      }
+      const position = line.position;
+      if (line.kind === "invalid") {
+        const letter = { topic, partition, offset, position, reason: line.reason, detail: line.detail };
+        this.#refuse("message is not a pmacct JSON record", { ...letter, value: line.bytes }, from);
+        continue;
+      }
+      const origin = { topic, partition, offset, position, timestampMs };
+      let document: EncodedDocument;
+      try {
+        document = encodeDocument(line.record, origin, this.#encodeOptions, line.text, line.bytes);
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        const letter = { topic, partition, offset, position, reason: ENCODE_ERROR, detail };
+        this.#refuse("pmacct record cannot be encoded", { ...letter, value: line.bytes ?? line.text }, from);
+        continue;
+      }
+      flows++;
+      this.#flowTimeChecks.check(document, line.record, origin, from.now);
+      const { index, id, source } = document;
+      this.#dispatch.add({
+        index,
+        id,
+        source,
+        topic,
+        partition,
+        partitionKey: key,
+        offset,
+        position,
+        generation,
+        original: line.bytes ?? line.text,
+      }, from.now);
+    }
+    return flows;
+  }
+
+  /** A line that cannot become a document: counted and logged as a decode error, and dead-lettered. */
+  #refuse(message: string, letter: DeadLetter, { key, generation }: TakenFrom): void {
+    const { reason, detail, topic, partition, offset, position } = letter;
+    this.deps.metrics.decodeErrors.inc({ reason });
+    this.deps.log.error(message, { reason, detail, topic, partition, offset, position });
+    this.#dispatch.deadLetter(letter, key, generation);
+  }
+
+  /** The last offset committed for a partition in this generation. */
+  committedOffset(topic: string, partition: number): number | undefined {
+    return this.#acknowledgement.committedOffset(topic, partition);
+  }
+
+  /**
+   * Called once a rebalance gave this member its new assignment. Acknowledgements of the old
+   * assignment no longer commit, and records buffered but not yet sent are dropped: Kafka
+   * delivers them again from the committed offset to whoever owns their partition now, under the
+   * same `_id`s. Requests already in flight finish (and overwrite the same `_id`s if re-sent).
+   */
+  newGeneration(): void {
+    this.#acknowledgement.newGeneration();
+    this.#dispatch.dropUnsent();
+  }
+
+  /**
+   * Commits what is acknowledged now; called when a rebalance starts, so the partitions given up
+   * carry the furthest safe offset to their next owner.
+   */
+  commitAcknowledged(): Promise<void> {
+    return this.#acknowledgement.commitReady();
+  }
+
+  /** Messages taken whose records are not all indexed or dead-lettered yet. */
+  unfinished(): number {
+    return this.#acknowledgement.unfinished();
+  }
+
+  /**
+   * Sends everything buffered and commits, within `timeoutMs`. Returns `false` if time ran out:
+   * requests still running are abandoned and their offsets stay uncommitted.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const finished = await this.#dispatch.drain(timeoutMs);
+    await this.#acknowledgement.commitLast();
+    this.stop();
+    return finished;
+  }
+
+  /** Stops the timer and aborts every send under way. */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#dispatch.stop();
+  }
+}
