@@ -45,6 +45,8 @@ export class Acknowledgement {
   #generation = 0;
   #committing: Promise<void> | undefined;
   #commitAgain = false;
+  /** The error of the commits failing now, logged once. */
+  #failing: string | undefined;
 
   constructor(private readonly deps: AcknowledgementDeps) {}
 
@@ -110,23 +112,26 @@ export class Acknowledgement {
       this.#commitAgain = true;
       return this.#committing;
     }
-    const offsets: CommitRequest[] = [];
-    for (const key of this.#tracker.keys()) {
-      const next = this.#tracker.committable(key);
-      if (next === undefined) continue;
-      const [topic, partition] = key.split("\u0000");
-      offsets.push({ topic, partition: Number(partition), offset: String(next) });
-    }
+    const offsets = this.#committable();
     if (offsets.length === 0) return Promise.resolve();
     const generation = this.#generation;
     this.#committing = this.deps.commit(offsets).then(() => {
+      if (this.#failing !== undefined) {
+        this.deps.log.info("offset commits go through again", { was: this.#failing });
+        this.#failing = undefined;
+      }
       if (generation !== this.#generation) return;
       for (const { topic, partition, offset } of offsets) {
         this.#tracker.markCommitted(partitionKey(topic, partition), Number(offset));
         this.deps.metrics.committed.set({ topic, partition: String(partition) }, Number(offset));
       }
     }, (error) => {
-      this.deps.log.warn("offset commit failed; will retry", { error: (error as Error).message });
+      // Retried at every tick (4 a second) while, say, the consumer rejoins: said once per cause.
+      const message = (error as Error).message;
+      this.deps.log.log(message === this.#failing ? "debug" : "warn", "offset commit failed; will retry", {
+        error: message,
+      });
+      this.#failing = message;
     }).finally(() => {
       this.#committing = undefined;
       if (this.#commitAgain) {
@@ -137,9 +142,27 @@ export class Acknowledgement {
     return this.#committing;
   }
 
-  /** Waits for a commit under way, then commits what is acknowledged now: the last step of a drain. */
-  async commitLast(): Promise<void> {
+  /** Every partition's safe offset that is not committed yet. */
+  #committable(): CommitRequest[] {
+    const offsets: CommitRequest[] = [];
+    for (const key of this.#tracker.keys()) {
+      const next = this.#tracker.committable(key);
+      if (next === undefined) continue;
+      const [topic, partition] = key.split("\u0000");
+      offsets.push({ topic, partition: Number(partition), offset: String(next) });
+    }
+    return offsets;
+  }
+
+  /**
+   * Waits for a commit under way, then commits what is acknowledged now: the last step of a drain.
+   * Says whether every safe offset is committed (`false`: a commit failed, say while the consumer
+   * was rejoining, and those records will be read again).
+   */
+  async commitLast(): Promise<boolean> {
     if (this.#committing) await this.#committing;
     await this.commitReady();
+    while (this.#committing) await this.#committing;
+    return this.#committable().length === 0;
   }
 }

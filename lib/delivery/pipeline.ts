@@ -245,14 +245,15 @@ export class Pipeline {
   }
 
   /**
-   * Sends everything buffered and commits, within `timeoutMs`. Returns `false` if time ran out:
-   * requests still running are abandoned and their offsets stay uncommitted.
+   * Sends everything buffered and commits, within `timeoutMs`. Returns `false` if time ran out
+   * (requests still running are abandoned and their offsets stay uncommitted) or the last commit
+   * failed: either way those records are read again, under the same ids.
    */
   async drain(timeoutMs: number): Promise<boolean> {
     const finished = await this.#dispatch.drain(timeoutMs);
-    await this.#acknowledgement.commitLast();
+    const committed = await this.#acknowledgement.commitLast();
     this.stop();
-    return finished;
+    return finished && committed;
   }
 
   /** Stops the timer and aborts every send under way. */

@@ -6,6 +6,9 @@
 import { formatDurationOrOff } from "../config/parse.ts";
 import type { EncodedDocument, Misdated, RecordOrigin } from "./document.ts";
 import { type FlowTimeWindow, isNameableDate } from "./flow_time.ts";
+
+/** An instant for a log line: ISO text, or the number itself where it is no date. */
+const instantText = (epochMs: number) => isNameableDate(epochMs) ? new Date(epochMs).toISOString() : String(epochMs);
 import { utcDay } from "../elastic/index_name.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
@@ -64,10 +67,8 @@ export class FlowTimeChecks {
       exporter,
       reason,
       field,
-      flow_time: isNameableDate(flowMs) ? new Date(flowMs).toISOString() : String(flowMs),
-      kafka_time: isNameableDate(origin.timestampMs)
-        ? new Date(origin.timestampMs).toISOString()
-        : String(origin.timestampMs),
+      flow_time: instantText(flowMs),
+      kafka_time: instantText(origin.timestampMs),
       max_age: formatDurationOrOff(window.maxAgeMs),
       max_ahead: formatDurationOrOff(window.maxAheadMs),
       topic: origin.topic,

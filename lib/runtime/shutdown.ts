@@ -43,7 +43,7 @@ export async function shutdown(parts: ShutdownParts, timeoutMs: number): Promise
     log.info("shutdown complete: everything buffered was indexed and committed", { took_ms: Date.now() - started });
     return 0;
   }
-  log.warn("shutdown timed out: unsent records were not committed and will be read again", {
+  log.warn("shutdown incomplete: records not indexed in time, or offsets not committed; they will be read again", {
     unfinished_messages: pipeline.unfinished(),
   });
   return 1;

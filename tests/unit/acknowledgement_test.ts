@@ -73,3 +73,24 @@ Deno.test("after a new generation, a late commit answer and old acknowledgements
   acks.acknowledge(key, "5", acks.generation);
   assert.equal(acks.unfinished(), 0);
 });
+
+Deno.test("a commit failing again and again is said once; a drain's last commit says whether it went through", async () => {
+  const { acks, commits, logged } = harness();
+  acks.begin(key, "3", 1);
+  acks.acknowledge(key, "3", acks.generation);
+  for (let i = 0; i < 3; i++) {
+    const attempt = acks.commitReady();
+    commits[i].answer(new Error("the consumer is not a member of its group (rejoining)"));
+    await attempt;
+  }
+  assert.equal(logged.filter((line) => line.includes("offset commit failed")).length, 1, logged.join("\n"));
+  const last = acks.commitLast();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  commits[3].answer(new Error("the consumer is not a member of its group (rejoining)"));
+  assert.equal(await last, false, "offset 4 is not committed: the drain did not finish");
+  const again = acks.commitLast();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  commits[4].answer();
+  assert.equal(await again, true);
+  assert.equal(acks.committedOffset("pmacct", 0), 4);
+});
