@@ -99,7 +99,7 @@ export const ELASTIC_VARIABLES: readonly Variable[] = [
     name: "ELASTIC_INDEX_TEMPLATE",
     default: "new-index-template.json",
     meaning:
-      'File with `{"mappings": {...}}`, installed as the composable index template for `<prefix>-*` and used to create each daily index.',
+      'File with `{"mappings": {...}}`, installed as the composable index template for `<prefix>-<digit>*` (the daily indices) and used to create each one.',
   },
   { name: "ELASTIC_INDEX_SHARDS", default: "1", meaning: "`number_of_shards` of new daily indices." },
   { name: "ELASTIC_INDEX_REPLICAS", default: "0", meaning: "`number_of_replicas` of new daily indices." },

@@ -36,6 +36,19 @@ export interface AcknowledgementDeps {
   metrics: Metrics;
 }
 
+/** `promise`, or nothing once `deadline` (epoch ms) has passed. */
+async function untilDeadline(promise: Promise<void>, deadline: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise((resolve) => timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The key of a partition in the offset tracker, shared by all its documents. */
 export const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -155,14 +168,15 @@ export class Acknowledgement {
   }
 
   /**
-   * Waits for a commit under way, then commits what is acknowledged now: the last step of a drain.
-   * Says whether every safe offset is committed (`false`: a commit failed, say while the consumer
-   * was rejoining, and those records will be read again).
+   * Waits for a commit under way, then commits what is acknowledged now: the last step of a drain,
+   * within `timeoutMs`. Says whether every safe offset is committed (`false`: a commit failed, say
+   * while the consumer was rejoining, or is still unanswered, and those records will be read again).
    */
-  async commitLast(): Promise<boolean> {
-    if (this.#committing) await this.#committing;
-    await this.commitReady();
-    while (this.#committing) await this.#committing;
-    return this.#committable().length === 0;
+  async commitLast(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.#committing) await untilDeadline(this.#committing, deadline);
+    await untilDeadline(this.commitReady(), deadline);
+    while (this.#committing && Date.now() < deadline) await untilDeadline(this.#committing, deadline);
+    return this.#committing === undefined && this.#committable().length === 0;
   }
 }

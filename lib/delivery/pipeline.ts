@@ -250,9 +250,11 @@ export class Pipeline {
    * failed: either way those records are read again, under the same ids.
    */
   async drain(timeoutMs: number): Promise<boolean> {
+    const started = Date.now();
     const finished = await this.#dispatch.drain(timeoutMs);
-    const committed = await this.#acknowledgement.commitLast();
+    // No more ticks: each would start another commit for the last one to wait for.
     this.stop();
+    const committed = await this.#acknowledgement.commitLast(Math.max(1000, timeoutMs - (Date.now() - started)));
     return finished && committed;
   }
 

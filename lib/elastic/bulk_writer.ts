@@ -105,8 +105,11 @@ export class BulkWriter<T extends BulkDocument> {
   async write(documents: T[], handlers: BulkOutcomeHandlers<T>, signal: AbortSignal): Promise<void> {
     let pending = documents;
     let attempt = 0;
-    /** Retries that spent the budget: those of refused credentials, blocks and missing indices do not. */
-    let spentRetries = 0;
+    /**
+     * Per document, the retries that spent its budget (refused credentials, blocks and missing
+     * indices spend none); kept only when there is a budget.
+     */
+    const spentRetries = new Map<T, number>();
     while (pending.length > 0) {
       if (signal.aborted) throw new Aborted();
       const failure = await this.#attempt(pending, handlers, signal);
@@ -131,13 +134,17 @@ export class BulkWriter<T extends BulkDocument> {
       // Refused credentials, blocks and missing indices are not the data's fault: they never
       // spend the budget, and documents held by them stay when the others are given up.
       const spent = "retry" in failure ? failure.spent : (failure.blocked || isAuthFailure(status)) ? [] : pending;
-      if (spent.length > 0 && this.#maxRetries !== undefined && spentRetries >= this.#maxRetries) {
-        await this.#giveUp(spent, handlers, status);
-        const givenUp = new Set(spent);
-        pending = pending.filter((doc) => !givenUp.has(doc));
-        if (pending.length === 0) return;
+      const maxRetries = this.#maxRetries;
+      if (spent.length > 0 && maxRetries !== undefined) {
+        const exhausted = spent.filter((doc) => (spentRetries.get(doc) ?? 0) >= maxRetries);
+        if (exhausted.length > 0) {
+          await this.#giveUp(exhausted, handlers, status);
+          const givenUp = new Set(exhausted);
+          pending = pending.filter((doc) => !givenUp.has(doc));
+          if (pending.length === 0) return;
+        }
+        for (const doc of spent) spentRetries.set(doc, (spentRetries.get(doc) ?? 0) + 1);
       }
-      if (spent.length > 0) spentRetries++;
       const delay = backoffDelay(attempt++, failure.blocked ? this.#blockBackoff : this.#backoff);
       this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
       const fields = { status, error: failure.error, documents: pending.length, attempt, retry_in_ms: delay };

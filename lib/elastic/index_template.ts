@@ -1,7 +1,7 @@
 /**
  * The mappings every daily index gets. The file keeps the original tool's format,
  * `{"mappings": {...}}`; the bridge installs it as a composable index template for
- * `<prefix>-*`, so an index gets the mappings whoever creates it (the bridge, a replay, a
+ * `<prefix>-0*` to `<prefix>-9*` (its daily indices, never another prefix's), so an index gets the mappings whoever creates it (the bridge, a replay, a
  * person), with the configured shards and replicas. The bridge also creates each daily index
  * with the same settings and mappings itself, for clusters that create nothing on their own.
  * Pure: the adapter sends what this builds.

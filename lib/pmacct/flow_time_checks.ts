@@ -6,12 +6,12 @@
 import { formatDurationOrOff } from "../config/parse.ts";
 import type { EncodedDocument, Misdated, RecordOrigin } from "./document.ts";
 import { type FlowTimeWindow, isNameableDate } from "./flow_time.ts";
-
-/** An instant for a log line: ISO text, or the number itself where it is no date. */
-const instantText = (epochMs: number) => isNameableDate(epochMs) ? new Date(epochMs).toISOString() : String(epochMs);
 import { utcDay } from "../elastic/index_name.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
+
+/** An instant for a log line: ISO text, or the number itself where it is no date. */
+const instantText = (epochMs: number) => isNameableDate(epochMs) ? new Date(epochMs).toISOString() : String(epochMs);
 import { OncePerPeriod } from "../runtime/once_per_period.ts";
 
 /** How often a misdated flow or one older than retention is logged, per exporter. */

@@ -35,7 +35,7 @@ Deno.test("one commit at a time: what becomes safe meanwhile is committed right 
   await first;
   assert.deepEqual(commits.map(offsetsOf), [["1"], ["2"]], "committed again once the first was answered");
   commits[1].answer();
-  await acks.commitLast();
+  await acks.commitLast(5000);
   assert.equal(acks.committedOffset("pmacct", 0), 2);
   const gauge = await metrics.registry.getSingleMetric("pmacct_bridge_kafka_committed_offset")!.get();
   assert.equal(gauge.values[0].value, 2);
@@ -84,13 +84,23 @@ Deno.test("a commit failing again and again is said once; a drain's last commit 
     await attempt;
   }
   assert.equal(logged.filter((line) => line.includes("offset commit failed")).length, 1, logged.join("\n"));
-  const last = acks.commitLast();
+  const last = acks.commitLast(5000);
   await new Promise((resolve) => setTimeout(resolve, 0));
   commits[3].answer(new Error("the consumer is not a member of its group (rejoining)"));
   assert.equal(await last, false, "offset 4 is not committed: the drain did not finish");
-  const again = acks.commitLast();
+  const again = acks.commitLast(5000);
   await new Promise((resolve) => setTimeout(resolve, 0));
   commits[4].answer();
   assert.equal(await again, true);
   assert.equal(acks.committedOffset("pmacct", 0), 4);
+});
+
+Deno.test("a drain's last commit gives up at its bound while Kafka does not answer", async () => {
+  const { acks, commits } = harness();
+  acks.begin(key, "0", 1);
+  acks.acknowledge(key, "0", acks.generation);
+  const started = Date.now();
+  assert.equal(await acks.commitLast(50), false);
+  assert.ok(Date.now() - started < 1000, "bounded");
+  commits[0].answer();
 });

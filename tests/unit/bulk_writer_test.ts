@@ -129,6 +129,29 @@ Deno.test("a retry budget dead-letters what is left, but never for refused crede
     new AbortController().signal,
   );
   assert.deepEqual([budget.outcome.rejected.length, budget.outcome.indexed.length], [0, 2]);
+
+  // The budget is each document's own: one held by a block keeps its retries while another spends
+  // its own on 429s.
+  const blockedAndBusy = scripted([
+    (ids) =>
+      ids.map((id) =>
+        id === "t:0:0:0" ? BLOCKED_ITEMS["index.blocks.write"] : { status: 429, error: { type: "es_rejected" } }
+      ),
+    (ids) =>
+      ids.map((id) =>
+        id === "t:0:0:0" ? BLOCKED_ITEMS["index.blocks.write"] : { status: 429, error: { type: "es_rejected" } }
+      ),
+    (ids) => ids.map(() => ({ status: 429, error: { type: "es_rejected" } })),
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const own = recorder();
+  await new BulkWriter(blockedAndBusy.transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 1 }).write(
+    docs(2),
+    own.handlers,
+    new AbortController().signal,
+  );
+  assert.deepEqual(own.outcome.rejected, [["t:0:1:0", "retry_budget_exhausted"]]);
+  assert.deepEqual(own.outcome.indexed, ["t:0:0:0"]);
 });
 
 Deno.test("413 halves the request; a lone document too large is rejected", async () => {
