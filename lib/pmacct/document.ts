@@ -171,16 +171,14 @@ function timestampOf(
       const flow = flowTime(record, options.timezone, origin.timestampMs);
       // No pmacct time: the Kafka time, or the clock where the message has none (a message format
       // before Kafka 0.10), which no window can refuse.
-      if (flow.field === KAFKA_TIMESTAMP) return { epochMs: referenceTime(origin.timestampMs, now()) };
-      const reason = misdated(flow.epochMs, origin.timestampMs, options.flowTimeWindow ?? NO_WINDOW, now());
+      const reference = referenceTime(origin.timestampMs, now);
+      if (flow.field === KAFKA_TIMESTAMP) return { epochMs: reference };
+      const reason = misdated(flow.epochMs, reference, options.flowTimeWindow ?? NO_WINDOW);
       if (reason === undefined) return { epochMs: flow.epochMs };
-      return {
-        epochMs: referenceTime(origin.timestampMs, now()),
-        misdated: { reason, field: flow.field, flowMs: flow.epochMs },
-      };
+      return { epochMs: reference, misdated: { reason, field: flow.field, flowMs: flow.epochMs } };
     }
     case "kafka":
-      return { epochMs: referenceTime(origin.timestampMs, now()) };
+      return { epochMs: referenceTime(origin.timestampMs, now) };
     case "ingest":
       return { epochMs: now() };
   }

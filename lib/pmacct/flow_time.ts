@@ -71,30 +71,27 @@ export function isNameableDate(epochMs: number): boolean {
 
 /**
  * The time a flow is checked against and filed under when its own is refused: its message's Kafka
- * time, or `nowMs` where that is no date (a producer that set none).
+ * time, or the clock where that is no date (a producer that set none); the clock is read only then.
  */
-export function referenceTime(kafkaMs: number, nowMs: number): number {
-  return isNameableDate(kafkaMs) && kafkaMs > 0 ? kafkaMs : nowMs;
+export function referenceTime(kafkaMs: number, now: () => number): number {
+  return isNameableDate(kafkaMs) && kafkaMs > 0 ? kafkaMs : now();
 }
 
 /**
- * Why `flowMs` may not file its flow, given the message's Kafka time `kafkaMs`; `undefined` when
- * it may.
+ * Why `flowMs` may not file its flow, given its {@linkcode referenceTime}; `undefined` when it may.
  *
  * @example
  * ```ts
  * const window = { maxAgeMs: 7 * 86_400_000, maxAheadMs: 3_600_000 };
- * misdated(Date.UTC(2000, 0, 1), Date.UTC(2026, 11, 1), window, 0); // "too_old"
+ * misdated(Date.UTC(2000, 0, 1), Date.UTC(2026, 11, 1), window); // "too_old"
  * ```
  */
 export function misdated(
   flowMs: number,
-  kafkaMs: number,
+  reference: number,
   window: FlowTimeWindow,
-  nowMs: number,
 ): MisdatedReason | undefined {
   if (!isNameableDate(flowMs)) return "beyond_dates";
-  const reference = referenceTime(kafkaMs, nowMs);
   if (window.maxAgeMs !== undefined && flowMs < reference - window.maxAgeMs) return "too_old";
   if (window.maxAheadMs !== undefined && flowMs > reference + window.maxAheadMs) return "too_far_ahead";
   return undefined;
