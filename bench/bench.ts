@@ -19,6 +19,7 @@ import { measurementTable, steadyTable, targets, topSelfTime } from "./report.ts
 import { defaultMaxBuffered } from "../lib/config/elastic.ts";
 import { type Measurement, runBridge, runKafkaFloor, runOriginal, runRawLoader, type Settings } from "./shippers.ts";
 import { runSteady, type SteadyResult } from "./steady.ts";
+import { pipelineMicrosPerRecord } from "./pipeline_alone.ts";
 
 function option(name: string, fallback: string): string {
   const given = Deno.args.find((arg) => arg.startsWith(`--${name}=`));
@@ -120,11 +121,20 @@ for (const [offset, value] of sample.entries()) {
   }
 }
 const encodeMicros = ((performance.now() - encodeStarted) * 1000) / sample.length;
+// The whole record path without Kafka or HTTP; the best of five, as noise only ever adds.
+const pipelineValues = Array.from({ length: 100_000 }, (_, i) => record(i));
+const pipelineRuns: number[] = [];
+for (let run = 0; run < 5; run++) pipelineRuns.push(await pipelineMicrosPerRecord(pipelineValues, settings.batchSize));
+const pipelineMicros = Math.min(...pipelineRuns);
 
 console.log(`settings: batch ${settings.batchSize}, ${settings.concurrency} requests in flight, 3 partitions`);
 for (const [lag, rows] of byLag) console.log("\n" + measurementTable(lag, rows));
 if (steady) console.log("\n" + steadyTable(steady));
-console.log(`\ndecode + encode alone: ${encodeMicros.toFixed(1)} µs/record (one core, no I/O)\n`);
+console.log(`\ndecode + encode alone: ${encodeMicros.toFixed(1)} µs/record (one core, no I/O)`);
+console.log(
+  `the record path alone (decode to acknowledged, no Kafka or HTTP): ${pipelineMicros.toFixed(1)} µs/record CPU, ` +
+    `best of ${pipelineRuns.map((micros) => micros.toFixed(1)).join(", ")}\n`,
+);
 for (const line of targets(byLag, steady)) console.log(line);
 if (profile) {
   const newest = [...Deno.readDirSync(profileDir)].filter((entry) => entry.name.endsWith(".cpuprofile"))

@@ -279,13 +279,15 @@ export class BulkWriter<T extends BulkDocument> {
     let auth = false;
     let blocked = false;
     const rejections: Promise<void>[] = [];
+    /** Documents indexed per status, counted once per request rather than once per document. */
+    const indexedByStatus = new Map<number, number>();
     for (let i = 0; i < sent.length; i++) {
       const item = items[i];
       const outcome = classifyStatus(item.status, item.error?.type);
       if (item.error?.type === INDEX_NOT_FOUND) this.#indices?.forget(sent[i].index);
       if (outcome === "indexed") {
         indexed.push(sent[i]);
-        this.metrics.indexed.inc({ status: String(item.status) });
+        indexedByStatus.set(item.status, (indexedByStatus.get(item.status) ?? 0) + 1);
       } else if (outcome === "retry") {
         retry.push(sent[i]);
         const block = isClusterBlock(item.error?.type);
@@ -307,6 +309,7 @@ export class BulkWriter<T extends BulkDocument> {
         rejections.push(handlers.rejected(sent[i], item));
       }
     }
+    for (const [status, count] of indexedByStatus) this.metrics.indexed.inc({ status: String(status) }, count);
     if (indexed.length > 0) handlers.indexed(indexed);
     await Promise.all(rejections);
     return { retry, spent, status, error, auth, blocked };

@@ -19,6 +19,14 @@ Deno.test("the body is an action line and the source per document, in UTF-8", ()
   );
 });
 
+Deno.test("an id that needs escaping is written as JSON writes it, and the rest of the body is unharmed", () => {
+  const ids = ['a"b', "a\\b", "tab\there", "zürich:0:1:0", "plain:0:1:0", ""];
+  const documents = ids.map((id) => ({ index: "sflow-2026-11-24", id, source: '{"bytes":1}' }));
+  const lines = decoder.decode(bulkBody(documents)).split("\n");
+  assert.deepEqual(lines.filter((_, i) => i % 2 === 0 && i < 12).map((line) => JSON.parse(line).index._id), ids);
+  assert.deepEqual(lines.filter((_, i) => i % 2 === 1).map((line) => JSON.parse(line)), ids.map(() => ({ bytes: 1 })));
+});
+
 Deno.test("a body larger than its first estimate grows and loses nothing", () => {
   const documents = Array.from({ length: 5 }, (_, i) => ({
     index: "sflow-2026-11-24",

@@ -327,3 +327,16 @@ Deno.test("a whole request or index creation a cluster block refuses is retried 
     undefined,
   ]);
 });
+
+Deno.test("indexed documents are counted by the status Elasticsearch answered, created and overwritten apart", async () => {
+  const { transport } = scripted([() => [{ status: 201 }, { status: 200 }, { status: 201 }, { status: 400 }]]);
+  const metrics = createMetrics();
+  const { handlers } = recorder();
+  await new BulkWriter(transport, quiet(), metrics, { backoff: FAST }).write(
+    docs(4),
+    handlers,
+    new AbortController().signal,
+  );
+  const counted = (await metrics.indexed.get()).values.map(({ labels, value }) => [labels.status, value]);
+  assert.deepEqual(counted.sort(), [["200", 1], ["201", 2]]);
+});

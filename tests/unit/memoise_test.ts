@@ -16,3 +16,22 @@ Deno.test("a memo computes each key once, holds at most its limit, and never rem
   square(0);
   assert.deepEqual(computed.slice(-2), [0, 0]);
 });
+
+Deno.test("the last key is answered without a look-up, and never with another key's result", () => {
+  const computed: string[] = [];
+  const upper = memoise((text: string) => {
+    computed.push(text);
+    return text.toUpperCase();
+  }, 1);
+  // Equal text built twice is the same key; a limit of one clears the memo on every new key.
+  assert.deepEqual([upper("ab"), upper("a" + "b"), upper("cd"), upper("ab"), upper("ab")], [
+    "AB",
+    "AB",
+    "CD",
+    "AB",
+    "AB",
+  ]);
+  assert.deepEqual(computed, ["ab", "cd", "ab"]);
+  const half = memoise((n: number) => n / 2, 10);
+  assert.deepEqual([half(NaN), half(NaN), half(4)].map(String), ["NaN", "NaN", "2"]);
+});

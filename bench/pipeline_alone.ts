@@ -1,0 +1,83 @@
+/**
+ * The bridge's own record path in one process, without Kafka, Elasticsearch or the network:
+ * fetched-batch-sized runs of messages (kafkajs' shape, `Buffer` values) through
+ * {@linkcode Pipeline} as the consumer drives it, `_bulk` bodies written and answered by a
+ * transport that accepts every document, offsets acknowledged and committed. What is left of a
+ * drain's CPU once kafkajs, the HTTP client and the servers are taken out, measured from
+ * `process.cpuUsage()` (every thread, so the garbage collector's helpers too). Far less noisy than
+ * a drain on a shared 2-core machine, so small changes to the record path show in it.
+ */
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import { type BulkItemResult, BulkWriter } from "../lib/elastic/bulk_writer.ts";
+import { defaultMaxBuffered } from "../lib/config/elastic.ts";
+import { Logger } from "../lib/runtime/log.ts";
+import { createMetrics } from "../lib/runtime/metrics.ts";
+import { type PendingDocument, Pipeline, type SourceMessage } from "../lib/delivery/pipeline.ts";
+
+/** Messages per `ingest` call: about what one 256 KiB fetch of a partition holds. */
+const MESSAGES_PER_FETCH = 450;
+const PARTITIONS = 3;
+
+/** CPU µs per record of `values` through the pipeline (one warm-up pass first, not counted). */
+export async function pipelineMicrosPerRecord(values: readonly string[], batchSize: number): Promise<number> {
+  const messages = values.map((value, i): SourceMessage => ({
+    offset: String(Math.floor(i / PARTITIONS)),
+    timestamp: "1795547400000",
+    value: Buffer.from(value),
+  }));
+  await drain(messages, batchSize, "warm-up");
+  const before = process.cpuUsage();
+  await drain(messages, batchSize, "measured");
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / messages.length;
+}
+
+async function drain(messages: SourceMessage[], batchSize: number, topic: string): Promise<void> {
+  const log = new Logger("error", () => {});
+  const metrics = createMetrics();
+  const answer = (count: number) => Array.from({ length: count }, (): BulkItemResult => ({ status: 201 }));
+  let indexed = 0;
+  const transport = async (body: Uint8Array): Promise<BulkItemResult[]> => {
+    // One document is two lines; the answer comes after a turn of the event loop, as a response does.
+    let lines = 0;
+    for (let at = body.indexOf(0x0a); at >= 0; at = body.indexOf(0x0a, at + 1)) lines++;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    indexed += lines / 2;
+    return answer(lines / 2);
+  };
+  const pipeline = new Pipeline({
+    indexPrefix: "bench",
+    timezone: "UTC",
+    timestampSource: "flow",
+    maxBatch: batchSize,
+    maxWaitMs: 1000,
+    maxBuffered: defaultMaxBuffered(batchSize),
+    concurrency: 2,
+  }, {
+    writer: new BulkWriter<PendingDocument>(transport, log, metrics),
+    deadLetters: { send: () => Promise.resolve() },
+    commit: () => Promise.resolve(),
+    elasticHealth: () => {},
+    log,
+    metrics,
+  });
+  pipeline.identifySource("Zm9vYmFyYmF6cXV4cXV1eA");
+  pipeline.start();
+  const byPartition = Array.from(
+    { length: PARTITIONS },
+    (_, partition) => messages.filter((_, i) => i % PARTITIONS === partition),
+  );
+  for (let from = 0; from < byPartition[0].length; from += MESSAGES_PER_FETCH) {
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      const fetched = byPartition[partition].slice(from, from + MESSAGES_PER_FETCH);
+      let taken = pipeline.ingest(topic, partition, fetched);
+      while (taken < fetched.length) {
+        await pipeline.whenRoom(1000);
+        taken += pipeline.ingest(topic, partition, fetched.slice(taken));
+      }
+    }
+  }
+  await pipeline.drain(60_000);
+  if (indexed !== messages.length) throw new Error(`pipeline alone indexed ${indexed} of ${messages.length}`);
+}
