@@ -44,10 +44,27 @@ export class FakeConsumer {
     return Promise.resolve();
   }
 
-  run(): Promise<void> {
+  /** The `eachBatch` the bridge handed to `run`. */
+  eachBatch: ((payload: Record<string, unknown>) => Promise<void>) | undefined;
+
+  run(config: { eachBatch?: (payload: Record<string, unknown>) => Promise<void> } = {}): Promise<void> {
     this.calls.push("run");
     this.running = true;
+    this.eachBatch = config.eachBatch;
     return Promise.resolve();
+  }
+
+  /** Hands the bridge one fetched batch of `topic`'s `partition`, as kafkajs' runner does. */
+  deliver(topic: string, partition: number, offsets: string[]): Promise<void> {
+    const messages = offsets.map((offset) => ({ offset, timestamp: "0", value: new Uint8Array([0x7b, 0x7d]) }));
+    return this.eachBatch!({
+      batch: { topic, partition, messages, highWatermark: String(Number(offsets.at(-1) ?? "0") + 1) },
+      resolveOffset: (offset: string) => this.calls.push(`resolve ${offset}`),
+      heartbeat: () => Promise.resolve(),
+      pause: () => this.calls.push(`pause ${topic}:${partition}`),
+      isRunning: () => this.running,
+      isStale: () => false,
+    });
   }
 
   /** kafkajs throws a `KafkaJSNonRetriableError` when its consumer is not running. */
@@ -57,6 +74,7 @@ export class FakeConsumer {
   }
 
   resume(): void {
+    this.calls.push("resume");
     if (!this.running) throw new Error("Consumer group was not initialized, consumer#run must be called first");
   }
 

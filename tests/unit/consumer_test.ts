@@ -42,12 +42,11 @@ async function until(what: string, condition: () => boolean): Promise<void> {
 }
 
 /** `connect`: what each fake consumer's connect does (resolves at once by default). */
-function harness(connect?: () => Promise<void>) {
+function harness(connect?: () => Promise<void>, pipeline = fakePipeline()) {
   const consumers: FakeConsumer[] = [];
   const lines: string[] = [];
   const log = new Logger("debug", (line) => lines.push(line));
   const health = new Health(log, { ...KAFKA_CHECKS });
-  const pipeline = fakePipeline();
   const source = new KafkaSource({
     config,
     newConsumer: () => {
@@ -189,4 +188,35 @@ Deno.test("SIGTERM while joined: fetching is paused, the consumer stays to commi
   assert.equal(await shutdown(parts, 1000), 0);
   assert.ok(commitDuringDrain);
   assert.deepEqual(latest().calls.slice(-2), ["pause", "disconnect"]);
+});
+
+Deno.test("once shutdown began, a partition paused for a full buffer stays paused when room comes", async () => {
+  let room = false;
+  const roomListeners: Array<() => void> = [];
+  const pipeline = {
+    ...fakePipeline(),
+    ingest: (_topic: string, _partition: number, messages: readonly unknown[]) => room ? messages.length : 0,
+    whenRoom: () => Promise.resolve(room),
+    onRoom: (listener: () => void) => void roomListeners.push(listener),
+    get hasRoom() {
+      return room;
+    },
+  };
+  const { latest, source } = harness(undefined, pipeline);
+  source.start();
+  await until("the consumer to run", () => latest()?.running);
+  latest().join("pmacct");
+  // The buffer is full: the batch is not taken, and its partition is paused.
+  await latest().deliver("pmacct", 0, ["7", "8"]);
+  assert.ok(latest().calls.includes("pause pmacct:0"));
+  assert.ok(!latest().calls.some((call) => call.startsWith("resolve")));
+  source.stopFetching();
+  room = true;
+  assert.equal(roomListeners.length, 1);
+  for (const listener of roomListeners) listener();
+  assert.ok(!latest().calls.includes("resume"), "a paused partition resumed during shutdown");
+  // A batch kafkajs still hands over is not taken either.
+  await latest().deliver("pmacct", 1, ["3"]);
+  assert.ok(!latest().calls.some((call) => call.startsWith("resolve")));
+  await source.stop();
 });
