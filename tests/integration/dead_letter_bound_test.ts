@@ -10,9 +10,11 @@ import { Buffer } from "node:buffer";
 import { type Admin, ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import {
   allIds,
+  committedOffset,
   integrationTest,
   KAFKA,
   readiness,
+  recordOfNow,
   startBridge,
   uniqueName,
   waitFor,
@@ -24,12 +26,6 @@ const POISON_MESSAGES = 2000;
 const LINES_PER_MESSAGE = 10;
 /** 20,000 invalid lines of 4 KB: 80 MB of poison, 20 times the bound. */
 const POISON_LINE_BYTES = 4096;
-
-/** A pmacct record of now (so its day is today's index). */
-function record(n: number): string {
-  const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
-  return JSON.stringify({ bytes: n, packets: 1, stamp_inserted: stamp });
-}
 
 /** Ten invalid lines of random text (so that nothing on the way compresses them away). */
 function poisonMessage(): string {
@@ -43,11 +39,6 @@ function poisonMessage(): string {
 async function rss(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-async function committedOffset(admin: Admin, group: string, topic: string): Promise<number> {
-  const [{ partitions }] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  return Number(partitions[0].offset);
 }
 
 async function setMaxMessageBytes(admin: Admin, topic: string, bytes: number): Promise<void> {
@@ -80,7 +71,7 @@ integrationTest(
           { topic: deadLetterTopic, numPartitions: 1, configEntries: [{ name: "max.message.bytes", value: "64" }] },
         ],
       });
-      await producer.send({ topic, messages: Array.from({ length: 100 }, (_, n) => ({ value: record(n) })) });
+      await producer.send({ topic, messages: Array.from({ length: 100 }, (_, n) => ({ value: recordOfNow(n) })) });
       return await startBridge({
         KAFKA_TOPIC: topic,
         KAFKA_CONSUMER_GROUP_ID: name,
@@ -107,7 +98,10 @@ integrationTest(
       for (let sent = 0; sent < POISON_MESSAGES; sent += 20) {
         await producer.send({ topic, messages: Array.from({ length: 20 }, () => ({ value: poison })) });
       }
-      await producer.send({ topic, messages: Array.from({ length: 100 }, (_, n) => ({ value: record(100 + n) })) });
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 100 }, (_, n) => ({ value: recordOfNow(100 + n) })),
+      });
 
       const problem = await waitFor("/readyz to name the refusing dead-letter topic", async () => {
         const { status, checks, problems } = await readiness(bridge);

@@ -11,7 +11,7 @@ import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.t
 import { Logger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
 import { type PendingDocument, Pipeline } from "../../lib/delivery/pipeline.ts";
-import { allIds, ELASTIC, integrationTest, KAFKA, uniqueName, waitFor } from "../support/stack.ts";
+import { allIds, committedOffset, ELASTIC, integrationTest, KAFKA, uniqueName, waitFor } from "../support/stack.ts";
 
 const MESSAGES = 40;
 const RECORDS_PER_MESSAGE = 3;
@@ -97,10 +97,10 @@ integrationTest(
           await heartbeat();
         },
       });
-      await waitFor(`the group's offset at ${MESSAGES}`, async () => {
-        const [{ partitions }] = await admin.fetchOffsets({ groupId: name, topics: [name] });
-        return Number(partitions[0].offset) === MESSAGES;
-      });
+      await waitFor(
+        `the group's offset at ${MESSAGES}`,
+        async () => (await committedOffset(admin, name, name)) === MESSAGES,
+      );
       assert.equal(joins, 1, "one generation: the batch came again without a rebalance");
       assert.deepEqual(batchesFrom.slice(0, 2), ["0", "0"], "kafkajs fetched the failed batch again");
       const total = MESSAGES * RECORDS_PER_MESSAGE;

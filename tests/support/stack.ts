@@ -445,6 +445,18 @@ function withTestAdmin<T>(broker: string, use: (admin: Admin) => Promise<T>): Pr
   return withAdmin(new Kafka({ clientId: "test-check", brokers: [broker], logLevel: logLevel.NOTHING }), use);
 }
 
+/** The offset `group` committed on a partition of `topic` (-1 while it has committed none). */
+export async function committedOffset(admin: Admin, group: string, topic: string, partition = 0): Promise<number> {
+  const [{ partitions }] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return Number(partitions.find((at) => at.partition === partition)?.offset ?? -1);
+}
+
+/** A small pmacct record stamped now, so that its day is today's index. */
+export function recordOfNow(bytes: number): string {
+  const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
+  return JSON.stringify({ bytes, packets: 1, stamp_inserted: stamp });
+}
+
 /** The group's lag as Kafka itself sees it: end offsets minus the group's committed offsets. */
 export function groupLag(topic: string, group: string, broker = KAFKA): Promise<number> {
   return withTestAdmin(broker, async (admin) => {
