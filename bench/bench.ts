@@ -13,13 +13,14 @@ import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { decodeMessage } from "../lib/pmacct/decode.ts";
 import { withAdmin } from "../lib/kafka/client.ts";
 import { encodeDocument } from "../lib/pmacct/document.ts";
-import { FIXTURES, REPO_ROOT } from "../tests/support/fixtures.ts";
+import { REPO_ROOT } from "../tests/support/fixtures.ts";
 import { elastic, KAFKA, uniqueName } from "../tests/support/stack.ts";
 import { measurementTable, steadyTable, targets, topSelfTime } from "./report.ts";
 import { defaultMaxBuffered } from "../lib/config/elastic.ts";
 import { type Measurement, runBridge, runKafkaFloor, runOriginal, runRawLoader, type Settings } from "./shippers.ts";
 import { runSteady, type SteadyResult } from "./steady.ts";
 import { pipelineMicrosPerRecord } from "./pipeline_alone.ts";
+import { benchRecord } from "./records.ts";
 
 function option(name: string, fallback: string): string {
   const given = Deno.args.find((arg) => arg.startsWith(`--${name}=`));
@@ -43,17 +44,6 @@ const settings: Settings = {
 
 const install = await new Deno.Command("bash", { args: [`${REPO_ROOT}bench/install.sh`] }).output();
 if (!install.success) throw new Error(`bench/install.sh failed: ${new TextDecoder().decode(install.stderr)}`);
-
-/** pmacct records shaped like Debian nfacctd's output, varied so documents differ. */
-const samples = Deno.readTextFileSync(`${FIXTURES}/debian-pmacct-1.7.7/nfacctd-softflowd-v9-utc.json`)
-  .split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
-function record(i: number): string {
-  const value = { ...samples[i % samples.length] };
-  value.port_src = 1024 + (i % 60_000);
-  value.bytes = 40 + (i % 1500);
-  value.packets = 1 + (i % 7);
-  return JSON.stringify(value);
-}
 
 const kafka = new Kafka({ clientId: "bench", brokers: [KAFKA], logLevel: logLevel.NOTHING });
 
@@ -79,7 +69,7 @@ const profileDir = `${REPO_ROOT}.stack/profiles`;
 const byLag = new Map<number, Measurement[]>();
 for (const lag of lags) {
   const topic = uniqueName(`bench-${lag}`);
-  const values = Array.from({ length: lag }, (_, i) => record(i));
+  const values = Array.from({ length: lag }, (_, i) => benchRecord(i));
   console.log(`producing ${lag} pmacct records into ${topic}`);
   await produce(topic, values);
   const flags = profile && lag === Math.max(...lags) ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
@@ -101,14 +91,14 @@ let steady: SteadyResult | undefined;
 if (steadySeconds > 0) {
   const topic = uniqueName("bench-steady");
   console.log(`steady: ${rate} records/s for ${steadySeconds} s into ${topic}`);
-  steady = await runSteady(topic, record, rate, steadySeconds);
+  steady = await runSteady(topic, benchRecord, rate, steadySeconds);
   console.log(steadyTable(steady) + "\n");
   await dropTopic(topic);
 }
 
 // The bridge's own work per record, without I/O: decode the message, normalise, serialise.
 const encoder = new TextEncoder();
-const sample = Array.from({ length: 200_000 }, (_, i) => encoder.encode(record(i)));
+const sample = Array.from({ length: 200_000 }, (_, i) => encoder.encode(benchRecord(i)));
 const encodeStarted = performance.now();
 for (const [offset, value] of sample.entries()) {
   for (const line of decodeMessage(value)) {
@@ -122,7 +112,7 @@ for (const [offset, value] of sample.entries()) {
 }
 const encodeMicros = ((performance.now() - encodeStarted) * 1000) / sample.length;
 // The whole record path without Kafka or HTTP; the best of five, as noise only ever adds.
-const pipelineValues = Array.from({ length: 100_000 }, (_, i) => record(i));
+const pipelineValues = Array.from({ length: 100_000 }, (_, i) => benchRecord(i));
 const pipelineRuns: number[] = [];
 for (let run = 0; run < 5; run++) pipelineRuns.push(await pipelineMicrosPerRecord(pipelineValues, settings.batchSize));
 const pipelineMicros = Math.min(...pipelineRuns);

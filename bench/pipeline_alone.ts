@@ -6,6 +6,10 @@
  * drain's CPU once kafkajs, the HTTP client and the servers are taken out, measured from
  * `process.cpuUsage()` (every thread, so the garbage collector's helpers too). Far less noisy than
  * a drain on a shared 2-core machine, so small changes to the record path show in it.
+ *
+ * `deno task bench` runs it after the servers; alone, with no server needed:
+ * `scripts/deno run -A --v8-flags=--max-semi-space-size=16 bench/pipeline_alone.ts [--records=100000] [--runs=10]`
+ * prints each run and the best and median (compare two versions by alternating them).
  */
 import { Buffer } from "node:buffer";
 import process from "node:process";
@@ -14,6 +18,7 @@ import { defaultMaxBuffered } from "../lib/config/elastic.ts";
 import { Logger } from "../lib/runtime/log.ts";
 import { createMetrics } from "../lib/runtime/metrics.ts";
 import { type PendingDocument, Pipeline, type SourceMessage } from "../lib/delivery/pipeline.ts";
+import { benchRecord } from "./records.ts";
 
 /** Messages per `ingest` call: about what one 256 KiB fetch of a partition holds. */
 const MESSAGES_PER_FETCH = 450;
@@ -80,4 +85,15 @@ async function drain(messages: SourceMessage[], batchSize: number, topic: string
   }
   await pipeline.drain(60_000);
   if (indexed !== messages.length) throw new Error(`pipeline alone indexed ${indexed} of ${messages.length}`);
+}
+
+if (import.meta.main) {
+  const option = (name: string, fallback: number) =>
+    Number(Deno.args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
+  const values = Array.from({ length: option("records", 100_000) }, (_, i) => benchRecord(i));
+  const runs: number[] = [];
+  for (let run = 0; run < option("runs", 10); run++) runs.push(await pipelineMicrosPerRecord(values, 1000));
+  const sorted = [...runs].sort((a, b) => a - b);
+  console.log(`record path alone, µs/record CPU: ${runs.map((micros) => micros.toFixed(2)).join(" ")}`);
+  console.log(`best ${sorted[0].toFixed(2)}, median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}`);
 }

@@ -66,8 +66,8 @@ export class BodyWriter {
   }
 
   /**
-   * Appends a string as a JSON string. An id or an index name needs no escaping, so it is copied
-   * between quotes as it is checked, without a `JSON.stringify` copy of each.
+   * Appends a string as a JSON string. A document's id (cluster id, topic, numbers) needs no
+   * escaping, so it is copied between quotes as it is checked, without a `JSON.stringify` copy.
    */
   jsonString(text: string): void {
     this.#reserve(text.length + 2);

@@ -27,7 +27,8 @@ export function createDeadLetterProducer(kafka: Kafka): Producer {
 export const DEAD_LETTER_CONCURRENCY = 4;
 
 /** Why Kafka refused a dead letter: the `reason` label of `pmacct_bridge_dead_letter_write_failures_total`. */
-export type DeadLetterFailure = "message_too_large" | "not_authorized" | "topic_missing" | "kafka_error";
+export const DEAD_LETTER_FAILURES = ["message_too_large", "not_authorized", "topic_missing", "kafka_error"] as const;
+export type DeadLetterFailure = (typeof DEAD_LETTER_FAILURES)[number];
 
 /** What a refused dead letter means, in the words `/readyz` and the log show. */
 export function describeDeadLetterFailure(
@@ -124,7 +125,10 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     private readonly metrics: Metrics,
     private readonly health: Health,
     private readonly concurrency = DEAD_LETTER_CONCURRENCY,
-  ) {}
+  ) {
+    // Every reason's series exists from the start, so an alert's `increase()` sees the first refusal.
+    for (const reason of DEAD_LETTER_FAILURES) metrics.deadLetterWriteFailures.inc({ reason }, 0);
+  }
 
   async send(letter: DeadLetter, signal: AbortSignal): Promise<void> {
     const topic = this.routes.get(letter.topic);

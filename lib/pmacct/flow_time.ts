@@ -58,7 +58,8 @@ export interface FlowTimeWindow {
 }
 
 /** Why a flow's own time was not used: outside the window, or outside what a daily index can name. */
-export type MisdatedReason = "too_old" | "too_far_ahead" | "beyond_dates";
+export const MISDATED_REASONS = ["too_old", "too_far_ahead", "beyond_dates"] as const;
+export type MisdatedReason = (typeof MISDATED_REASONS)[number];
 
 /** The instants a daily index can name: years 0000 to 9999 (a four-digit year in its name). */
 const FIRST_DATE_MS = -62_167_219_200_000;

@@ -5,7 +5,7 @@
  */
 import { formatDurationOrOff } from "../config/parse.ts";
 import type { EncodedDocument, Misdated, RecordOrigin } from "./document.ts";
-import { type FlowTimeWindow, isNameableDate } from "./flow_time.ts";
+import { type FlowTimeWindow, isNameableDate, MISDATED_REASONS } from "./flow_time.ts";
 import { utcDay } from "../elastic/index_name.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
@@ -32,7 +32,10 @@ export class FlowTimeChecks {
   constructor(
     private readonly options: FlowTimeCheckOptions,
     private readonly deps: { log: Logger; metrics: Metrics },
-  ) {}
+  ) {
+    // Every reason's series exists from the start, so an alert's `increase()` sees its first flow.
+    for (const reason of MISDATED_REASONS) deps.metrics.flowTimeRefused.inc({ reason }, 0);
+  }
 
   /** Counts and logs a flow filed under its Kafka time, or into a day retention deletes. */
   check(document: EncodedDocument, record: Record<string, unknown>, origin: RecordOrigin, now: number): void {

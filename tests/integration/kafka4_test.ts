@@ -9,6 +9,7 @@ import { ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import { assertIndexedTotals, expectedTotals, totalCount } from "../support/live_traffic.ts";
 import {
   integrationTest,
+  KAFKA4,
   readiness,
   readTopic,
   replaySyntheticTraffic,
@@ -19,17 +20,16 @@ import {
   waitReady,
 } from "../support/stack.ts";
 
-const BROKER = "127.0.0.1:9192";
 const SOURCE_MAX_MESSAGE_BYTES = 3_145_728;
 
 integrationTest(
   "Kafka 4.1.1 without topic auto-creation: the bridge waits for the topic, then indexes every record",
   async () => {
     await stack("up", "kafka4");
-    const admin = new Kafka({ clientId: "kafka4-test", brokers: [BROKER], logLevel: logLevel.NOTHING }).admin();
+    const admin = new Kafka({ clientId: "kafka4-test", brokers: [KAFKA4], logLevel: logLevel.NOTHING }).admin();
     const topic = uniqueName("kafka4");
     const bridge = await startBridge({
-      KAFKA_BOOTSTRAP_SERVERS: BROKER,
+      KAFKA_BOOTSTRAP_SERVERS: KAFKA4,
       KAFKA_TOPIC: topic,
       KAFKA_CONSUMER_GROUP_ID: topic,
       ELASTIC_INDEX_PREFIX: topic,
@@ -56,16 +56,16 @@ integrationTest(
         topic,
         "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start",
         undefined,
-        BROKER,
+        KAFKA4,
       );
-      const expected = await expectedTotals(topic, topic, BROKER);
+      const expected = await expectedTotals(topic, topic, KAFKA4);
       assert.ok(totalCount(expected) >= 5000, `pmacct produced only ${totalCount(expected)} records`);
 
       await waitReady(bridge, 60_000);
       await assertIndexedTotals(bridge, topic, expected);
 
       const deadLetterTopic = `${topic}-dlq`;
-      assert.equal((await readTopic(deadLetterTopic, BROKER)).length, 0, "dead-letter topic");
+      assert.equal((await readTopic(deadLetterTopic, KAFKA4)).length, 0, "dead-letter topic");
       const described = await admin.describeConfigs({
         includeSynonyms: false,
         resources: [{ type: ConfigResourceTypes.TOPIC, name: deadLetterTopic, configNames: ["max.message.bytes"] }],

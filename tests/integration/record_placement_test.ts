@@ -18,6 +18,7 @@ import {
   indexedDocuments,
   integrationTest,
   KAFKA,
+  KAFKA4,
   kafkaClusterId,
   logLines,
   MAIN_ELASTIC,
@@ -31,7 +32,6 @@ import {
   waitReady,
 } from "../support/stack.ts";
 
-const KAFKA4 = "127.0.0.1:9192";
 const AGGREGATE = "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start, timestamp_end";
 
 /** The documents of `prefix`'s own daily indices (not of a longer prefix that starts with it), per day. */

@@ -12,6 +12,8 @@ import { type IndexedDocument, SearchTarget } from "./search_target.ts";
 export type { IndexedDocument } from "./search_target.ts";
 
 export const KAFKA = "127.0.0.1:9092";
+/** The stack's Kafka 4.1.1 (`stack.sh up kafka4`): KRaft, `auto.create.topics.enable=false`. */
+export const KAFKA4 = "127.0.0.1:9192";
 export const ELASTIC = "http://127.0.0.1:9200";
 /** The main Elasticsearch through its client (the benchmark's set-up). */
 export const elastic = new Client({ node: ELASTIC });
