@@ -9,7 +9,7 @@ import { helpText, parseCommand, UsageError } from "./lib/cli/command.ts";
 import { versionText } from "./lib/cli/version.ts";
 import { ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config/mod.ts";
 import { LogOnlyDeadLetterSink } from "./lib/delivery/dead_letters.ts";
-import { connectSearch } from "./lib/elastic/connect.ts";
+import { connectSearch, PIPELINE_CHECK } from "./lib/elastic/connect.ts";
 import { INDEX_CHECK, IndexCreator } from "./lib/elastic/indices.ts";
 import { startRetention } from "./lib/elastic/retention.ts";
 import type { SearchService } from "./lib/elastic/service.ts";
@@ -61,14 +61,20 @@ if (command === "check") {
   console.log(text);
   Deno.exit(status);
 }
-const { config, mappings } = settings;
+const { config, templateFile } = settings;
 const log = new Logger(config.logLevel, console.error, config.logFormat);
 log.mask(secretValues(config));
 log.info("pmacct-kafka-elastic starting", { config: describeConfig(config) });
 for (const warning of config.warnings) log.warn(warning);
 
 const metrics = createMetrics();
-const health = new Health(log, { ...KAFKA_CHECKS, ...ELASTIC_CHECKS, index_template: false, [INDEX_CHECK]: true });
+const health = new Health(log, {
+  ...KAFKA_CHECKS,
+  ...ELASTIC_CHECKS,
+  index_template: false,
+  [INDEX_CHECK]: true,
+  ...(config.elastic.pipeline === undefined ? {} : { [PIPELINE_CHECK]: false }),
+});
 const elasticStatus = new ElasticStatus(health, metrics, config.elastic.nodes);
 const server = serveHttp(
   config.prometheusPort,
@@ -95,6 +101,8 @@ const pipeline = new Pipeline({
   indexPrefix: config.elastic.indexPrefix,
   timezone: config.pmacctTimezone,
   timestampSource: config.timestampSource,
+  fieldNames: config.elastic.fieldNames,
+  communityId: config.elastic.communityId,
   flowTimeWindow: config.flowTimeWindow,
   retentionDays: config.elastic.retentionDays,
   maxBatch: config.elastic.maxSamplesPerSend,
@@ -131,7 +139,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const [connected, kafkaClusterId] = await Promise.all([
-  connectSearch({ config: config.elastic, pem: settings.elasticTls, mappings, health, status: elasticStatus, log })
+  connectSearch({ config: config.elastic, pem: settings.elasticTls, templateFile, health, status: elasticStatus, log })
     .catch(exitOnConfigError),
   waitForTopic(kafka, config.kafka, health, () => stopping),
 ]);

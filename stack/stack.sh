@@ -175,9 +175,20 @@ make_certs() {
   say "certificates made in $CERT_DIR"
 }
 
+# The tests' reference implementations from PyPI, in a venv of Debian's python3: the Community ID
+# spec's own (`communityid`), whose values the bridge's must equal.
+install_python_references() {
+  local venv=$STACK_DIR/python
+  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/python" -c 'import communityid' 2>/dev/null && return 0
+  say "installing communityid from PyPI into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check communityid==1.5.0
+}
+
 install() {
   mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$DATA_DIR"
-  apt_install pmacct kcat curl unzip openssl prometheus
+  apt_install pmacct kcat curl unzip openssl prometheus python3-venv
+  install_python_references
   # The original Python tool's packages: the benchmark's baseline and the in-place replacement tests.
   bash "$ROOT/bench/install.sh"
   find_java_home 17 23 >/dev/null || apt_install openjdk-17-jdk-headless

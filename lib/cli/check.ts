@@ -115,7 +115,7 @@ export async function runChecks(settings: Settings): Promise<Finding[]> {
         ok: true,
         detail: `${describeServer(service.server)} at ${config.elastic.nodes.join(",")}`,
       });
-      const { template } = templateFor(config.elastic, settings.mappings, service.server);
+      const { template } = templateFor(config.elastic, settings.templateFile, service.server);
       try {
         await service.simulateIndexTemplate(template);
         findings.push({

@@ -2,7 +2,9 @@
  * Elasticsearch (or OpenSearch) settings: the nodes, how to trust and log in to them, and how
  * the daily indices are written.
  */
+import type { FieldNames } from "../pmacct/document.ts";
 import {
+  choice,
   ConfigError,
   type Environment,
   flag,
@@ -35,6 +37,12 @@ export interface ElasticConfig {
   apiKey?: string;
   indexPrefix: string;
   indexTemplateFile: string;
+  /** The names documents are written in: pmacct's own, or ECS's. */
+  fieldNames: FieldNames;
+  /** Whether documents carry the flow's Community ID. */
+  communityId: boolean;
+  /** Ingest pipeline every `_bulk` request names (`ELASTIC_PIPELINE`); `undefined`: none. */
+  pipeline?: string;
   shards: number;
   replicas: number;
   /** Days of daily indices kept (`ELASTIC_RETENTION`); `undefined`: retention is off. */
@@ -47,6 +55,14 @@ export interface ElasticConfig {
   /** Retries of a document before it is dead-lettered; `undefined`: for ever. */
   maxRetries?: number;
 }
+
+const FIELD_NAMES: readonly FieldNames[] = ["pmacct", "ecs"];
+
+/** The template file of each field naming, built into the compiled binary. */
+export const DEFAULT_TEMPLATE_FILES: Readonly<Record<FieldNames, string>> = {
+  pmacct: "new-index-template.json",
+  ecs: "ecs-index-template.json",
+};
 
 export const ELASTIC_VARIABLES: readonly Variable[] = [
   {
@@ -99,7 +115,24 @@ export const ELASTIC_VARIABLES: readonly Variable[] = [
     name: "ELASTIC_INDEX_TEMPLATE",
     default: "new-index-template.json",
     meaning:
-      'File with `{"mappings": {...}}`, installed as the composable index template for `<prefix>-<digit>*` (the daily indices) and used to create each one.',
+      'File of `{"settings": {...}, "mappings": {...}}` for the daily indices, installed as their index template ([index template](docs/index-template.md)); the two below win over its shards and replicas.',
+  },
+  {
+    name: "ELASTIC_FIELD_NAMES",
+    default: "pmacct",
+    meaning:
+      "`pmacct`: pmacct's own field names; `ecs`: [ECS fields](docs/ecs.md), with `ecs-index-template.json` as the default template.",
+  },
+  {
+    name: "ELASTIC_COMMUNITY_ID",
+    default: "off (on with ecs)",
+    meaning: "`on`: each flow carries its Community ID, in `community_id` (`network.community_id` with `ecs`).",
+  },
+  {
+    name: "ELASTIC_PIPELINE",
+    default: "(none)",
+    meaning:
+      "Ingest pipeline named in every `_bulk` request (GeoIP, ASN enrichment); the bridge waits at start until it exists.",
   },
   { name: "ELASTIC_INDEX_SHARDS", default: "1", meaning: "`number_of_shards` of new daily indices." },
   { name: "ELASTIC_INDEX_REPLICAS", default: "0", meaning: "`number_of_replicas` of new daily indices." },
@@ -235,6 +268,7 @@ export function parseElasticConfig(env: Environment, warnings: string[]): Elasti
   const maxSamplesPerSend = integer(env, "ELASTIC_MAX_SAMPLES_PER_SEND", 1000, { min: 1, max: 100_000 });
   const [username, password] = pair(env, "ELASTIC_USERNAME", "ELASTIC_PASSWORD") ?? [];
   const hosts = list(text(env, "ELASTIC_HOSTS") ?? "127.0.0.1:9200");
+  const fieldNames = choice(env, "ELASTIC_FIELD_NAMES", FIELD_NAMES, "pmacct");
   if (hosts.length === 0) throw new ConfigError("ELASTIC_HOSTS", "host[:port][,host[:port]]", env.ELASTIC_HOSTS);
   return {
     nodes: hosts.map((host) => elasticNodeUrl(host, useSsl)),
@@ -244,7 +278,10 @@ export function parseElasticConfig(env: Environment, warnings: string[]): Elasti
     password,
     apiKey: text(env, "ELASTIC_API_KEY"),
     indexPrefix: indexPrefix(env),
-    indexTemplateFile: text(env, "ELASTIC_INDEX_TEMPLATE") ?? "new-index-template.json",
+    indexTemplateFile: text(env, "ELASTIC_INDEX_TEMPLATE") ?? DEFAULT_TEMPLATE_FILES[fieldNames],
+    fieldNames,
+    communityId: flag(env, "ELASTIC_COMMUNITY_ID", fieldNames === "ecs"),
+    pipeline: text(env, "ELASTIC_PIPELINE"),
     shards: integer(env, "ELASTIC_INDEX_SHARDS", 1, { min: 1, max: 1024 }),
     replicas: integer(env, "ELASTIC_INDEX_REPLICAS", 0, { min: 0, max: 16 }),
     retentionDays: retentionDays(env),
@@ -277,6 +314,9 @@ export function describeElasticConfig(config: ElasticConfig): Array<[string, unk
     ["ELASTIC_API_KEY", mask(config.apiKey)],
     ["ELASTIC_INDEX_PREFIX", config.indexPrefix],
     ["ELASTIC_INDEX_TEMPLATE", config.indexTemplateFile],
+    ["ELASTIC_FIELD_NAMES", config.fieldNames],
+    ["ELASTIC_COMMUNITY_ID", config.communityId ? "on" : "off"],
+    ["ELASTIC_PIPELINE", config.pipeline ?? "(none)"],
     ["ELASTIC_INDEX_SHARDS", config.shards],
     ["ELASTIC_INDEX_REPLICAS", config.replicas],
     ["ELASTIC_RETENTION", config.retentionDays === undefined ? "off" : `${config.retentionDays}d`],

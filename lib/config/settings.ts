@@ -5,9 +5,8 @@
  */
 import { type Config, ConfigError, parseConfig, type TlsFiles } from "./mod.ts";
 import { readEnvironment } from "./env_file.ts";
-import { parseTemplateFile } from "../elastic/index_template.ts";
-
-const DEFAULT_TEMPLATE = "new-index-template.json";
+import { DEFAULT_TEMPLATE_FILES } from "./elastic.ts";
+import { parseTemplateFile, type TemplateFile } from "../elastic/index_template.ts";
 
 /** PEM texts of one connection's TLS settings. */
 export interface PemMaterial {
@@ -18,7 +17,7 @@ export interface PemMaterial {
 
 export interface Settings {
   config: Config;
-  mappings: Record<string, unknown>;
+  templateFile: TemplateFile;
   kafkaTls?: PemMaterial;
   elasticTls: PemMaterial;
 }
@@ -45,16 +44,16 @@ function readTls(prefix: string, files: TlsFiles & { caVariable: string }): PemM
   };
 }
 
-/** The template's mappings; the default file is also built into the compiled binary. */
-function readMappings(path: string): Record<string, unknown> {
+/** The template file; the default one is also built into the compiled binary. */
+function readTemplateFile(path: string): TemplateFile {
   let text: string;
   try {
     text = Deno.readTextFileSync(path);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound) || path !== DEFAULT_TEMPLATE) {
+    if (!(error instanceof Deno.errors.NotFound) || !Object.values(DEFAULT_TEMPLATE_FILES).includes(path)) {
       throw new ConfigError("ELASTIC_INDEX_TEMPLATE", `a readable file (${(error as Error).message})`, path);
     }
-    text = Deno.readTextFileSync(new URL(`../../${DEFAULT_TEMPLATE}`, import.meta.url));
+    text = Deno.readTextFileSync(new URL(`../../${path}`, import.meta.url));
   }
   return parseTemplateFile(text, path);
 }
@@ -65,7 +64,7 @@ export function loadSettings(): Settings {
   const kafkaFiles = config.kafka.security.tls;
   return {
     config,
-    mappings: readMappings(config.elastic.indexTemplateFile),
+    templateFile: readTemplateFile(config.elastic.indexTemplateFile),
     kafkaTls: kafkaFiles && readTls("KAFKA_SSL", { ...kafkaFiles, caVariable: "KAFKA_SSL_CA_FILE" }),
     elasticTls: readTls("ELASTIC_CLIENT", { ...config.elastic.tls, caVariable: "ELASTIC_CA_FILE" }),
   };

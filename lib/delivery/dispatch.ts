@@ -18,6 +18,8 @@ export interface PendingDocument {
   index: string;
   id: string;
   source: EncodedDocument["source"];
+  /** The flow's time (`@timestamp`), whose age at acknowledgement is the flow's freshness. */
+  epochMs: number;
   topic: string;
   partition: number;
   /** The partition's key in the offset tracker, shared by its documents. */
@@ -146,7 +148,12 @@ export class Dispatch {
     try {
       await this.deps.writer.write(batch, {
         indexed: (documents) => {
-          for (const doc of documents) acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.generation);
+          const nowMs = this.deps.now();
+          const { flowAge } = this.deps.metrics;
+          for (const doc of documents) {
+            acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.generation);
+            flowAge.observe((nowMs - doc.epochMs) / 1000);
+          }
         },
         rejected: (doc, item) => this.#rejected(doc, item),
         health: this.deps.elasticHealth,

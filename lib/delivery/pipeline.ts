@@ -190,11 +190,12 @@ export class Pipeline {
       }
       flows++;
       this.#flowTimeChecks.check(document, line.record, origin, from.now);
-      const { index, id, source } = document;
+      const { index, id, source, epochMs } = document;
       this.#dispatch.add({
         index,
         id,
         source,
+        epochMs,
         topic,
         partition,
         partitionKey: key,

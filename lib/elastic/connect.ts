@@ -8,10 +8,18 @@
 import type { ElasticConfig } from "../config/mod.ts";
 import { ConfigError } from "../config/parse.ts";
 import type { Health } from "../runtime/health.ts";
-import { adaptMappings, buildIndexTemplate, type IndexTemplate, templateName } from "./index_template.ts";
+import {
+  adaptTemplateFile,
+  buildIndexTemplate,
+  type IndexTemplate,
+  REPLICAS_SETTING,
+  SHARDS_SETTING,
+  type TemplateFile,
+  templateName,
+} from "./index_template.ts";
 import type { Logger } from "../runtime/log.ts";
 import { retryUntilDone } from "../runtime/retry.ts";
-import { describeServer, mappingFeatures, type ServerInfo, supportProblem } from "./search_server.ts";
+import { describeServer, type ServerInfo, supportProblem, templateFeatures } from "./search_server.ts";
 import type { PemMaterial } from "../config/settings.ts";
 import { caWithFingerprint, FingerprintMismatch } from "./ca_fingerprint.ts";
 import { elasticsearchTransport } from "./elasticsearch_client.ts";
@@ -26,7 +34,7 @@ const START_BACKOFF = { initialMs: 250, maxMs: 10_000 };
 export interface ConnectOptions {
   config: ElasticConfig;
   pem: PemMaterial;
-  mappings: Record<string, unknown>;
+  templateFile: TemplateFile;
   health: Health;
   status: ElasticStatus;
   log: Logger;
@@ -112,31 +120,70 @@ export async function openService(
   health.pass("elasticsearch_server");
   const unused = server.distribution === "opensearch" ? transports.elasticsearch : transports.opensearch;
   await unused.close();
-  return new SearchService(server, transports[server.distribution]);
+  return new SearchService(server, transports[server.distribution], config.pipeline);
 }
 
 /**
- * The index template for `server`: the configured mappings adapted to what it accepts, with the
+ * The index template for `server`: the template file adapted to what it accepts, with the
  * configured shards and replicas; `changes` says what was adapted.
  */
 export function templateFor(
   config: ElasticConfig,
-  mappings: Record<string, unknown>,
+  file: TemplateFile,
   server: ServerInfo,
 ): { template: IndexTemplate; changes: string[] } {
-  const adapted = adaptMappings(mappings, mappingFeatures(server));
-  const template = buildIndexTemplate(config.indexPrefix, adapted.mappings, config.shards, config.replicas);
-  return { template, changes: adapted.changes };
+  const adapted = adaptTemplateFile(file, templateFeatures(server));
+  const template = buildIndexTemplate(config.indexPrefix, adapted.file, config.shards, config.replicas);
+  const owned: Array<[string, string, number]> = [
+    [SHARDS_SETTING, "ELASTIC_INDEX_SHARDS", config.shards],
+    [REPLICAS_SETTING, "ELASTIC_INDEX_REPLICAS", config.replicas],
+  ];
+  const changes = [...adapted.changes];
+  for (const [setting, variable, value] of owned) {
+    const fromFile = file.settings[setting];
+    if (fromFile !== undefined && String(fromFile) !== String(value)) {
+      changes.push(`${setting} is ${value} from ${variable}, not the file's ${fromFile}`);
+    }
+  }
+  return { template, changes };
+}
+
+/** The readiness check of `ELASTIC_PIPELINE`. */
+export const PIPELINE_CHECK = "ingest_pipeline";
+
+/**
+ * Waits for the configured ingest pipeline: writing through one that is missing would fail every
+ * record. A user that may not read pipelines is trusted to have named one that exists.
+ */
+async function checkPipeline(service: SearchService, pipeline: string, options: ConnectOptions): Promise<void> {
+  const { health, log } = options;
+  let found: Awaited<ReturnType<SearchService["pipelineExists"]>>;
+  try {
+    found = await service.pipelineExists(pipeline);
+  } catch (error) {
+    await service.close();
+    throw error;
+  }
+  if (found === "absent") {
+    await service.close();
+    const problem = `ingest pipeline ${pipeline} (ELASTIC_PIPELINE) does not exist; waiting for it`;
+    health.fail(PIPELINE_CHECK, problem);
+    throw new Error(problem);
+  }
+  if (found === "unknown") {
+    log.warn("the bridge's user may not read ingest pipelines: ELASTIC_PIPELINE is used unchecked", { pipeline });
+  }
+  health.pass(PIPELINE_CHECK);
 }
 
 /** Connects as described above; resolves once the template is installed. */
 export async function connectSearch(options: ConnectOptions): Promise<Connected> {
-  const { config, mappings, status, log } = options;
+  const { config, templateFile, status, log } = options;
   return await retryUntilDone(
     async () => {
       const service = await openService(options);
       const { server } = service;
-      const { template, changes } = templateFor(config, mappings, server);
+      const { template, changes } = templateFor(config, templateFile, server);
       log.info("connected", {
         server: describeServer(server),
         client: server.distribution === "opensearch" ? "@opensearch-project/opensearch" : "@elastic/elasticsearch",
@@ -157,6 +204,7 @@ export async function connectSearch(options: ConnectOptions): Promise<Connected>
         status.failed(failure, { step: "installing the index template" });
         throw error;
       }
+      if (config.pipeline !== undefined) await checkPipeline(service, config.pipeline, options);
       status.succeeded();
       return { service, template };
     },

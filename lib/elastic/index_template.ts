@@ -1,55 +1,107 @@
 /**
- * The mappings every daily index gets. The file keeps the original tool's format,
- * `{"mappings": {...}}`; the bridge installs it as a composable index template for
- * `<prefix>-0*` to `<prefix>-9*` (its daily indices, never another prefix's), so an index gets the mappings whoever creates it (the bridge, a replay, a
- * person), with the configured shards and replicas. The bridge also creates each daily index
- * with the same settings and mappings itself, for clusters that create nothing on their own.
- * Pure: the adapter sends what this builds.
+ * The settings and mappings every daily index gets. The file keeps the original tool's format,
+ * `{"mappings": {...}}`, and may add `"settings": {...}` (codec, sort, refresh interval, an ILM or
+ * ISM policy); the bridge installs it as a composable index template for
+ * `<prefix>-0*` to `<prefix>-9*` (its daily indices, never another prefix's), so an index gets
+ * them whoever creates it (the bridge, a replay, a person), with the configured shards and
+ * replicas. The bridge also creates each daily index with the same settings and mappings itself,
+ * for clusters that create nothing on their own. Pure: the adapter sends what this builds.
  */
 import { ConfigError } from "../config/parse.ts";
 import { dailyIndexPatterns } from "./index_name.ts";
-import type { MappingFeatures } from "./search_server.ts";
+import type { TemplateFeatures } from "./search_server.ts";
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
 
 export interface IndexTemplate {
   index_patterns: string[];
   priority: number;
   template: {
-    settings: { number_of_shards: number; number_of_replicas: number };
-    mappings: Record<string, unknown>;
+    /** Flat `index.*` keys, as {@linkcode flattenSettings} writes them. */
+    settings: Json;
+    mappings: Json;
   };
   /** `index_prefix` names the prefix the template is for. */
   _meta: { managed_by: string; index_prefix: string };
 }
 
+/** What the template file holds. */
+export interface TemplateFile {
+  mappings: Json;
+  /** Flat `index.*` keys ({@linkcode flattenSettings}); empty when the file has none. */
+  settings: Json;
+}
+
+/** The settings the environment owns: they win over the file's. */
+export const SHARDS_SETTING = "index.number_of_shards";
+export const REPLICAS_SETTING = "index.number_of_replicas";
+
+/**
+ * Settings as Elasticsearch itself reads them: nested objects joined with dots, and `index.` put
+ * before a key that lacks it, so that `{"index": {"codec": "x"}}`, `{"index.codec": "x"}` and
+ * `{"codec": "x"}` are one setting, which the environment's shards and replicas can replace.
+ *
+ * @example
+ * ```ts
+ * flattenSettings({ index: { sort: { field: "@timestamp" } }, codec: "best_compression" });
+ * // { "index.sort.field": "@timestamp", "index.codec": "best_compression" }
+ * ```
+ */
+export function flattenSettings(settings: Json): Json {
+  const flat: Json = {};
+  const walk = (value: Json, path: string) => {
+    for (const [key, child] of Object.entries(value)) {
+      const name = path === "" ? key : `${path}.${key}`;
+      if (isObject(child)) walk(child, name);
+      else flat[name.startsWith("index.") ? name : `index.${name}`] = child;
+    }
+  };
+  walk(settings, "");
+  return flat;
+}
+
 /** Parses the template file's text; a bad file is a configuration error. */
-export function parseTemplateFile(text: string, path: string): Record<string, unknown> {
+export function parseTemplateFile(text: string, path: string): TemplateFile {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
     throw new ConfigError("ELASTIC_INDEX_TEMPLATE", `a JSON file (${path}: ${(error as Error).message})`, path);
   }
-  const mappings = (parsed as { mappings?: unknown } | null)?.mappings;
-  if (mappings === null || typeof mappings !== "object" || Array.isArray(mappings)) {
+  const { mappings, settings = {} } = (isObject(parsed) ? parsed : {}) as { mappings?: unknown; settings?: unknown };
+  if (!isObject(mappings)) {
     throw new ConfigError(
       "ELASTIC_INDEX_TEMPLATE",
       `a file of the form {"mappings": {...}} (${path} has no "mappings" object)`,
       path,
     );
   }
-  return mappings as Record<string, unknown>;
+  if (!isObject(settings)) {
+    throw new ConfigError(
+      "ELASTIC_INDEX_TEMPLATE",
+      `a file whose "settings", when present, is an object of index settings (${path})`,
+      path,
+    );
+  }
+  return { mappings, settings: flattenSettings(settings) };
 }
 
+/** The template for `prefix`: the file's settings with the environment's shards and replicas. */
 export function buildIndexTemplate(
   prefix: string,
-  mappings: Record<string, unknown>,
+  file: TemplateFile,
   shards: number,
   replicas: number,
 ): IndexTemplate {
   return {
     index_patterns: dailyIndexPatterns(prefix),
     priority: templatePriority(prefix),
-    template: { settings: { number_of_shards: shards, number_of_replicas: replicas }, mappings },
+    template: {
+      settings: { ...file.settings, [SHARDS_SETTING]: shards, [REPLICAS_SETTING]: replicas },
+      mappings: file.mappings,
+    },
     _meta: { managed_by: "pmacct-kafka-elastic", index_prefix: prefix },
   };
 }
@@ -69,25 +121,34 @@ export function templateName(prefix: string): string {
   return `${prefix}-pmacct`;
 }
 
-/** Mappings rewritten for a server, and what was changed, for the start-up log. */
-export interface AdaptedMappings {
-  mappings: Record<string, unknown>;
+/** A template file rewritten for a server, and what was changed, for the start-up log. */
+export interface AdaptedTemplate {
+  file: TemplateFile;
   changes: string[];
 }
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json =>
-  value !== null && typeof value === "object" && !Array.isArray(value);
+/** Settings of the lifecycle manager each distribution runs: the other's would be refused. */
+const LIFECYCLE_SETTINGS = {
+  /** Elasticsearch's ILM, which OpenSearch lacks. */
+  elasticsearch: "index.lifecycle.",
+  /** OpenSearch's ISM (also under its Open Distro name), which Elasticsearch lacks. */
+  opensearch: ["index.plugins.index_state_management.", "index.opendistro.index_state_management."],
+} as const;
 
 /**
- * Rewrites mappings for what the server accepts, keeping every field's type the same:
- * `flattened` becomes OpenSearch's `flat_object` (which takes no parameters) and back, and a
- * dynamic template whose `match_mapping_type` lists several types becomes one template per type
- * where lists are not accepted (Elasticsearch before 8.13, OpenSearch).
+ * Rewrites a template file for what the server accepts, keeping every field's type the same:
+ * - `flattened` becomes OpenSearch's `flat_object` (which takes no parameters) and back;
+ * - a dynamic template whose `match_mapping_type` lists several types becomes one template per
+ *   type where lists are not accepted (Elasticsearch before 8.13, OpenSearch);
+ * - a field kept in doc values only (`index: false`) is indexed where the server cannot search
+ *   its type by doc values alone (Elasticsearch 7.17, say), so that every field stays searchable;
+ * - the other distribution's lifecycle policy (ILM on OpenSearch, ISM on Elasticsearch) is left
+ *   out, so that one file serves both.
  */
-export function adaptMappings(mappings: Json, features: MappingFeatures): AdaptedMappings {
+export function adaptTemplateFile(file: TemplateFile, features: TemplateFeatures): AdaptedTemplate {
   const changes = new Set<string>();
   const other = features.flattenedType === "flattened" ? "flat_object" : "flattened";
+  const indexedAgain = new Set<string>();
   const walk = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(walk);
     if (!isObject(value)) return value;
@@ -104,9 +165,16 @@ export function adaptMappings(mappings: Json, features: MappingFeatures): Adapte
     for (const [key, child] of Object.entries(value)) {
       result[key] = key === "dynamic_templates" && Array.isArray(child) ? splitTypeLists(child, features) : walk(child);
     }
+    if (
+      typeof value.type === "string" && value.index === false && value.doc_values !== false &&
+      !features.docValueSearch.has(value.type)
+    ) {
+      delete result.index;
+      indexedAgain.add(value.type);
+    }
     return result;
   };
-  const splitTypeLists = (templates: unknown[], { mappingTypeLists }: MappingFeatures): unknown[] =>
+  const splitTypeLists = (templates: unknown[], { mappingTypeLists }: TemplateFeatures): unknown[] =>
     templates.flatMap((entry) => {
       if (!isObject(entry)) return [entry];
       return Object.entries(entry).flatMap(([name, rule]) => {
@@ -116,5 +184,22 @@ export function adaptMappings(mappings: Json, features: MappingFeatures): Adapte
         return types.map((type) => ({ [`${name}_${type}`]: walk({ ...(rule as Json), match_mapping_type: type }) }));
       });
     });
-  return { mappings: walk(mappings) as Json, changes: [...changes] };
+  const mappings = walk(file.mappings) as Json;
+  if (indexedAgain.size > 0) {
+    changes.add(
+      `fields kept in doc values only indexed, as this server cannot search ${
+        [...indexedAgain].sort().join(", ")
+      } fields by doc values`,
+    );
+  }
+  const foreign = features.lifecycle === "elasticsearch"
+    ? LIFECYCLE_SETTINGS.opensearch
+    : [LIFECYCLE_SETTINGS.elasticsearch];
+  const settings: Json = {};
+  for (const [key, value] of Object.entries(file.settings)) {
+    if (foreign.some((prefix) => key.startsWith(prefix))) {
+      changes.add(`${key} left out: this server has no such setting`);
+    } else settings[key] = value;
+  }
+  return { file: { mappings, settings }, changes: [...changes] };
 }

@@ -50,18 +50,44 @@ export function supportProblem(server: ServerInfo): string | undefined {
   return supported ? undefined : `${describeServer(server)} is not supported: the bridge needs ${SUPPORTED_SERVERS}`;
 }
 
-/** Mapping features that differ between the supported servers. */
-export interface MappingFeatures {
+/** Numeric field types, each searchable by doc values where numbers are. */
+const NUMERIC_TYPES = [
+  "long",
+  "integer",
+  "short",
+  "byte",
+  "double",
+  "float",
+  "half_float",
+  "scaled_float",
+  "unsigned_long",
+];
+
+/** Template features that differ between the supported servers. */
+export interface TemplateFeatures {
   /** The field type for a JSON object of arbitrary keys: `flattened`, or OpenSearch's `flat_object`. */
   flattenedType: "flattened" | "flat_object";
   /** Whether a dynamic template's `match_mapping_type` may list several types (Elasticsearch 8.13+). */
   mappingTypeLists: boolean;
+  /**
+   * The field types a query can search by doc values alone (`index: false`): Elasticsearch 8.1+
+   * for numbers, dates, booleans, addresses and keywords; OpenSearch 2.14+ for all of those but
+   * keywords (`term` on an unindexed keyword is still refused in 2.19).
+   */
+  docValueSearch: ReadonlySet<string>;
+  /** Whose lifecycle settings the server takes: ILM (`elasticsearch`) or ISM (`opensearch`). */
+  lifecycle: Distribution;
 }
 
-export function mappingFeatures(server: ServerInfo): MappingFeatures {
+export function templateFeatures(server: ServerInfo): TemplateFeatures {
   const elastic = server.distribution === "elasticsearch";
+  const docValueSearch = elastic
+    ? (atLeast(server.version, 8, 1) ? [...NUMERIC_TYPES, "date", "date_nanos", "boolean", "ip", "keyword"] : [])
+    : (atLeast(server.version, 2, 14) ? [...NUMERIC_TYPES, "date", "date_nanos", "boolean", "ip"] : []);
   return {
     flattenedType: elastic ? "flattened" : "flat_object",
     mappingTypeLists: elastic && atLeast(server.version, 8, 13),
+    docValueSearch: new Set(docValueSearch),
+    lifecycle: server.distribution,
   };
 }

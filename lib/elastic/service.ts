@@ -16,7 +16,14 @@ interface BulkResponse {
 }
 
 export class SearchService {
-  constructor(readonly server: ServerInfo, private readonly transport: SearchTransport) {}
+  readonly #bulkQuery: Record<string, string>;
+
+  /** `pipeline`: the ingest pipeline every `_bulk` request names (`ELASTIC_PIPELINE`). */
+  constructor(readonly server: ServerInfo, private readonly transport: SearchTransport, pipeline?: string) {
+    this.#bulkQuery = pipeline === undefined
+      ? { filter_path: BULK_ANSWER_FIELDS }
+      : { filter_path: BULK_ANSWER_FIELDS, pipeline };
+  }
 
   /** Resolves when the cluster answers `_cluster/health`, which every node serves. */
   async health(): Promise<void> {
@@ -37,6 +44,22 @@ export class SearchService {
    */
   async simulateIndexTemplate(template: IndexTemplate): Promise<void> {
     await this.transport.request({ method: "POST", path: "/_index_template/_simulate", body: { ...template } });
+  }
+
+  /**
+   * Whether the ingest pipeline `name` exists; `"unknown"` when the bridge's user may not read
+   * pipelines (it needs no more than to write through one).
+   */
+  async pipelineExists(name: string): Promise<"exists" | "absent" | "unknown"> {
+    try {
+      await this.transport.request({ method: "GET", path: `/_ingest/pipeline/${encodeURIComponent(name)}` });
+      return "exists";
+    } catch (error) {
+      const { status } = error as SearchError;
+      if (status === 404) return "absent";
+      if (status === 403) return "unknown";
+      throw error;
+    }
   }
 
   /** The names of the indices `pattern` matches, open or closed. */
@@ -82,7 +105,7 @@ export class SearchService {
       response = (await this.transport.request({
         method: "POST",
         path: "/_bulk",
-        querystring: { filter_path: BULK_ANSWER_FIELDS },
+        querystring: this.#bulkQuery,
         bulkBody: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
       }, signal)).body;
     } catch (error) {

@@ -31,6 +31,9 @@ import { dailyIndexName } from "../elastic/index_name.ts";
 import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
 import { memoise } from "../runtime/memoise.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
+import { ecsDocument } from "./ecs.ts";
+import { communityId } from "./community_id.ts";
+import { flowTupleOf } from "./flow_tuple.ts";
 
 /** Where a record came from: enough to name it uniquely and to fall back on its Kafka time. */
 export interface RecordOrigin {
@@ -57,7 +60,17 @@ export interface EncodeOptions {
   sourceCluster?: string;
   /** The clock for `timestampSource: "ingest"`, and for a message without a Kafka time. */
   now?: () => number;
+  /** `ecs`: the document is the record in ECS fields ({@linkcode ecsDocument}); pmacct's own names by default. */
+  fieldNames?: FieldNames;
+  /** Whether the document carries the flow's Community ID (`community_id`, or ECS's `network.community_id`). */
+  communityId?: boolean;
 }
+
+/** The field names documents are written in (`ELASTIC_FIELD_NAMES`). */
+export type FieldNames = "pmacct" | "ecs";
+
+/** Where the Community ID goes in a document of pmacct's own names. */
+export const COMMUNITY_ID_FIELD = "community_id";
 
 /** A flow whose own time was refused (see {@linkcode FlowTimeWindow}): filed under its Kafka time. */
 export interface Misdated {
@@ -159,6 +172,11 @@ function normaliseInPlace(record: Record<string, unknown>, { replacements, moves
 
 const NO_WINDOW: FlowTimeWindow = {};
 
+function communityIdOf(record: Record<string, unknown>): string | undefined {
+  const tuple = flowTupleOf(record);
+  return tuple && communityId(tuple);
+}
+
 /** The instant that names the record's day and `@timestamp`, and why the flow's own was refused. */
 function timestampOf(
   record: Record<string, unknown>,
@@ -214,13 +232,26 @@ export function encodeDocument(
   const { epochMs, misdated } = timestampOf(record, origin, options);
   const timestamp = timestampTextsOf(epochMs);
   const changes = normalisation(record, options.timezone);
-  let source: string | SplicedJson | undefined = text === undefined || changes.movesLabel || "@timestamp" in record
-    ? undefined
-    : spliceJsonObject(text, changes.replacements, timestamp.member, bytes);
-  if (source === undefined) {
+  let source: string | SplicedJson | undefined;
+  if (options.fieldNames === "ecs") {
     normaliseInPlace(record, changes);
-    record["@timestamp"] = timestamp.text;
-    source = JSON.stringify(record);
+    source = JSON.stringify(ecsDocument(record, timestamp.text, options.communityId ?? true));
+  } else {
+    const flowId = options.communityId ? communityIdOf(record) : undefined;
+    const spliceable = text !== undefined && !changes.movesLabel && !("@timestamp" in record) &&
+      !(flowId !== undefined && COMMUNITY_ID_FIELD in record);
+    if (spliceable) {
+      const members = flowId === undefined
+        ? timestamp.member
+        : `${timestamp.member},"${COMMUNITY_ID_FIELD}":"${flowId}"`;
+      source = spliceJsonObject(text, changes.replacements, members, bytes);
+    }
+    if (source === undefined) {
+      normaliseInPlace(record, changes);
+      record["@timestamp"] = timestamp.text;
+      if (flowId !== undefined) record[COMMUNITY_ID_FIELD] = flowId;
+      source = JSON.stringify(record);
+    }
   }
   const index = dailyIndexName(options.indexPrefix, epochMs);
   const id = documentId(origin, options.sourceCluster);

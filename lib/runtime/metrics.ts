@@ -34,6 +34,13 @@ export function createMetrics(registry = new client.Registry()) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    flowAge: new client.Histogram({
+      name: "pmacct_bridge_indexed_flow_age_seconds",
+      help:
+        "Time from each indexed flow's own time (its @timestamp) to Elasticsearch's acknowledgement: pmacct's aggregation and purge interval, Kafka, and the bridge",
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400],
+      registers: [registry],
+    }),
     buffered: gauge(
       "pmacct_bridge_buffered_records",
       "Records read from Kafka and not yet acknowledged by Elasticsearch (or, for a dead letter, by Kafka)",

@@ -32,6 +32,7 @@ Deno.test("missing and invalid settings exit 2 with the variable's name", async 
 Deno.test("the original tool's template file is accepted unchanged", async () => {
   const { parseTemplateFile } = await import("../../lib/elastic/index_template.ts");
   const text = await Deno.readTextFile(`${SHARED}/seed/new-index-template.json`);
-  const mappings = parseTemplateFile(text, "seed/new-index-template.json");
-  assert.deepEqual(Object.keys(mappings), ["properties"]);
+  const file = parseTemplateFile(text, "seed/new-index-template.json");
+  assert.deepEqual(Object.keys(file.mappings), ["properties"]);
+  assert.deepEqual(file.settings, {});
 });

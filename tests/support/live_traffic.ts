@@ -58,7 +58,8 @@ export function totalCount(totals: DayTotals): number {
 
 /**
  * Waits until `target` holds as many documents of `prefix` as `expected` says, then compares
- * every day's count and sums, and checks that the bridge dead-lettered nothing.
+ * every day's count and sums, and checks that the bridge dead-lettered nothing and observed each
+ * indexed record's age once.
  */
 export async function assertIndexedTotals(
   bridge: BridgeProcess,
@@ -75,4 +76,10 @@ export async function assertIndexedTotals(
   );
   assert.deepEqual(await target.sums(prefix), expected, "per-day documents, bytes and packets");
   assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), 0, "dead letters");
+  // Elasticsearch can show a document before the bridge has read the answer that acknowledges it.
+  await waitFor(`${total} acknowledgements, each observed once as a flow age (log: ${bridge.logPath})`, async () => {
+    const ages = await bridge.metric("pmacct_bridge_indexed_flow_age_seconds_count");
+    const indexed = await bridge.metric("pmacct_bridge_documents_indexed_total");
+    return (indexed >= total && ages === indexed) || undefined;
+  }, 30_000);
 }

@@ -117,7 +117,7 @@ Deno.test("a block refusing an index's creation is passed on as a block, not as 
   } as unknown as SearchService;
   const creator = new IndexCreator(
     service,
-    buildIndexTemplate("sflow", {}, 1, 0),
+    buildIndexTemplate("sflow", { mappings: {}, settings: {} }, 1, 0),
     health,
     new Logger("error", () => {}),
   );

@@ -4,10 +4,11 @@ import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
 import { buildIndexTemplate, parseTemplateFile } from "../../lib/elastic/index_template.ts";
 import { ConfigError } from "../../lib/config/mod.ts";
 import { SHARED } from "../support/fixtures.ts";
+import { ecsTemplate } from "../../scripts/ecs_template.ts";
 
 type Property = { type?: string; format?: string };
 const templateUrl = new URL("../../new-index-template.json", import.meta.url);
-const mappings = parseTemplateFile(Deno.readTextFileSync(templateUrl), templateUrl.pathname);
+const { mappings } = parseTemplateFile(Deno.readTextFileSync(templateUrl), templateUrl.pathname);
 const properties = mappings.properties as Record<string, Property>;
 
 Deno.test("the default template maps every time the bridge writes as a date that accepts every pmacct encoding", () => {
@@ -69,14 +70,16 @@ Deno.test("a template without a mappings object is a configuration error naming 
   });
 });
 
+const EMPTY = { mappings: {}, settings: {} };
+
 /** What Elasticsearch's template patterns match: `*` is any run of characters. */
 function matches(pattern: string, name: string): boolean {
   return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+-]/g, "\\$&")).join(".*")}$`).test(name);
 }
 
 Deno.test("overlapping prefixes: neither template matches the other's daily indices, and the longer wins any tie", () => {
-  const short = buildIndexTemplate("sflow", {}, 1, 0);
-  const long = buildIndexTemplate("sflow-eu", {}, 1, 0);
+  const short = buildIndexTemplate("sflow", EMPTY, 1, 0);
+  const long = buildIndexTemplate("sflow-eu", EMPTY, 1, 0);
   const matchedBy = (name: string) =>
     [short, long].filter((template) => template.index_patterns.some((pattern) => matches(pattern, name)));
   assert.deepEqual(matchedBy("sflow-2026-12-01"), [short]);
@@ -84,8 +87,19 @@ Deno.test("overlapping prefixes: neither template matches the other's daily indi
   assert.deepEqual(matchedBy("sflow-0001-01-01"), [short]);
   // A prefix that begins with a digit after the dash can match the shorter prefix's patterns; its
   // template then has the higher priority, as Elasticsearch requires of overlapping templates.
-  const digits = buildIndexTemplate("sflow-2eu", {}, 1, 0);
+  const digits = buildIndexTemplate("sflow-2eu", EMPTY, 1, 0);
   assert.ok(short.index_patterns.some((pattern) => matches(pattern, "sflow-2eu-2026-12-01")));
   assert.ok(digits.priority > short.priority && short.priority > 100);
-  assert.equal(long.template.settings.number_of_shards, 1);
+  assert.equal(long.template.settings["index.number_of_shards"], 1);
+});
+
+Deno.test("the ECS template is the default one with ECS's fields and types (run deno task ecs-template)", () => {
+  const read = (name: string) => JSON.parse(Deno.readTextFileSync(new URL(`../../${name}`, import.meta.url)));
+  const file = read("ecs-index-template.json");
+  const { properties } = file.mappings;
+  assert.deepEqual(file, ecsTemplate(read("new-index-template.json")));
+  assert.equal(properties.source.properties.ip.type, "ip");
+  assert.equal(properties.network.properties.community_id.type, "keyword");
+  assert.equal(properties.pmacct.properties.tos.type, "integer");
+  assert.equal(properties.pmacct.properties.ip_src, undefined, "ip_src is source.ip");
 });

@@ -265,3 +265,40 @@ Deno.test("dead letters waiting to be written count toward the bound, so a refus
   assert.equal(lastCommit(h.commits), "4", "committed up to the last letter written");
   await h.pipeline.drain(1000);
 });
+
+Deno.test("each indexed flow is one observation of its age, from its own time to the acknowledgement", async () => {
+  const metrics = createMetrics();
+  const h = harness(10, 1, 4, metrics);
+  const stamp = (ageSeconds: number) =>
+    encoder.encode(JSON.stringify({
+      bytes: 1,
+      stamp_inserted: new Date(Date.now() - ageSeconds * 1000).toISOString().slice(0, 19).replace("T", " "),
+    }));
+  h.pipeline.ingest("pmacct", 0, [message(0, stamp(90)), message(1, stamp(90)), message(2, stamp(1000))]);
+  await settle();
+  h.requests[0].answer(201);
+  h.requests[1].answer(201);
+  h.requests[2].answer(500);
+  await settle();
+  const observed = async () => {
+    const { values } = await metrics.flowAge.get();
+    const value = (name: string, le?: number) =>
+      values.find((entry) => entry.metricName === name && (le === undefined || entry.labels.le === le))?.value;
+    return {
+      count: value("pmacct_bridge_indexed_flow_age_seconds_count"),
+      within60: value("pmacct_bridge_indexed_flow_age_seconds_bucket", 60),
+      within120: value("pmacct_bridge_indexed_flow_age_seconds_bucket", 120),
+      within900: value("pmacct_bridge_indexed_flow_age_seconds_bucket", 900),
+      within1800: value("pmacct_bridge_indexed_flow_age_seconds_bucket", 1800),
+    };
+  };
+  assert.deepEqual(
+    await observed(),
+    { count: 2, within60: 0, within120: 2, within900: 2, within1800: 2 },
+    "a failed write is not indexed",
+  );
+  h.requests[3].answer(201);
+  await settle();
+  assert.deepEqual(await observed(), { count: 3, within60: 0, within120: 2, within900: 2, within1800: 3 });
+  await h.pipeline.drain(1000);
+});

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { adaptMappings } from "../../lib/elastic/index_template.ts";
-import { mappingFeatures, type ServerInfo, supportProblem } from "../../lib/elastic/search_server.ts";
+import { adaptTemplateFile, parseTemplateFile } from "../../lib/elastic/index_template.ts";
+import { type ServerInfo, supportProblem, templateFeatures } from "../../lib/elastic/search_server.ts";
+import { templateFor } from "../../lib/elastic/connect.ts";
+import { parseConfig } from "../../lib/config/mod.ts";
 
 const es = (version: string): ServerInfo => ({ distribution: "elasticsearch", version });
 const os = (version: string): ServerInfo => ({ distribution: "opensearch", version });
@@ -18,6 +20,12 @@ Deno.test("supported servers: Elasticsearch 7.17 to 9.x, OpenSearch 2.7 to 3.x; 
   }
 });
 
+/** The mappings part of {@linkcode adaptTemplateFile}, for a file without settings. */
+function adaptMappings(mappings: Record<string, unknown>, server: ServerInfo) {
+  const { file, changes } = adaptTemplateFile({ mappings, settings: {} }, templateFeatures(server));
+  return { mappings: file.mappings, changes };
+}
+
 const MAPPINGS = {
   dynamic_templates: [
     { numbers: { match_mapping_type: "long", mapping: { type: "long" } } },
@@ -31,13 +39,13 @@ const MAPPINGS = {
 };
 
 Deno.test("the template is kept as it is where the server takes it (Elasticsearch 8.13+)", () => {
-  const adapted = adaptMappings(MAPPINGS, mappingFeatures(es("8.14.1")));
+  const adapted = adaptMappings(MAPPINGS, es("8.14.1"));
   assert.deepEqual(adapted.mappings, MAPPINGS);
   assert.deepEqual(adapted.changes, []);
 });
 
 Deno.test("Elasticsearch 7.17: type lists split into one dynamic template per type, in order", () => {
-  const adapted = adaptMappings(MAPPINGS, mappingFeatures(es("7.17.25")));
+  const adapted = adaptMappings(MAPPINGS, es("7.17.25"));
   assert.deepEqual(adapted.mappings.dynamic_templates, [
     { numbers: { match_mapping_type: "long", mapping: { type: "long" } } },
     { text_and_flags_string: { match_mapping_type: "string", mapping: { type: "keyword" } } },
@@ -48,7 +56,7 @@ Deno.test("Elasticsearch 7.17: type lists split into one dynamic template per ty
 });
 
 Deno.test("OpenSearch: flattened becomes flat_object at any depth, type lists split", () => {
-  const adapted = adaptMappings(MAPPINGS, mappingFeatures(os("2.19.3")));
+  const adapted = adaptMappings(MAPPINGS, os("2.19.3"));
   const properties = adapted.mappings.properties as typeof MAPPINGS.properties;
   assert.deepEqual(properties.label_map, { type: "flat_object" });
   assert.deepEqual(properties.nested.properties.inner, { type: "flat_object" });
@@ -62,7 +70,7 @@ Deno.test("the default template file lands with the same field types on every se
   const mappings =
     JSON.parse(Deno.readTextFileSync(new URL("../../new-index-template.json", import.meta.url))).mappings;
   for (const server of [es("7.17.25"), es("8.14.1"), es("9.1.5"), os("2.19.3")]) {
-    const { mappings: adapted } = adaptMappings(mappings, mappingFeatures(server));
+    const { mappings: adapted } = adaptMappings(mappings, server);
     for (const [field, mapping] of Object.entries(mappings.properties as Record<string, { type: string }>)) {
       const type = (adapted.properties as Record<string, { type: string }>)[field].type;
       const expected = mapping.type === "flattened" && server.distribution === "opensearch"
@@ -71,4 +79,87 @@ Deno.test("the default template file lands with the same field types on every se
       assert.equal(type, expected, `${server.distribution} ${server.version} ${field}`);
     }
   }
+});
+
+Deno.test("template settings: nested, dotted or without index., they are one setting; the environment's shards win", () => {
+  const file = parseTemplateFile(
+    JSON.stringify({
+      settings: {
+        index: { codec: "best_compression", sort: { field: ["@timestamp"], order: ["desc"] } },
+        "index.refresh_interval": "30s",
+        number_of_shards: 3,
+        "index.number_of_replicas": 0,
+      },
+      mappings: { properties: {} },
+    }),
+    "t.json",
+  );
+  assert.deepEqual(file.settings, {
+    "index.codec": "best_compression",
+    "index.sort.field": ["@timestamp"],
+    "index.sort.order": ["desc"],
+    "index.refresh_interval": "30s",
+    "index.number_of_shards": 3,
+    "index.number_of_replicas": 0,
+  });
+  const config = parseConfig({
+    KAFKA_BOOTSTRAP_SERVERS: "k:9092",
+    KAFKA_TOPIC: "pmacct",
+    ELASTIC_INDEX_SHARDS: "2",
+    ELASTIC_INDEX_PREFIX: "sflow",
+  }).elastic;
+  const { template, changes } = templateFor(config, file, es("8.14.1"));
+  assert.equal(template.template.settings["index.number_of_shards"], 2);
+  assert.equal(template.template.settings["index.number_of_replicas"], 0);
+  assert.equal(template.template.settings["index.codec"], "best_compression");
+  assert.deepEqual(changes, ["index.number_of_shards is 2 from ELASTIC_INDEX_SHARDS, not the file's 3"]);
+  assert.throws(() => parseTemplateFile('{"mappings": {}, "settings": []}', "t.json"), /ELASTIC_INDEX_TEMPLATE/);
+});
+
+Deno.test("one file for both: ILM is left out on OpenSearch, ISM on Elasticsearch, each said", () => {
+  const file = {
+    mappings: {},
+    settings: {
+      "index.lifecycle.name": "flows",
+      "index.plugins.index_state_management.policy_id": "flows",
+      "index.codec": "best_compression",
+    },
+  };
+  const onElastic = adaptTemplateFile(file, templateFeatures(es("9.1.5")));
+  assert.deepEqual(onElastic.file.settings, { "index.lifecycle.name": "flows", "index.codec": "best_compression" });
+  assert.deepEqual(onElastic.changes, [
+    "index.plugins.index_state_management.policy_id left out: this server has no such setting",
+  ]);
+  const onOpenSearch = adaptTemplateFile(file, templateFeatures(os("2.19.3")));
+  assert.deepEqual(onOpenSearch.file.settings, {
+    "index.plugins.index_state_management.policy_id": "flows",
+    "index.codec": "best_compression",
+  });
+  assert.deepEqual(onOpenSearch.changes, ["index.lifecycle.name left out: this server has no such setting"]);
+});
+
+Deno.test("a field kept in doc values only is indexed where the server cannot search it so", () => {
+  const mappings = {
+    properties: {
+      port_src: { type: "integer", index: false },
+      tcp_flags: { type: "keyword", index: false },
+      never_searched: { type: "keyword", index: false, doc_values: false },
+    },
+  };
+  assert.deepEqual(adaptMappings(mappings, es("8.14.1")), { mappings, changes: [] });
+  const on717 = adaptMappings(mappings, es("7.17.25"));
+  assert.deepEqual(on717.mappings.properties, {
+    port_src: { type: "integer" },
+    tcp_flags: { type: "keyword" },
+    never_searched: { type: "keyword", index: false, doc_values: false },
+  });
+  assert.deepEqual(on717.changes, [
+    "fields kept in doc values only indexed, as this server cannot search integer, keyword fields by doc values",
+  ]);
+  const onOpenSearch = adaptMappings(mappings, os("2.19.3"));
+  assert.deepEqual(
+    (onOpenSearch.mappings.properties as typeof mappings.properties).port_src,
+    mappings.properties.port_src,
+  );
+  assert.deepEqual((onOpenSearch.mappings.properties as Record<string, unknown>).tcp_flags, { type: "keyword" });
 });

@@ -1,0 +1,151 @@
+/**
+ * A normalised pmacct record as an Elastic Common Schema document (`ELASTIC_FIELD_NAMES=ecs`), so
+ * that Kibana's network views and the Security app read the flows. Every primitive that ECS
+ * defines goes to its ECS field; every other one goes under `pmacct.<name>`, so nothing is lost.
+ * Pure.
+ *
+ * @example
+ * ```ts
+ * const document = ecsDocument(
+ *   { ip_src: "10.0.0.1", ip_dst: "10.0.0.2", port_src: 5353, port_dst: 53, ip_proto: "udp", bytes: 80, tos: 0 },
+ *   "2026-11-24T19:10:00.000Z",
+ * );
+ * document.source; // { ip: "10.0.0.1", port: 5353, bytes: 80 }
+ * document.network; // { transport: "udp", iana_number: "17", type: "ipv4", bytes: 80, community_id: "1:…" }
+ * document.pmacct; // { tos: 0 }
+ * ```
+ */
+import { communityId } from "./community_id.ts";
+import { flowTupleOf, protocolOf } from "./flow_tuple.ts";
+import { readPmacctTime } from "./pmacct_time.ts";
+
+/** The ECS version the documents follow. */
+export const ECS_VERSION = "8.11.0";
+
+/** Where each pmacct primitive that ECS defines goes (several for counters, sent by the source). */
+export const ECS_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  ip_src: ["source.ip"],
+  ip_dst: ["destination.ip"],
+  port_src: ["source.port"],
+  port_dst: ["destination.port"],
+  mac_src: ["source.mac"],
+  mac_dst: ["destination.mac"],
+  as_src: ["source.as.number"],
+  as_dst: ["destination.as.number"],
+  bytes: ["network.bytes", "source.bytes"],
+  packets: ["network.packets", "source.packets"],
+  ip_proto: ["network.transport", "network.iana_number"],
+  peer_ip_src: ["observer.ip"],
+  iface_in: ["observer.ingress.interface.id"],
+  iface_out: ["observer.egress.interface.id"],
+  timestamp_start: ["event.start"],
+  timestamp_end: ["event.end"],
+};
+
+/** The fields every document gets: ECS's categorisation of a network flow. */
+const EVENT_CATEGORY = { kind: "event", category: ["network"], type: ["connection"] } as const;
+
+type Json = Record<string, unknown>;
+
+function child(parent: Json, name: string): Json {
+  return (parent[name] ??= {}) as Json;
+}
+
+/** pmacct's UTC text (`yyyy-MM-dd HH:mm:ss[.ffffff]`) as ISO 8601, fraction kept. */
+function isoTime(utc: string): string {
+  return `${utc.replace(" ", "T")}Z`;
+}
+
+/** ECS writes MAC addresses in upper case with hyphens (RFC 7042); pmacct with colons. */
+function ecsMac(value: string): string {
+  return value.toUpperCase().replaceAll(":", "-");
+}
+
+/**
+ * The ECS document of a normalised record (times already UTC text, absent addresses `null`).
+ * `communityIdOn`: whether `network.community_id` is computed.
+ */
+export function ecsDocument(record: Json, timestamp: string, communityIdOn = true): Json {
+  const document: Json = { "@timestamp": timestamp, ecs: { version: ECS_VERSION }, event: { ...EVENT_CATEGORY } };
+  const pmacct: Json = {};
+  const event = document.event as Json;
+  for (const [name, value] of Object.entries(record)) {
+    if (ECS_FIELDS[name] === undefined) {
+      pmacct[name] = value;
+      continue;
+    }
+    if (value === null || value === "") continue;
+    switch (name) {
+      case "ip_src":
+        child(document, "source").ip = value;
+        break;
+      case "ip_dst":
+        child(document, "destination").ip = value;
+        break;
+      case "port_src":
+        child(document, "source").port = value;
+        break;
+      case "port_dst":
+        child(document, "destination").port = value;
+        break;
+      case "mac_src":
+        child(document, "source").mac = typeof value === "string" ? ecsMac(value) : value;
+        break;
+      case "mac_dst":
+        child(document, "destination").mac = typeof value === "string" ? ecsMac(value) : value;
+        break;
+      case "as_src":
+        child(child(document, "source"), "as").number = value;
+        break;
+      case "as_dst":
+        child(child(document, "destination"), "as").number = value;
+        break;
+      case "bytes":
+        child(document, "network").bytes = value;
+        child(document, "source").bytes = value;
+        break;
+      case "packets":
+        child(document, "network").packets = value;
+        child(document, "source").packets = value;
+        break;
+      case "ip_proto": {
+        const protocol = protocolOf(value);
+        if (protocol === undefined) {
+          pmacct[name] = value;
+        } else {
+          const network = child(document, "network");
+          network.transport = protocol.name;
+          network.iana_number = String(protocol.number);
+        }
+        break;
+      }
+      case "peer_ip_src":
+        child(document, "observer").ip = value;
+        break;
+      case "iface_in":
+        child(child(child(document, "observer"), "ingress"), "interface").id = String(value);
+        break;
+      case "iface_out":
+        child(child(child(document, "observer"), "egress"), "interface").id = String(value);
+        break;
+      case "timestamp_start":
+        if (typeof value === "string") event.start = isoTime(value);
+        break;
+      case "timestamp_end":
+        if (typeof value === "string") event.end = isoTime(value);
+        break;
+    }
+  }
+  const address = typeof record.ip_src === "string" ? record.ip_src : record.ip_dst;
+  if (typeof address === "string") child(document, "network").type = address.includes(":") ? "ipv6" : "ipv4";
+  const start = readPmacctTime(record.timestamp_start, "UTC");
+  const end = readPmacctTime(record.timestamp_end, "UTC");
+  if (start && end && end.epochMs >= start.epochMs) event.duration = (end.epochMs - start.epochMs) * 1_000_000;
+  if (communityIdOn) {
+    const tuple = flowTupleOf(record);
+    const id = tuple && communityId(tuple);
+    if (id !== undefined) child(document, "network").community_id = id;
+  }
+  if (Object.keys(pmacct).length > 0) document.pmacct = pmacct;
+  return document;
+}
