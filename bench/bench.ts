@@ -1,13 +1,16 @@
 /**
- * `deno task bench [--lags=200000,1000000] [--steady-seconds=180] [--rate=3000] [--profile]`
+ * `deno task bench [--lags=200000,1000000] [--steady-seconds=180] [--rate=3000] [--storage-records=300000] [--profile]`
  *
  * What an operator sizes a host by, for the bridge, the original Python tool and a raw `_bulk`
  * loader, in one run on the local stack (`stack/stack.sh up`): at each lag (records waiting in a
  * fresh 3-partition topic), records/s from process start and from ready, CPU µs per record of
  * the whole process from `/proc` after ready (start-up CPU apart), and peak resident memory;
  * beside them kafkajs alone at the bridge's pace with the bridge's modules loaded, the floor
- * under the bridge's memory; then the bridge alone at a steady rate. `--profile` also writes a V8 CPU profile of the bridge
- * draining the largest lag and prints its top costs. Targets are issue 11's.
+ * under the bridge's memory; then the bridge alone at a steady rate; then what a flow costs on
+ * Elasticsearch's disk and how fast Elasticsearch indexes it, with the bridge's template and the
+ * original tool's (`bench/storage.ts`; `--storage-records=0` skips it). `--profile` also writes a
+ * V8 CPU profile of the bridge draining the largest lag and prints its top costs. Targets are
+ * issue 17's.
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { decodeMessage } from "../lib/pmacct/decode.ts";
@@ -21,6 +24,7 @@ import { type Measurement, runBridge, runKafkaFloor, runOriginal, runRawLoader, 
 import { runSteady, type SteadyResult } from "./steady.ts";
 import { pipelineMicrosPerRecord } from "./pipeline_alone.ts";
 import { benchRecord } from "./records.ts";
+import { runStorage, type StorageRow, storageTable } from "./storage.ts";
 
 function option(name: string, fallback: string): string {
   const given = Deno.args.find((arg) => arg.startsWith(`--${name}=`));
@@ -33,8 +37,14 @@ const lags = option("lags", "200000,1000000").split(",").map(Number);
 const steadySeconds = Number(option("steady-seconds", "180"));
 const rate = Number(option("rate", "3000"));
 const profile = Deno.args.includes("--profile");
-if (lags.some((lag) => !Number.isInteger(lag) || lag < 1) || !(steadySeconds >= 0) || !(rate > 0)) {
-  console.error("usage: deno task bench [--lags=200000,1000000] [--steady-seconds=180] [--rate=3000] [--profile]");
+const storageRecordCount = Number(option("storage-records", "300000"));
+if (
+  lags.some((lag) => !Number.isInteger(lag) || lag < 1) || !(steadySeconds >= 0) || !(rate > 0) ||
+  !(storageRecordCount >= 0)
+) {
+  console.error(
+    "usage: deno task bench [--lags=200000,1000000] [--steady-seconds=180] [--rate=3000] [--storage-records=300000] [--profile]",
+  );
   Deno.exit(2);
 }
 const settings: Settings = {
@@ -125,7 +135,13 @@ console.log(
   `the record path alone (decode to acknowledged, no Kafka or HTTP): ${pipelineMicros.toFixed(1)} µs/record CPU, ` +
     `best of ${pipelineRuns.map((micros) => micros.toFixed(1)).join(", ")}\n`,
 );
-for (const line of targets(byLag, steady)) console.log(line);
+let storage: StorageRow[] = [];
+if (storageRecordCount > 0) {
+  console.log(`storage: ${storageRecordCount} flows into one index per template`);
+  storage = await runStorage(storageRecordCount, false);
+  console.log("\n" + storageTable(storage, storageRecordCount) + "\n");
+}
+for (const line of targets(byLag, steady, storage)) console.log(line);
 if (profile) {
   const newest = [...Deno.readDirSync(profileDir)].filter((entry) => entry.name.endsWith(".cpuprofile"))
     .map((entry) => `${profileDir}/${entry.name}`)

@@ -3,6 +3,7 @@
  * from process start and from ready (consuming) to the last record indexed, CPU seconds of the
  * whole process from `/proc` (start-up apart from the steady drain), and peak resident memory.
  */
+import { buildIndexTemplate, parseTemplateFile } from "../lib/elastic/index_template.ts";
 import { bulkBody } from "../lib/elastic/bulk_body.ts";
 import { encodeDocument } from "../lib/pmacct/document.ts";
 import { REPO_ROOT, SHARED } from "../tests/support/fixtures.ts";
@@ -200,14 +201,14 @@ export async function runRawLoader(
   { batchSize, concurrency }: Settings,
 ): Promise<Measurement> {
   const prefix = `${topic}-raw`;
+  // The bridge's own template, settings and all, so that Elasticsearch does the same work for both.
+  const path = `${REPO_ROOT}new-index-template.json`;
+  const { template } = buildIndexTemplate(prefix, parseTemplateFile(Deno.readTextFileSync(path), path), 1, 0);
   await elastic.indices.putIndexTemplate({
     name: `${prefix}-pmacct`,
     index_patterns: [`${prefix}-*`],
     priority: 200,
-    template: {
-      settings: { number_of_shards: 1, number_of_replicas: 0 },
-      mappings: JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}new-index-template.json`)).mappings,
-    },
+    template,
   });
   const bodies: Uint8Array<ArrayBuffer>[] = [];
   const indices = new Set<string>();

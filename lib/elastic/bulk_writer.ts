@@ -10,7 +10,7 @@ import { CLUSTER_BLOCK, type ClusterBlock, isClusterBlock, parseBlocks } from ".
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { Aborted, backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF, sleep } from "../runtime/retry.ts";
-import { classifyStatus, INDEX_NOT_FOUND, isAuthFailure } from "./retry_policy.ts";
+import { classifyStatus, INDEX_NOT_FOUND, isAuthFailure, isMissingPipeline } from "./retry_policy.ts";
 
 /** One item of a `_bulk` response. */
 export interface BulkItemResult {
@@ -283,7 +283,7 @@ export class BulkWriter<T extends BulkDocument> {
     const indexedByStatus = new Map<number, number>();
     for (let i = 0; i < sent.length; i++) {
       const item = items[i];
-      const outcome = classifyStatus(item.status, item.error?.type);
+      const outcome = classifyStatus(item.status, item.error);
       if (item.error?.type === INDEX_NOT_FOUND) this.#indices?.forget(sent[i].index);
       if (outcome === "indexed") {
         indexed.push(sent[i]);
@@ -293,9 +293,13 @@ export class BulkWriter<T extends BulkDocument> {
         const block = isClusterBlock(item.error?.type);
         blocked ||= block;
         auth ||= !block && isAuthFailure(item.status);
-        if (!block && !isAuthFailure(item.status) && item.error?.type !== INDEX_NOT_FOUND) spent.push(sent[i]);
+        // A missing pipeline is configuration, like a block: waited out, never dead-lettered.
+        const pipeline = isMissingPipeline(item.error);
+        if (!block && !isAuthFailure(item.status) && item.error?.type !== INDEX_NOT_FOUND && !pipeline) {
+          spent.push(sent[i]);
+        }
         status = item.status;
-        error = item.error?.type ?? `status ${item.status}`;
+        error = pipeline ? item.error!.reason! : item.error?.type ?? `status ${item.status}`;
       } else {
         const reason = item.error?.type ?? "unknown";
         this.metrics.rejected.inc({ status: String(item.status), reason });

@@ -23,7 +23,6 @@ import { describeServer, type ServerInfo, supportProblem, templateFeatures } fro
 import type { PemMaterial } from "../config/settings.ts";
 import { caWithFingerprint, FingerprintMismatch } from "./ca_fingerprint.ts";
 import { elasticsearchTransport } from "./elasticsearch_client.ts";
-import { opensearchTransport } from "./opensearch_client.ts";
 import { SearchService } from "./service.ts";
 import type { ElasticStatus } from "./status.ts";
 import { commonClientOptions, SearchError, type SearchTransport } from "./transport.ts";
@@ -69,7 +68,10 @@ async function trustedCa(config: ElasticConfig): Promise<string | undefined> {
  * `GET /` needs a module some distributions lack); a server the Elastic client refuses as another
  * product is asked `GET /` through the OpenSearch client.
  */
-async function identify(elastic: SearchTransport, opensearch: SearchTransport): Promise<ServerInfo> {
+async function identify(
+  elastic: SearchTransport,
+  opensearch: () => Promise<SearchTransport>,
+): Promise<ServerInfo> {
   try {
     const { body } = await elastic.request({
       method: "GET",
@@ -82,7 +84,7 @@ async function identify(elastic: SearchTransport, opensearch: SearchTransport): 
   } catch (error) {
     if (!(error instanceof SearchError) || !error.otherProduct) throw error;
   }
-  const { body } = await opensearch.request({ method: "GET", path: "/" });
+  const { body } = await (await opensearch()).request({ method: "GET", path: "/" });
   const version = body?.version?.number;
   if (typeof version !== "string") throw new UnsupportedServer("the server is neither Elasticsearch nor OpenSearch");
   return { distribution: body.version.distribution === "opensearch" ? "opensearch" : "elasticsearch", version };
@@ -105,22 +107,27 @@ export async function openService(
     throw error;
   }
   const options = commonClientOptions(config, ca, pem);
-  const transports = { elasticsearch: elasticsearchTransport(options), opensearch: opensearchTransport(options) };
+  const elasticsearch = elasticsearchTransport(options);
+  // The OpenSearch client is loaded only for a server that is not Elasticsearch: an
+  // Elasticsearch host never holds its code and objects.
+  let opensearch: SearchTransport | undefined;
+  const openOpenSearch = async () =>
+    opensearch ??= (await import("./opensearch_client.ts")).opensearchTransport(options);
   let server: ServerInfo;
   try {
-    server = await identify(transports.elasticsearch, transports.opensearch);
+    server = await identify(elasticsearch, openOpenSearch);
     const problem = supportProblem(server);
     if (problem !== undefined) throw new UnsupportedServer(problem);
   } catch (error) {
-    await Promise.all([transports.elasticsearch.close(), transports.opensearch.close()]);
+    await Promise.all([elasticsearch.close(), opensearch?.close()]);
     if (error instanceof UnsupportedServer) health.fail("elasticsearch_server", error.message);
     else status.failed(error as SearchError, { step: "identifying the server" });
     throw error;
   }
   health.pass("elasticsearch_server");
-  const unused = server.distribution === "opensearch" ? transports.elasticsearch : transports.opensearch;
-  await unused.close();
-  return new SearchService(server, transports[server.distribution], config.pipeline);
+  const transport = server.distribution === "opensearch" ? await openOpenSearch() : elasticsearch;
+  await (server.distribution === "opensearch" ? elasticsearch : opensearch)?.close();
+  return new SearchService(server, transport, config.pipeline);
 }
 
 /**

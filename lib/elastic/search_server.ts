@@ -72,7 +72,8 @@ export interface TemplateFeatures {
   /**
    * The field types a query can search by doc values alone (`index: false`): Elasticsearch 8.1+
    * for numbers, dates, booleans, addresses and keywords; OpenSearch 2.14+ for all of those but
-   * keywords (`term` on an unindexed keyword is still refused in 2.19).
+   * keywords, and 2.19+ for keywords too. (Elasticsearch 7.17 refuses a `term` query on such a
+   * field, and answers a date `range` with no hits, silently.)
    */
   docValueSearch: ReadonlySet<string>;
   /** Whose lifecycle settings the server takes: ILM (`elasticsearch`) or ISM (`opensearch`). */
@@ -83,7 +84,10 @@ export function templateFeatures(server: ServerInfo): TemplateFeatures {
   const elastic = server.distribution === "elasticsearch";
   const docValueSearch = elastic
     ? (atLeast(server.version, 8, 1) ? [...NUMERIC_TYPES, "date", "date_nanos", "boolean", "ip", "keyword"] : [])
-    : (atLeast(server.version, 2, 14) ? [...NUMERIC_TYPES, "date", "date_nanos", "boolean", "ip"] : []);
+    : [
+      ...(atLeast(server.version, 2, 14) ? [...NUMERIC_TYPES, "date", "date_nanos", "boolean", "ip"] : []),
+      ...(atLeast(server.version, 2, 19) ? ["keyword"] : []),
+    ];
   return {
     flattenedType: elastic ? "flattened" : "flat_object",
     mappingTypeLists: elastic && atLeast(server.version, 8, 13),

@@ -12,10 +12,12 @@ import {
   produceLiveTraffic,
   UNKNOWN_FIELDS_RECORD,
 } from "../support/live_traffic.ts";
-import { ES9_ADMIN, SearchTarget, STACK_CA, STACK_CERTS } from "../support/search_target.ts";
+import { ECS_COUNTERS, ES9_ADMIN, SearchTarget, STACK_CA, STACK_CERTS } from "../support/search_target.ts";
+import { referenceIds } from "../support/community_id_reference.ts";
 import {
   alive,
   integrationTest,
+  kafkaClusterId,
   logLines,
   readiness,
   readTopic,
@@ -65,6 +67,94 @@ async function assertFieldTypes(target: SearchTarget, prefix: string, flattened:
   assert.equal(unknownIndex.unknown_flag, "keyword");
 }
 
+/** The field types the ECS template must give on every server (issue 17's list). */
+const EXPECTED_ECS_TYPES: Record<string, string> = {
+  "@timestamp": "date",
+  "source.ip": "ip",
+  "destination.ip": "ip",
+  "observer.ip": "ip",
+  "source.port": "long",
+  "destination.port": "long",
+  "network.bytes": "long",
+  "network.packets": "long",
+  "source.as.number": "long",
+  "destination.as.number": "long",
+  "network.transport": "keyword",
+  "network.iana_number": "keyword",
+  "network.type": "keyword",
+  "network.community_id": "keyword",
+  "source.mac": "keyword",
+  "observer.ingress.interface.id": "keyword",
+  "observer.egress.interface.id": "keyword",
+  "event.start": "date",
+  "event.end": "date",
+  "pmacct.stamp_inserted": "date",
+  "pmacct.tos": "integer",
+};
+
+/**
+ * The same topic through a bridge with `ELASTIC_FIELD_NAMES=ecs`: every record, ECS's types, and
+ * a known IPv4 TCP and IPv6 UDP record's fields, the Community ID the reference implementation's.
+ */
+async function indexAsEcs(topic: string, host: string, target: SearchTarget, flattened: string, env = {}) {
+  const prefix = `${topic}-ecs`;
+  const bridge = await startBridge(bridgeEnv(topic, prefix, host, { ...env, ELASTIC_FIELD_NAMES: "ecs" }));
+  try {
+    await waitReady(bridge);
+    await assertIndexedTotals(bridge, prefix, await expectedTotals(topic, prefix), target, ECS_COUNTERS);
+    for (const [index, types] of Object.entries(await target.fieldTypes(prefix))) {
+      for (const [field, type] of Object.entries(EXPECTED_ECS_TYPES)) {
+        assert.equal(types[field], type, `${index} ${field}`);
+      }
+      assert.equal(types["pmacct.label_map"], flattened, `${index} pmacct.label_map`);
+    }
+    const messages = await readTopic(topic);
+    const cluster = await kafkaClusterId();
+    const known = [
+      messages.find((message) =>
+        /"ip_proto": "tcp"/.test(message.payload ?? "") && !/"ip_src": "[^"]*:/.test(message.payload ?? "")
+      ),
+      messages.find((message) =>
+        /"ip_proto": "udp"/.test(message.payload ?? "") && /"ip_src": "[^"]*:/.test(message.payload ?? "")
+      ),
+    ];
+    const records = known.map((message) => {
+      assert.ok(message, "pmacct produced an IPv4 TCP and an IPv6 UDP flow");
+      return { message, record: JSON.parse(message.payload!) };
+    });
+    const communityIds = await referenceIds(records.map(({ record }) => ({
+      source: record.ip_src,
+      destination: record.ip_dst,
+      protocol: record.ip_proto === "tcp" ? 6 : 17,
+      sourcePort: record.port_src,
+      destinationPort: record.port_dst,
+    })));
+    for (const [i, { message, record }] of records.entries()) {
+      const id = `${cluster}:${topic}:${message.partition}:${message.offset}:0`;
+      const [document] = (await target.documents(prefix, true)).filter((candidate) => candidate.id === id);
+      assert.ok(document, `document ${id}`);
+      const source = document.source as Record<string, Record<string, unknown>>;
+      assert.deepEqual(
+        [source.source.ip, source.source.port, source.destination.ip, source.destination.port],
+        [record.ip_src, record.port_src, record.ip_dst, record.port_dst],
+      );
+      assert.deepEqual(source.network, {
+        transport: record.ip_proto,
+        iana_number: record.ip_proto === "tcp" ? "6" : "17",
+        type: i === 0 ? "ipv4" : "ipv6",
+        bytes: record.bytes,
+        packets: record.packets,
+        community_id: communityIds[i],
+      });
+      assert.equal(source.event.start, `${record.timestamp_start.replace(" ", "T")}Z`);
+      assert.equal(source.pmacct.tos, record.tos);
+    }
+    assert.equal((await bridge.stop("SIGTERM")).code, 0);
+  } finally {
+    await bridge.stop("SIGKILL");
+  }
+}
+
 /** Runs live traffic through a bridge into `service` of the stack and checks what lands. */
 async function indexInto(
   service: string,
@@ -94,6 +184,7 @@ async function indexInto(
     } finally {
       await bridge.stop("SIGKILL");
     }
+    await indexAsEcs(topic, new URL(url).host, target, flattened, env);
   } finally {
     if (!keepUp) await stack("down", service);
   }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { addToDay, type DayTotals, expectedFlowMs } from "./flow_oracle.ts";
-import type { SearchTarget } from "./search_target.ts";
+import { type CounterFields, PMACCT_COUNTERS, type SearchTarget } from "./search_target.ts";
 import { type BridgeProcess, KAFKA, MAIN_ELASTIC, readTopic, replaySyntheticTraffic, waitFor } from "./stack.ts";
 
 /** The aggregate the live traffic is replayed with: per 5-tuple and ToS. */
@@ -66,15 +66,16 @@ export async function assertIndexedTotals(
   prefix: string,
   expected: DayTotals,
   target: SearchTarget = MAIN_ELASTIC,
+  counters: CounterFields = PMACCT_COUNTERS,
 ): Promise<void> {
   const total = totalCount(expected);
   await waitFor(
     `${total} documents in ${target.url} (log: ${bridge.logPath})`,
-    async () => totalCount(await target.sums(prefix)) >= total || undefined,
+    async () => totalCount(await target.sums(prefix, counters)) >= total || undefined,
     120_000,
     500,
   );
-  assert.deepEqual(await target.sums(prefix), expected, "per-day documents, bytes and packets");
+  assert.deepEqual(await target.sums(prefix, counters), expected, "per-day documents, bytes and packets");
   assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), 0, "dead letters");
   // Elasticsearch can show a document before the bridge has read the answer that acknowledges it.
   await waitFor(`${total} acknowledgements, each observed once as a flow age (log: ${bridge.logPath})`, async () => {

@@ -69,6 +69,14 @@ function parseAnswer(text: string, status: number): unknown {
   }
 }
 
+/** Where a document's counters are: pmacct's names, or ECS's. */
+export interface CounterFields {
+  bytes: string;
+  packets: string;
+}
+export const PMACCT_COUNTERS: CounterFields = { bytes: "bytes", packets: "packets" };
+export const ECS_COUNTERS: CounterFields = { bytes: "network.bytes", packets: "network.packets" };
+
 export class SearchTarget {
   readonly #client: Deno.HttpClient | undefined;
   readonly #authorization: string | undefined;
@@ -142,14 +150,14 @@ export class SearchTarget {
   }
 
   /** Per daily index: documents, bytes and packets, as the server aggregates them. */
-  async sums(prefix: string): Promise<DayTotals> {
+  async sums(prefix: string, counters: CounterFields = PMACCT_COUNTERS): Promise<DayTotals> {
     await this.refresh(prefix);
     const response = await this.request("POST", `/${prefix}-*/_search?allow_no_indices=true`, {
       size: 0,
       aggs: {
         by_index: {
           terms: { field: "_index", size: 1000 },
-          aggs: { bytes: { sum: { field: "bytes" } }, packets: { sum: { field: "packets" } } },
+          aggs: { bytes: { sum: { field: counters.bytes } }, packets: { sum: { field: counters.packets } } },
         },
       },
     });
@@ -189,15 +197,19 @@ export class SearchTarget {
   /** Field → mapping type, per index of the prefix. */
   async fieldTypes(prefix: string): Promise<Record<string, Record<string, string>>> {
     const mappings = await this.request("GET", `/${prefix}-*/_mapping`);
+    type Properties = Record<string, { type?: string; properties?: Properties }>;
+    const flatten = (properties: Properties, path: string, into: Record<string, string>) => {
+      for (const [field, { type, properties: inner }] of Object.entries(properties)) {
+        into[`${path}${field}`] = type ?? "object";
+        if (inner) flatten(inner, `${path}${field}.`, into);
+      }
+      return into;
+    };
     return Object.fromEntries(
-      Object.entries(mappings).map(([index, value]) => {
-        const properties = (value as { mappings: { properties?: Record<string, { type?: string }> } }).mappings
-          .properties ?? {};
-        return [
-          index,
-          Object.fromEntries(Object.entries(properties).map(([field, { type }]) => [field, type ?? "object"])),
-        ];
-      }),
+      Object.entries(mappings).map(([index, value]) => [
+        index,
+        flatten((value as { mappings: { properties?: Properties } }).mappings.properties ?? {}, "", {}),
+      ]),
     );
   }
 }

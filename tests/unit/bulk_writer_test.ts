@@ -340,3 +340,25 @@ Deno.test("indexed documents are counted by the status Elasticsearch answered, c
   const counted = (await metrics.indexed.get()).values.map(({ labels, value }) => [labels.status, value]);
   assert.deepEqual(counted.sort(), [["200", 1], ["201", 2]]);
 });
+
+Deno.test("items refused for a missing ingest pipeline wait for it: retried, never dead-lettered nor spending the budget", async () => {
+  // Elasticsearch 8.14's own answer to `_bulk?pipeline=enrich` once the pipeline is deleted.
+  const missing = {
+    status: 400,
+    error: { type: "illegal_argument_exception", reason: "pipeline with id [enrich] does not exist" },
+  };
+  const { transport, calls } = scripted([
+    (ids) => ids.map((_, i) => i === 0 ? missing : { status: 400, error: { type: "illegal_argument_exception" } }),
+    (ids) => ids.map(() => missing),
+    (ids) => ids.map(() => ({ status: 201 })),
+  ]);
+  const { outcome, handlers } = recorder();
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 0 }).write(
+    docs(2),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.equal(calls.length, 3);
+  assert.deepEqual(outcome.rejected, [["t:0:1:0", "illegal_argument_exception"]], "other 400s are still the data's");
+  assert.deepEqual(outcome.indexed, ["t:0:0:0"]);
+});

@@ -156,10 +156,8 @@ Deno.test("a field kept in doc values only is indexed where the server cannot se
   assert.deepEqual(on717.changes, [
     "fields kept in doc values only indexed, as this server cannot search integer, keyword fields by doc values",
   ]);
-  const onOpenSearch = adaptMappings(mappings, os("2.19.3"));
-  assert.deepEqual(
-    (onOpenSearch.mappings.properties as typeof mappings.properties).port_src,
-    mappings.properties.port_src,
-  );
-  assert.deepEqual((onOpenSearch.mappings.properties as Record<string, unknown>).tcp_flags, { type: "keyword" });
+  assert.deepEqual(adaptMappings(mappings, os("2.19.3")), { mappings, changes: [] });
+  const onOpenSearch214 = adaptMappings(mappings, os("2.14.0")).mappings.properties as Record<string, unknown>;
+  assert.deepEqual(onOpenSearch214.port_src, mappings.properties.port_src);
+  assert.deepEqual(onOpenSearch214.tcp_flags, { type: "keyword" });
 });
