@@ -11,6 +11,7 @@ import { ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/conf
 import { LogOnlyDeadLetterSink } from "./lib/delivery/dead_letters.ts";
 import { connectSearch, PIPELINE_CHECK } from "./lib/elastic/connect.ts";
 import { INDEX_CHECK, IndexCreator } from "./lib/elastic/indices.ts";
+import { fieldNamesMismatch } from "./lib/elastic/index_template.ts";
 import { startRetention } from "./lib/elastic/retention.ts";
 import type { SearchService } from "./lib/elastic/service.ts";
 import { ELASTIC_CHECKS, ElasticStatus } from "./lib/elastic/status.ts";
@@ -66,6 +67,8 @@ const log = new Logger(config.logLevel, console.error, config.logFormat);
 log.mask(secretValues(config));
 log.info("pmacct-kafka-elastic starting", { config: describeConfig(config) });
 for (const warning of config.warnings) log.warn(warning);
+const templateMismatch = fieldNamesMismatch(templateFile, config.elastic.fieldNames);
+if (templateMismatch !== undefined) log.warn(templateMismatch, { template: config.elastic.indexTemplateFile });
 
 const metrics = createMetrics();
 const health = new Health(log, {

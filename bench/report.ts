@@ -37,7 +37,6 @@ export function steadyTable(result: SteadyResult): string {
   ].join("\n");
 }
 
-/** Issue 11's targets at default settings, each with what this run measured. */
 /** Whether each target of issue 17 (CPU, memory, disk and Elasticsearch's rate) is met. */
 export function targets(
   byLag: Map<number, Measurement[]>,

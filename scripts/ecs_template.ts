@@ -2,8 +2,8 @@
  * `deno task ecs-template`: writes `ecs-index-template.json` (the default template of
  * `ELASTIC_FIELD_NAMES=ecs`) from `new-index-template.json`, so that the two keep one set of
  * settings and one tuning: ECS fields take ECS's types (elastic/ecs) and the `index` and
- * `doc_values` choices of the pmacct field they come from; the other pmacct fields keep their
- * mappings under `pmacct`. A unit test fails while the file and this disagree.
+ * `doc_values` choices of the pmacct field they come from; every pmacct field keeps its mapping
+ * under `pmacct`. A unit test fails while the file and this disagree.
  */
 import { ECS_FIELDS } from "../lib/pmacct/ecs.ts";
 
@@ -67,9 +67,9 @@ export function ecsTemplate(pmacct: { settings?: Json; mappings: Json }): Json {
     }
     place(properties, field, type === "keyword" ? { type, ignore_above: 1024, ...tuning } : { type, ...tuning });
   }
-  const rest = Object.fromEntries(
-    Object.entries(source).filter(([name]) => name !== "@timestamp" && ECS_FIELDS[name] === undefined),
-  );
+  // Every pmacct field keeps its mapping under `pmacct`: those ECS defines land there too when
+  // their value has no ECS meaning (an ICMP flow's ports, AS 0).
+  const rest = Object.fromEntries(Object.entries(source).filter(([name]) => name !== "@timestamp"));
   properties.pmacct = { properties: rest };
   const { properties: _, ...mappings } = pmacct.mappings;
   return { ...(pmacct.settings ? { settings: pmacct.settings } : {}), mappings: { ...mappings, properties } };

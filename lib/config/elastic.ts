@@ -43,8 +43,10 @@ export interface ElasticConfig {
   communityId: boolean;
   /** Ingest pipeline every `_bulk` request names (`ELASTIC_PIPELINE`); `undefined`: none. */
   pipeline?: string;
-  shards: number;
-  replicas: number;
+  /** `ELASTIC_INDEX_SHARDS`; `undefined` when unset (the template file's, else 1). */
+  shards?: number;
+  /** `ELASTIC_INDEX_REPLICAS`; `undefined` when unset (the template file's, else 0). */
+  replicas?: number;
   /** Days of daily indices kept (`ELASTIC_RETENTION`); `undefined`: retention is off. */
   retentionDays?: number;
   maxSamplesPerSend: number;
@@ -115,7 +117,7 @@ export const ELASTIC_VARIABLES: readonly Variable[] = [
     name: "ELASTIC_INDEX_TEMPLATE",
     default: "new-index-template.json",
     meaning:
-      'File of `{"settings": {...}, "mappings": {...}}` for the daily indices, installed as their index template ([index template](docs/index-template.md)); the two below win over its shards and replicas.',
+      'File of `{"settings": {...}, "mappings": {...}}` for the daily indices, installed as their index template ([index template](docs/index-template.md)).',
   },
   {
     name: "ELASTIC_FIELD_NAMES",
@@ -134,8 +136,16 @@ export const ELASTIC_VARIABLES: readonly Variable[] = [
     meaning:
       "Ingest pipeline named in every `_bulk` request (GeoIP, ASN enrichment); the bridge waits at start until it exists.",
   },
-  { name: "ELASTIC_INDEX_SHARDS", default: "1", meaning: "`number_of_shards` of new daily indices." },
-  { name: "ELASTIC_INDEX_REPLICAS", default: "0", meaning: "`number_of_replicas` of new daily indices." },
+  {
+    name: "ELASTIC_INDEX_SHARDS",
+    default: "1",
+    meaning: "`number_of_shards` of new daily indices; set, it wins over the template file's.",
+  },
+  {
+    name: "ELASTIC_INDEX_REPLICAS",
+    default: "0",
+    meaning: "`number_of_replicas` of new daily indices; set, it wins over the template file's.",
+  },
   {
     name: "ELASTIC_RETENTION",
     default: "off",
@@ -282,8 +292,8 @@ export function parseElasticConfig(env: Environment, warnings: string[]): Elasti
     fieldNames,
     communityId: flag(env, "ELASTIC_COMMUNITY_ID", fieldNames === "ecs"),
     pipeline: text(env, "ELASTIC_PIPELINE"),
-    shards: integer(env, "ELASTIC_INDEX_SHARDS", 1, { min: 1, max: 1024 }),
-    replicas: integer(env, "ELASTIC_INDEX_REPLICAS", 0, { min: 0, max: 16 }),
+    shards: optionalInteger(env, "ELASTIC_INDEX_SHARDS", { min: 1, max: 1024 }),
+    replicas: optionalInteger(env, "ELASTIC_INDEX_REPLICAS", { min: 0, max: 16 }),
     retentionDays: retentionDays(env),
     maxSamplesPerSend,
     maxTimeToSendSeconds: maxTimeToSend(env, warnings),
@@ -317,8 +327,8 @@ export function describeElasticConfig(config: ElasticConfig): Array<[string, unk
     ["ELASTIC_FIELD_NAMES", config.fieldNames],
     ["ELASTIC_COMMUNITY_ID", config.communityId ? "on" : "off"],
     ["ELASTIC_PIPELINE", config.pipeline ?? "(none)"],
-    ["ELASTIC_INDEX_SHARDS", config.shards],
-    ["ELASTIC_INDEX_REPLICAS", config.replicas],
+    ["ELASTIC_INDEX_SHARDS", config.shards ?? "(the template's, else 1)"],
+    ["ELASTIC_INDEX_REPLICAS", config.replicas ?? "(the template's, else 0)"],
     ["ELASTIC_RETENTION", config.retentionDays === undefined ? "off" : `${config.retentionDays}d`],
     ["ELASTIC_MAX_SAMPLES_PER_SEND", config.maxSamplesPerSend],
     ["ELASTIC_MAX_TIME_TO_SEND", config.maxTimeToSendSeconds],

@@ -66,8 +66,9 @@ export interface RetryOptions {
   backoff?: BackoffPolicy;
   /**
    * Retries per document before it is dead-lettered as `retry_budget_exhausted`; `undefined`
-   * retries for ever. Never applies to 401/403 or blocks: refused credentials and an index that
-   * takes no writes are not the data's fault.
+   * retries for ever. Never applies to 401/403, blocks or a missing ingest pipeline: refused
+   * credentials, an index that takes no writes and a pipeline yet to be made are not the data's
+   * fault.
    */
   maxRetries?: number;
 }
@@ -131,8 +132,9 @@ export class BulkWriter<T extends BulkDocument> {
         await this.#split(pending, handlers, signal, failure.error);
         return;
       }
-      // Refused credentials, blocks and missing indices are not the data's fault: they never
-      // spend the budget, and documents held by them stay when the others are given up.
+      // Refused credentials, blocks, missing indices and a missing pipeline are not the data's
+      // fault: they never spend the budget, and documents held by them stay when the others are
+      // given up.
       const spent = "retry" in failure ? failure.spent : (failure.blocked || isAuthFailure(status)) ? [] : pending;
       const maxRetries = this.#maxRetries;
       if (spent.length > 0 && maxRetries !== undefined) {
@@ -323,7 +325,7 @@ export class BulkWriter<T extends BulkDocument> {
 /** Documents of an answered request that are to be sent again, and why. */
 interface Retry<T> {
   retry: T[];
-  /** Those whose retry spends the budget (not held by credentials, a block or a missing index). */
+  /** Those whose retry spends the budget (not held by credentials, a block, a missing index or pipeline). */
   spent: T[];
   /** The status and error type of the last of them. */
   status: number;

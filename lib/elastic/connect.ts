@@ -141,14 +141,14 @@ export function templateFor(
 ): { template: IndexTemplate; changes: string[] } {
   const adapted = adaptTemplateFile(file, templateFeatures(server));
   const template = buildIndexTemplate(config.indexPrefix, adapted.file, config.shards, config.replicas);
-  const owned: Array<[string, string, number]> = [
+  const owned: Array<[string, string, number | undefined]> = [
     [SHARDS_SETTING, "ELASTIC_INDEX_SHARDS", config.shards],
     [REPLICAS_SETTING, "ELASTIC_INDEX_REPLICAS", config.replicas],
   ];
   const changes = [...adapted.changes];
   for (const [setting, variable, value] of owned) {
     const fromFile = file.settings[setting];
-    if (fromFile !== undefined && String(fromFile) !== String(value)) {
+    if (value !== undefined && fromFile !== undefined && String(fromFile) !== String(value)) {
       changes.push(`${setting} is ${value} from ${variable}, not the file's ${fromFile}`);
     }
   }
@@ -162,31 +162,42 @@ export const PIPELINE_CHECK = "ingest_pipeline";
  * Waits for the configured ingest pipeline: writing through one that is missing would fail every
  * record. A user that may not read pipelines is trusted to have named one that exists.
  */
-async function checkPipeline(service: SearchService, pipeline: string, options: ConnectOptions): Promise<void> {
-  const { health, log } = options;
-  let found: Awaited<ReturnType<SearchService["pipelineExists"]>>;
-  try {
-    found = await service.pipelineExists(pipeline);
-  } catch (error) {
-    await service.close();
-    throw error;
-  }
-  if (found === "absent") {
-    await service.close();
-    const problem = `ingest pipeline ${pipeline} (ELASTIC_PIPELINE) does not exist; waiting for it`;
-    health.fail(PIPELINE_CHECK, problem);
-    throw new Error(problem);
-  }
+async function waitForPipeline(service: SearchService, pipeline: string, options: ConnectOptions): Promise<void> {
+  const { health, status, log } = options;
+  const problem = `ingest pipeline ${pipeline} (ELASTIC_PIPELINE) does not exist; waiting for it`;
+  const found = await retryUntilDone(
+    async () => {
+      let found: Awaited<ReturnType<SearchService["pipelineExists"]>>;
+      try {
+        found = await service.pipelineExists(pipeline);
+      } catch (error) {
+        status.failed(error as SearchError, { step: "looking up the ingest pipeline" });
+        throw error;
+      }
+      if (found === "absent") {
+        health.fail(PIPELINE_CHECK, problem);
+        throw new Error(problem);
+      }
+      return found;
+    },
+    (error, retryInMs, attempt) =>
+      log.debug("ingest pipeline not found yet", { error: error.message, retry_in_ms: retryInMs, attempt }),
+    START_BACKOFF,
+  );
   if (found === "unknown") {
     log.warn("the bridge's user may not read ingest pipelines: ELASTIC_PIPELINE is used unchecked", { pipeline });
   }
+  status.succeeded();
   health.pass(PIPELINE_CHECK);
 }
 
-/** Connects as described above; resolves once the template is installed. */
+/**
+ * Connects as described above; resolves once the template is installed and the ingest pipeline,
+ * if one is named, exists.
+ */
 export async function connectSearch(options: ConnectOptions): Promise<Connected> {
   const { config, templateFile, status, log } = options;
-  return await retryUntilDone(
+  const connected = await retryUntilDone(
     async () => {
       const service = await openService(options);
       const { server } = service;
@@ -211,7 +222,6 @@ export async function connectSearch(options: ConnectOptions): Promise<Connected>
         status.failed(failure, { step: "installing the index template" });
         throw error;
       }
-      if (config.pipeline !== undefined) await checkPipeline(service, config.pipeline, options);
       status.succeeded();
       return { service, template };
     },
@@ -225,4 +235,6 @@ export async function connectSearch(options: ConnectOptions): Promise<Connected>
     },
     START_BACKOFF,
   );
+  if (config.pipeline !== undefined) await waitForPipeline(connected.service, config.pipeline, options);
+  return connected;
 }

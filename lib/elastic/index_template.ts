@@ -9,7 +9,7 @@
  */
 import { ConfigError } from "../config/parse.ts";
 import { dailyIndexPatterns } from "./index_name.ts";
-import type { TemplateFeatures } from "./search_server.ts";
+import { DOC_VALUE_TYPES, type TemplateFeatures } from "./search_server.ts";
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json =>
@@ -88,18 +88,25 @@ export function parseTemplateFile(text: string, path: string): TemplateFile {
   return { mappings, settings: flattenSettings(settings) };
 }
 
-/** The template for `prefix`: the file's settings with the environment's shards and replicas. */
+/**
+ * The template for `prefix`: the file's settings, with `shards` and `replicas` where given (the
+ * environment's), else the file's, else 1 shard and no replica (the original tool's defaults).
+ */
 export function buildIndexTemplate(
   prefix: string,
   file: TemplateFile,
-  shards: number,
-  replicas: number,
+  shards?: number,
+  replicas?: number,
 ): IndexTemplate {
   return {
     index_patterns: dailyIndexPatterns(prefix),
     priority: templatePriority(prefix),
     template: {
-      settings: { ...file.settings, [SHARDS_SETTING]: shards, [REPLICAS_SETTING]: replicas },
+      settings: {
+        ...file.settings,
+        [SHARDS_SETTING]: shards ?? file.settings[SHARDS_SETTING] ?? 1,
+        [REPLICAS_SETTING]: replicas ?? file.settings[REPLICAS_SETTING] ?? 0,
+      },
       mappings: file.mappings,
     },
     _meta: { managed_by: "pmacct-kafka-elastic", index_prefix: prefix },
@@ -167,7 +174,7 @@ export function adaptTemplateFile(file: TemplateFile, features: TemplateFeatures
     }
     if (
       typeof value.type === "string" && value.index === false && value.doc_values !== false &&
-      !features.docValueSearch.has(value.type)
+      DOC_VALUE_TYPES.has(value.type) && !features.docValueSearch.has(value.type)
     ) {
       delete result.index;
       indexedAgain.add(value.type);
@@ -202,4 +209,22 @@ export function adaptTemplateFile(file: TemplateFile, features: TemplateFeatures
     } else settings[key] = value;
   }
   return { file: { mappings, settings }, changes: [...changes] };
+}
+
+/**
+ * A warning when the template does not map the field names documents are written in: ECS names
+ * with a template of pmacct's (`source.ip` would then be mapped dynamically, as text), or the
+ * other way round.
+ */
+export function fieldNamesMismatch(file: TemplateFile, fieldNames: "pmacct" | "ecs"): string | undefined {
+  const properties = isObject(file.mappings.properties) ? file.mappings.properties : {};
+  const mapsEcs = isObject(properties.source) || isObject(properties.network);
+  const mapsPmacct = isObject(properties.ip_src) || isObject(properties.bytes);
+  if (fieldNames === "ecs" && !mapsEcs && mapsPmacct) {
+    return "ELASTIC_FIELD_NAMES=ecs, but ELASTIC_INDEX_TEMPLATE maps pmacct's names: ECS fields get dynamic mappings (use ecs-index-template.json)";
+  }
+  if (fieldNames === "pmacct" && mapsEcs && !mapsPmacct) {
+    return "ELASTIC_FIELD_NAMES=pmacct, but ELASTIC_INDEX_TEMPLATE maps ECS names: pmacct's fields get dynamic mappings (use new-index-template.json)";
+  }
+  return undefined;
 }

@@ -63,6 +63,16 @@ const NUMERIC_TYPES = [
   "unsigned_long",
 ];
 
+/** Field types some server can search by doc values alone; others have no doc values to search. */
+export const DOC_VALUE_TYPES: ReadonlySet<string> = new Set([
+  ...NUMERIC_TYPES,
+  "date",
+  "date_nanos",
+  "boolean",
+  "ip",
+  "keyword",
+]);
+
 /** Template features that differ between the supported servers. */
 export interface TemplateFeatures {
   /** The field type for a JSON object of arbitrary keys: `flattened`, or OpenSearch's `flat_object`. */

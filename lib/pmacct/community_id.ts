@@ -24,10 +24,12 @@ export interface FlowTuple {
   destinationPort?: number;
 }
 
-const ICMP = 1;
-const ICMP6 = 58;
+export const ICMP = 1;
+export const ICMP6 = 58;
+/** Protocols with ports: TCP, UDP and SCTP. */
+export const PORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 132]);
 /** Protocols whose tuple includes ports (ICMP's type and code stand in for them). */
-const WITH_PORTS = new Set([ICMP, 6, 17, ICMP6, 132]);
+const WITH_PORTS = new Set([ICMP, ICMP6, ...PORT_PROTOCOLS]);
 
 /**
  * ICMP messages that have a reply: the request's type and the reply's type play source and
@@ -38,6 +40,8 @@ const ICMP_COUNTERPARTS: Record<number, Map<number, number>> = {
   [ICMP6]: new Map([
     [128, 129],
     [129, 128],
+    [130, 131],
+    [131, 130],
     [133, 134],
     [134, 133],
     [135, 136],

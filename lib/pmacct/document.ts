@@ -32,8 +32,7 @@ import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./jso
 import { memoise } from "../runtime/memoise.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
 import { ecsDocument } from "./ecs.ts";
-import { communityId } from "./community_id.ts";
-import { flowTupleOf } from "./flow_tuple.ts";
+import { recordCommunityId } from "./flow_tuple.ts";
 
 /** Where a record came from: enough to name it uniquely and to fall back on its Kafka time. */
 export interface RecordOrigin {
@@ -172,11 +171,6 @@ function normaliseInPlace(record: Record<string, unknown>, { replacements, moves
 
 const NO_WINDOW: FlowTimeWindow = {};
 
-function communityIdOf(record: Record<string, unknown>): string | undefined {
-  const tuple = flowTupleOf(record);
-  return tuple && communityId(tuple);
-}
-
 /** The instant that names the record's day and `@timestamp`, and why the flow's own was refused. */
 function timestampOf(
   record: Record<string, unknown>,
@@ -237,7 +231,7 @@ export function encodeDocument(
     normaliseInPlace(record, changes);
     source = JSON.stringify(ecsDocument(record, timestamp.text, options.communityId ?? true));
   } else {
-    const flowId = options.communityId ? communityIdOf(record) : undefined;
+    const flowId = options.communityId ? recordCommunityId(record) : undefined;
     const spliceable = text !== undefined && !changes.movesLabel && !("@timestamp" in record) &&
       !(flowId !== undefined && COMMUNITY_ID_FIELD in record);
     if (spliceable) {

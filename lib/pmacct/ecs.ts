@@ -10,13 +10,13 @@
  *   { ip_src: "10.0.0.1", ip_dst: "10.0.0.2", port_src: 5353, port_dst: 53, ip_proto: "udp", bytes: 80, tos: 0 },
  *   "2026-11-24T19:10:00.000Z",
  * );
- * document.source; // { ip: "10.0.0.1", port: 5353, bytes: 80 }
+ * document.source; // { ip: "10.0.0.1", port: 5353, bytes: 80 } (an ICMP flow's ports stay under pmacct)
  * document.network; // { transport: "udp", iana_number: "17", type: "ipv4", bytes: 80, community_id: "1:…" }
  * document.pmacct; // { tos: 0 }
  * ```
  */
-import { communityId } from "./community_id.ts";
-import { flowTupleOf, protocolOf } from "./flow_tuple.ts";
+import { PORT_PROTOCOLS } from "./community_id.ts";
+import { protocolOf, recordCommunityId } from "./flow_tuple.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
 
 /** The ECS version the documents follow. */
@@ -62,15 +62,27 @@ function ecsMac(value: string): string {
 }
 
 /**
+ * Whether pmacct's value has no ECS meaning and stays under `pmacct.*`: ports of a protocol
+ * without ports (pmacct prints 0, or ICMP's type and code), and AS number 0 (no BGP data).
+ */
+function withoutEcsMeaning(name: string, value: unknown, protocol: number | undefined): boolean {
+  if (name === "port_src" || name === "port_dst") return protocol === undefined || !PORT_PROTOCOLS.has(protocol);
+  if (name === "as_src" || name === "as_dst") return value === 0;
+  return false;
+}
+
+/**
  * The ECS document of a normalised record (times already UTC text, absent addresses `null`).
  * `communityIdOn`: whether `network.community_id` is computed.
  */
 export function ecsDocument(record: Json, timestamp: string, communityIdOn = true): Json {
   const document: Json = { "@timestamp": timestamp, ecs: { version: ECS_VERSION }, event: { ...EVENT_CATEGORY } };
-  const pmacct: Json = {};
+  // No prototype: a primitive named `__proto__` or `constructor` is kept like any other.
+  const pmacct: Json = Object.create(null);
   const event = document.event as Json;
+  const protocol = protocolOf(record.ip_proto);
   for (const [name, value] of Object.entries(record)) {
-    if (ECS_FIELDS[name] === undefined) {
+    if (!Object.hasOwn(ECS_FIELDS, name) || withoutEcsMeaning(name, value, protocol?.number)) {
       pmacct[name] = value;
       continue;
     }
@@ -108,8 +120,7 @@ export function ecsDocument(record: Json, timestamp: string, communityIdOn = tru
         child(document, "network").packets = value;
         child(document, "source").packets = value;
         break;
-      case "ip_proto": {
-        const protocol = protocolOf(value);
+      case "ip_proto":
         if (protocol === undefined) {
           pmacct[name] = value;
         } else {
@@ -118,7 +129,6 @@ export function ecsDocument(record: Json, timestamp: string, communityIdOn = tru
           network.iana_number = String(protocol.number);
         }
         break;
-      }
       case "peer_ip_src":
         child(document, "observer").ip = value;
         break;
@@ -130,10 +140,14 @@ export function ecsDocument(record: Json, timestamp: string, communityIdOn = tru
         break;
       case "timestamp_start":
         if (typeof value === "string") event.start = isoTime(value);
+        else pmacct[name] = value;
         break;
       case "timestamp_end":
         if (typeof value === "string") event.end = isoTime(value);
+        else pmacct[name] = value;
         break;
+      default:
+        pmacct[name] = value;
     }
   }
   const address = typeof record.ip_src === "string" ? record.ip_src : record.ip_dst;
@@ -142,8 +156,7 @@ export function ecsDocument(record: Json, timestamp: string, communityIdOn = tru
   const end = readPmacctTime(record.timestamp_end, "UTC");
   if (start && end && end.epochMs >= start.epochMs) event.duration = (end.epochMs - start.epochMs) * 1_000_000;
   if (communityIdOn) {
-    const tuple = flowTupleOf(record);
-    const id = tuple && communityId(tuple);
+    const id = recordCommunityId(record);
     if (id !== undefined) child(document, "network").community_id = id;
   }
   if (Object.keys(pmacct).length > 0) document.pmacct = pmacct;

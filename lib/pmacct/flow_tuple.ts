@@ -9,7 +9,7 @@
  * // { source: "10.0.0.1", destination: "10.0.0.2", protocol: 1, sourcePort: 8, destinationPort: 0 }
  * ```
  */
-import type { FlowTuple } from "./community_id.ts";
+import { communityId, type FlowTuple, ICMP, ICMP6 } from "./community_id.ts";
 
 /**
  * pmacct's names of IP protocols (its `_protocols` table): `ip_proto` prints these, and the
@@ -77,8 +77,6 @@ export function protocolOf(value: unknown): Protocol | undefined {
   return number === undefined ? undefined : { number, name };
 }
 
-const ICMP_PROTOCOLS = new Set([1, 58]);
-
 /**
  * The record's 5-tuple, or `undefined` without both addresses and a protocol. For ICMP, pmacct
  * passes on the exporter's destination port, which NetFlow and IPFIX exporters fill with
@@ -92,7 +90,7 @@ export function flowTupleOf(record: Record<string, unknown>): FlowTuple | undefi
   if (typeof source !== "string" || typeof destination !== "string" || protocol === undefined) return undefined;
   const sourcePort = typeof record.port_src === "number" ? record.port_src : undefined;
   const destinationPort = typeof record.port_dst === "number" ? record.port_dst : undefined;
-  if (ICMP_PROTOCOLS.has(protocol.number) && destinationPort !== undefined) {
+  if ((protocol.number === ICMP || protocol.number === ICMP6) && destinationPort !== undefined) {
     return {
       source,
       destination,
@@ -102,4 +100,10 @@ export function flowTupleOf(record: Record<string, unknown>): FlowTuple | undefi
     };
   }
   return { source, destination, protocol: protocol.number, sourcePort, destinationPort };
+}
+
+/** The record's Community ID ({@linkcode communityId} of its {@linkcode flowTupleOf}), if it has one. */
+export function recordCommunityId(record: Record<string, unknown>): string | undefined {
+  const tuple = flowTupleOf(record);
+  return tuple && communityId(tuple);
 }

@@ -30,6 +30,9 @@ const FLOWS: FlowTuple[] = [
     sourcePort: 128,
     destinationPort: 0,
   },
+  // MLD: a listener query and its report hash alike.
+  { source: "fe80::1", destination: "ff02::1", protocol: 58, sourcePort: 130, destinationPort: 0 },
+  { source: "ff02::1", destination: "fe80::1", protocol: 58, sourcePort: 131, destinationPort: 0 },
   { source: "::ffff:10.1.2.3", destination: "::1", protocol: 6, sourcePort: 443, destinationPort: 50000 },
   // SCTP has ports; GRE and OSPF have none.
   { source: "10.1.1.1", destination: "10.2.2.2", protocol: 132, sourcePort: 2905, destinationPort: 2905 },
@@ -42,6 +45,7 @@ Deno.test("Community IDs equal the spec's reference implementation: TCP, UDP, IC
   assert.deepEqual(FLOWS.map((flow) => communityId(flow)), expected);
   assert.equal(expected[0], expected[1], "both directions of a TCP flow");
   assert.equal(expected[4], expected[5], "an echo request and its reply");
+  assert.equal(expected[12], expected[13], "an MLD query and its report");
 });
 
 Deno.test("no Community ID without two addresses of one family, or without ports where the protocol has them", () => {

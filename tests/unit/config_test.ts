@@ -19,8 +19,8 @@ Deno.test("defaults are the original tool's", () => {
   assert.equal(config.elastic.indexTemplateFile, "new-index-template.json");
   assert.equal(config.elastic.maxSamplesPerSend, 1000);
   assert.equal(config.elastic.maxTimeToSendSeconds, 10);
-  assert.equal(config.elastic.shards, 1);
-  assert.equal(config.elastic.replicas, 0);
+  assert.equal(config.elastic.shards, undefined, "the template's, else 1");
+  assert.equal(config.elastic.replicas, undefined, "the template's, else 0");
   assert.equal(config.prometheusPort, 9003);
   assert.equal(config.kafka.fromBeginning, true);
   assert.deepEqual(config.kafka.topics, ["pmacct.sfacct"]);

@@ -2,11 +2,17 @@ import assert from "node:assert/strict";
 import { COMMUNITY_ID_FIELD, encodeDocument, LABEL_MAP_FIELD } from "../../lib/pmacct/document.ts";
 import { ECS_FIELDS, ECS_VERSION } from "../../lib/pmacct/ecs.ts";
 import { flowTupleOf } from "../../lib/pmacct/flow_tuple.ts";
+import { parsePmacctTime } from "../../lib/pmacct/pmacct_time.ts";
 import { referenceIds } from "../support/community_id_reference.ts";
 import { fixtureRecordFiles, FIXTURES } from "../support/fixtures.ts";
 
 const origin = { topic: "pmacct.flows", partition: 0, offset: "7", position: 0, timestampMs: Date.UTC(2030, 0, 1) };
 const ecs = { indexPrefix: "sflow", timezone: "UTC", timestampSource: "flow", fieldNames: "ecs" } as const;
+
+/** The value at a dotted path of a document. */
+function valueAt(document: Record<string, unknown>, path: string): unknown {
+  return path.split(".").reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], document);
+}
 
 /** The first line of a fixture file that `matches`. */
 function fixtureLine(path: string, matches: RegExp): string {
@@ -59,8 +65,9 @@ Deno.test("ECS: an IPv4 TCP flow of Cisco's NetFlow v9 (pmacct's own test data)"
 Deno.test("ECS: an IPv6 UDP flow of softflowd through Debian's nfacctd", async () => {
   const document = ecsOf(IPV6_UDP);
   const [communityId] = await referenceIds([flowTupleOf(JSON.parse(IPV6_UDP))!]);
-  assert.deepEqual(document.source, { ip: "2001:db8::1", port: 17379, bytes: 864, packets: 1, as: { number: 0 } });
-  assert.deepEqual(document.destination, { ip: "2001:db8:1::31", port: 123, as: { number: 0 } });
+  assert.deepEqual(document.source, { ip: "2001:db8::1", port: 17379, bytes: 864, packets: 1 });
+  assert.deepEqual(document.destination, { ip: "2001:db8:1::31", port: 123 });
+  assert.deepEqual([document.pmacct.as_src, document.pmacct.as_dst], [0, 0], "AS 0 is pmacct's 'no BGP data'");
   assert.equal(document.network.type, "ipv6");
   assert.equal(document.network.transport, "udp");
   assert.equal(document.network.iana_number, "17");
@@ -75,16 +82,35 @@ Deno.test("ECS: every primitive of every fixture lands in its ECS field or under
       const record = JSON.parse(line);
       const document = ecsOf(line);
       for (const name of Object.keys(record)) {
+        const underPmacct = name in (document.pmacct ?? {});
         if (ECS_FIELDS[name] === undefined) {
           const moved = name === "label" && typeof record.label === "object" ? LABEL_MAP_FIELD : name;
           assert.ok(moved in document.pmacct, `${path}: ${name}`);
         } else {
-          assert.ok(!(name in (document.pmacct ?? {})) || name === "ip_proto", `${path}: ${name} twice`);
+          const inEcs = ECS_FIELDS[name].some((field) => valueAt(document, field) !== undefined);
+          // Absent: an empty address, or a zero ("unknown") time.
+          const absent = record[name] === "" || record[name] === null || parsePmacctTime(record[name], "UTC") === null;
+          assert.ok(absent || inEcs !== underPmacct, `${path}: ${name} in ECS ${inEcs}, under pmacct ${underPmacct}`);
         }
       }
       assert.equal(document.network?.bytes, record.bytes, path);
     }
   }
+});
+
+Deno.test("ECS: ports only where the protocol has them, AS 0 and odd names under pmacct.*", () => {
+  const icmp = fixtureLine("debian-pmacct-1.7.7/nfacctd-softflowd-v9-utc.json", /"ip_proto": "icmp"/);
+  const document = ecsOf(icmp);
+  assert.equal(document.source.port, undefined);
+  assert.equal(document.destination.port, undefined);
+  assert.deepEqual([document.pmacct.port_src, document.pmacct.port_dst], [0, 0]);
+  assert.equal(document.network.transport, "icmp");
+  const odd = '{"ip_src": "10.0.0.1", "constructor": 1, "__proto__": {"x": 2}, "toString": "t", "bytes": 1}';
+  const oddDocument = ecsOf(odd);
+  assert.deepEqual(
+    [oddDocument.pmacct.constructor, oddDocument.pmacct.toString, JSON.stringify(oddDocument.pmacct.__proto__)],
+    [1, "t", '{"x":2}'],
+  );
 });
 
 Deno.test("pmacct names: the Community ID only when asked, as community_id, spliced or serialised alike", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ADDRESS_FIELDS, LABEL_MAP_FIELD } from "../../lib/pmacct/document.ts";
 import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
-import { buildIndexTemplate, parseTemplateFile } from "../../lib/elastic/index_template.ts";
+import { buildIndexTemplate, fieldNamesMismatch, parseTemplateFile } from "../../lib/elastic/index_template.ts";
 import { ConfigError } from "../../lib/config/mod.ts";
 import { SHARED } from "../support/fixtures.ts";
 import { ecsTemplate } from "../../scripts/ecs_template.ts";
@@ -46,7 +46,7 @@ Deno.test("counters are long, label_map is flattened, unknown primitives never c
 Deno.test("the original tool's template file is accepted as it is", () => {
   const path = `${SHARED}/seed/new-index-template.json`;
   const original = parseTemplateFile(Deno.readTextFileSync(path), path);
-  const template = buildIndexTemplate("sflow", original, 1, 0);
+  const template = buildIndexTemplate("sflow", original);
   assert.deepEqual(template.index_patterns, [
     "sflow-0*",
     "sflow-1*",
@@ -101,5 +101,14 @@ Deno.test("the ECS template is the default one with ECS's fields and types (run 
   assert.equal(properties.source.properties.ip.type, "ip");
   assert.equal(properties.network.properties.community_id.type, "keyword");
   assert.equal(properties.pmacct.properties.tos.type, "integer");
-  assert.equal(properties.pmacct.properties.ip_src, undefined, "ip_src is source.ip");
+  assert.equal(properties.pmacct.properties.port_src.type, "integer", "an ICMP flow's ports stay pmacct's");
+});
+
+Deno.test("a template that does not map the documents' field names is named at start", () => {
+  const read = (name: string) =>
+    parseTemplateFile(Deno.readTextFileSync(new URL(`../../${name}`, import.meta.url)), name);
+  assert.equal(fieldNamesMismatch(read("new-index-template.json"), "pmacct"), undefined);
+  assert.equal(fieldNamesMismatch(read("ecs-index-template.json"), "ecs"), undefined);
+  assert.match(fieldNamesMismatch(read("new-index-template.json"), "ecs")!, /use ecs-index-template.json/);
+  assert.match(fieldNamesMismatch(read("ecs-index-template.json"), "pmacct")!, /use new-index-template.json/);
 });

@@ -113,6 +113,11 @@ Deno.test("template settings: nested, dotted or without index., they are one set
   assert.equal(template.template.settings["index.number_of_replicas"], 0);
   assert.equal(template.template.settings["index.codec"], "best_compression");
   assert.deepEqual(changes, ["index.number_of_shards is 2 from ELASTIC_INDEX_SHARDS, not the file's 3"]);
+  const unset = templateFor({ ...config, shards: undefined }, file, es("8.14.1"));
+  assert.equal(unset.template.template.settings["index.number_of_shards"], 3, "unset, the file's");
+  assert.deepEqual(unset.changes, []);
+  const neither = templateFor({ ...config, shards: undefined }, { ...file, settings: {} }, es("8.14.1"));
+  assert.equal(neither.template.template.settings["index.number_of_shards"], 1, "neither: 1");
   assert.throws(() => parseTemplateFile('{"mappings": {}, "settings": []}', "t.json"), /ELASTIC_INDEX_TEMPLATE/);
 });
 
