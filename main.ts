@@ -117,6 +117,12 @@ const pipeline = new Pipeline({
   deadLetters,
   commit: (offsets): Promise<void> => source.commitOffsets(offsets),
   elasticHealth: elasticStatus.bulkHealth,
+  pipelineHealth: config.elastic.pipeline === undefined
+    ? undefined
+    : (missing) =>
+      missing === undefined
+        ? health.pass(PIPELINE_CHECK)
+        : health.fail(PIPELINE_CHECK, `${missing} (ELASTIC_PIPELINE): its records wait until it exists`),
   log,
   metrics,
 });

@@ -8,8 +8,9 @@
  * a drain on a shared 2-core machine, so small changes to the record path show in it.
  *
  * `deno task bench` runs it after the servers; alone, with no server needed:
- * `scripts/deno run -A --v8-flags=--max-semi-space-size=16 bench/pipeline_alone.ts [--records=100000] [--runs=10]`
- * prints each run and the best and median (compare two versions by alternating them).
+ * `scripts/deno run -A --v8-flags=--max-semi-space-size=16 bench/pipeline_alone.ts [--records=100000] [--runs=10]
+ * [--ecs | --community-id]` prints each run and the best and median (compare two versions by
+ * alternating them); `--ecs` writes ECS documents, `--community-id` adds it to pmacct's names.
  */
 import { Buffer } from "node:buffer";
 import process from "node:process";
@@ -19,26 +20,34 @@ import { Logger } from "../lib/runtime/log.ts";
 import { createMetrics } from "../lib/runtime/metrics.ts";
 import { type PendingDocument, Pipeline, type SourceMessage } from "../lib/delivery/pipeline.ts";
 import { benchRecord } from "./records.ts";
+import type { EncodeOptions } from "../lib/pmacct/document.ts";
 
 /** Messages per `ingest` call: about what one 256 KiB fetch of a partition holds. */
 const MESSAGES_PER_FETCH = 450;
 const PARTITIONS = 3;
 
 /** CPU µs per record of `values` through the pipeline (one warm-up pass first, not counted). */
-export async function pipelineMicrosPerRecord(values: readonly string[], batchSize: number): Promise<number> {
+export async function pipelineMicrosPerRecord(
+  values: readonly string[],
+  batchSize: number,
+  naming: Naming = {},
+): Promise<number> {
   const messages = values.map((value, i): SourceMessage => ({
     offset: String(Math.floor(i / PARTITIONS)),
     timestamp: "1795547400000",
     value: Buffer.from(value),
   }));
-  await drain(messages, batchSize, "warm-up");
+  await drain(messages, batchSize, "warm-up", naming);
   const before = process.cpuUsage();
-  await drain(messages, batchSize, "measured");
+  await drain(messages, batchSize, "measured", naming);
   const used = process.cpuUsage(before);
   return (used.user + used.system) / messages.length;
 }
 
-async function drain(messages: SourceMessage[], batchSize: number, topic: string): Promise<void> {
+/** How documents are named: pmacct's names by default, or ECS's; with or without the Community ID. */
+export type Naming = Pick<EncodeOptions, "fieldNames" | "communityId">;
+
+async function drain(messages: SourceMessage[], batchSize: number, topic: string, naming: Naming): Promise<void> {
   const log = new Logger("error", () => {});
   const metrics = createMetrics();
   const answer = (count: number) => Array.from({ length: count }, (): BulkItemResult => ({ status: 201 }));
@@ -55,6 +64,7 @@ async function drain(messages: SourceMessage[], batchSize: number, topic: string
     indexPrefix: "bench",
     timezone: "UTC",
     timestampSource: "flow",
+    ...naming,
     maxBatch: batchSize,
     maxWaitMs: 1000,
     maxBuffered: defaultMaxBuffered(batchSize),
@@ -92,7 +102,11 @@ if (import.meta.main) {
     Number(Deno.args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
   const values = Array.from({ length: option("records", 100_000) }, (_, i) => benchRecord(i));
   const runs: number[] = [];
-  for (let run = 0; run < option("runs", 10); run++) runs.push(await pipelineMicrosPerRecord(values, 1000));
+  const naming: Naming = {
+    fieldNames: Deno.args.includes("--ecs") ? "ecs" : "pmacct",
+    communityId: Deno.args.includes("--community-id") || Deno.args.includes("--ecs"),
+  };
+  for (let run = 0; run < option("runs", 10); run++) runs.push(await pipelineMicrosPerRecord(values, 1000, naming));
   const sorted = [...runs].sort((a, b) => a - b);
   console.log(`record path alone, µs/record CPU: ${runs.map((micros) => micros.toFixed(2)).join(" ")}`);
   console.log(`best ${sorted[0].toFixed(2)}, median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}`);

@@ -43,6 +43,8 @@ export interface DispatchDeps {
   deadLetters: DeadLetterSink;
   /** Reports whether Elasticsearch answered (`undefined`) or how it failed, for readiness. */
   elasticHealth(failure: BulkRequestError | undefined): void;
+  /** Reports a missing ingest pipeline (its reason) or its end (`undefined`), for readiness. */
+  pipelineHealth?(missing: string | undefined): void;
   /** Where records that reached Elasticsearch or the dead letters are acknowledged. */
   acknowledgement: Pick<Acknowledgement, "acknowledge" | "commitReady">;
   log: Logger;
@@ -157,6 +159,7 @@ export class Dispatch {
         },
         rejected: (doc, item) => this.#rejected(doc, item),
         health: this.deps.elasticHealth,
+        pipeline: this.deps.pipelineHealth,
       }, this.#abort.signal);
     } catch (error) {
       if (!(error instanceof Aborted)) {

@@ -35,6 +35,8 @@ export interface PipelineDeps {
   commit(offsets: CommitRequest[]): Promise<void>;
   /** Reports whether Elasticsearch answered (`undefined`) or how it failed, for readiness. */
   elasticHealth(failure: BulkRequestError | undefined): void;
+  /** Reports a missing ingest pipeline (its reason) or its end (`undefined`), for readiness. */
+  pipelineHealth?(missing: string | undefined): void;
   log: Logger;
   metrics: Metrics;
   now?: () => number;
@@ -73,6 +75,7 @@ export class Pipeline {
       writer: deps.writer,
       deadLetters: deps.deadLetters,
       elasticHealth: deps.elasticHealth,
+      pipelineHealth: deps.pipelineHealth,
       acknowledgement: this.#acknowledgement,
       log,
       metrics,

@@ -49,6 +49,11 @@ export interface BulkOutcomeHandlers<T> {
    * else the failure; while blocks are in force, one `cluster_block_exception` naming them all.
    */
   health(failure: BulkRequestError | undefined): void;
+  /**
+   * Called on every answered request: the reason Elasticsearch gave when the ingest pipeline its
+   * items name is missing (`ELASTIC_PIPELINE` deleted under the bridge), else `undefined`.
+   */
+  pipeline?(missing: string | undefined): void;
 }
 
 /**
@@ -280,6 +285,7 @@ export class BulkWriter<T extends BulkDocument> {
     let error = "";
     let auth = false;
     let blocked = false;
+    let missingPipeline: string | undefined;
     const rejections: Promise<void>[] = [];
     /** Documents indexed per status, counted once per request rather than once per document. */
     const indexedByStatus = new Map<number, number>();
@@ -297,6 +303,7 @@ export class BulkWriter<T extends BulkDocument> {
         auth ||= !block && isAuthFailure(item.status);
         // A missing pipeline is configuration, like a block: waited out, never dead-lettered.
         const pipeline = isMissingPipeline(item.error);
+        if (pipeline) missingPipeline = item.error!.reason;
         if (!block && !isAuthFailure(item.status) && item.error?.type !== INDEX_NOT_FOUND && !pipeline) {
           spent.push(sent[i]);
         }
@@ -316,6 +323,7 @@ export class BulkWriter<T extends BulkDocument> {
       }
     }
     for (const [status, count] of indexedByStatus) this.metrics.indexed.inc({ status: String(status) }, count);
+    handlers.pipeline?.(missingPipeline);
     if (indexed.length > 0) handlers.indexed(indexed);
     await Promise.all(rejections);
     return { retry, spent, status, error, auth, blocked };

@@ -101,6 +101,12 @@ integrationTest("template settings land on each daily index; ELASTIC_PIPELINE is
     await producer.send({ topic, messages: [{ value: recordOfNow(42) }] });
     await producer.disconnect();
     await waitForLog(bridge, `pipeline with id [${pipeline}] does not exist`);
+    const deleted =
+      `pipeline with id [${pipeline}] does not exist (ELASTIC_PIPELINE): its records wait until it exists`;
+    await waitFor("/readyz to name the deleted pipeline", async () => {
+      const { status, checks, problems } = await readiness(bridge);
+      return status === 503 && checks.ingest_pipeline === false && problems.ingest_pipeline === deleted;
+    });
     assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), 0);
     assert.equal(await bridge.metric("pmacct_bridge_documents_indexed_total"), before);
     await createPipeline(pipeline);
@@ -108,6 +114,7 @@ integrationTest("template settings land on each daily index; ELASTIC_PIPELINE is
       "the waiting record indexed",
       async () => (await bridge.metric("pmacct_bridge_documents_indexed_total")) === before + 1,
     );
+    await waitReady(bridge);
     assert.equal(await bridge.metric("pmacct_bridge_dead_letters_total"), 0);
 
     const settings = await MAIN_ELASTIC.request("GET", `/${topic}-*/_settings?flat_settings=true`);

@@ -353,6 +353,8 @@ Deno.test("items refused for a missing ingest pipeline wait for it: retried, nev
     (ids) => ids.map(() => ({ status: 201 })),
   ]);
   const { outcome, handlers } = recorder();
+  const pipelineReports: Array<string | undefined> = [];
+  handlers.pipeline = (missing) => pipelineReports.push(missing);
   await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 0 }).write(
     docs(2),
     handlers,
@@ -361,4 +363,6 @@ Deno.test("items refused for a missing ingest pipeline wait for it: retried, nev
   assert.equal(calls.length, 3);
   assert.deepEqual(outcome.rejected, [["t:0:1:0", "illegal_argument_exception"]], "other 400s are still the data's");
   assert.deepEqual(outcome.indexed, ["t:0:0:0"]);
+  const reason = "pipeline with id [enrich] does not exist";
+  assert.deepEqual(pipelineReports, [reason, reason, undefined], "readiness hears of it, and of its end");
 });

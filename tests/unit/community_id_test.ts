@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { communityId, type FlowTuple } from "../../lib/pmacct/community_id.ts";
 import { addressBytes } from "../../lib/pmacct/ip_address.ts";
+import { createHash } from "node:crypto";
 import { referenceIds } from "../support/community_id_reference.ts";
+import { SHA1_SHORT_MAX, sha1ShortBase64 } from "../../lib/pmacct/sha1_short.ts";
 
 const FLOWS: FlowTuple[] = [
   { source: "128.232.110.120", destination: "66.35.250.204", protocol: 6, sourcePort: 34855, destinationPort: 80 },
@@ -83,4 +85,17 @@ Deno.test("addresses as pmacct prints them become their bytes; anything else is 
   ) {
     assert.equal(addressBytes(bad), undefined, bad);
   }
+});
+
+Deno.test("the one-block SHA-1 equals node:crypto's on every length it takes, and refuses longer", () => {
+  let seed = 7;
+  const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % 256;
+  for (let length = 0; length <= SHA1_SHORT_MAX; length++) {
+    for (let round = 0; round < 20; round++) {
+      const input = Uint8Array.from({ length: length + 3 }, next);
+      const expected = createHash("sha1").update(input.subarray(0, length)).digest("base64");
+      assert.equal(sha1ShortBase64(input, length), expected, `length ${length}`);
+    }
+  }
+  assert.throws(() => sha1ShortBase64(new Uint8Array(56), 56), RangeError);
 });
