@@ -8,7 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import { bulkBody } from "../lib/elastic/bulk_body.ts";
-import { parseTemplateFile, type TemplateFile } from "../lib/elastic/index_template.ts";
+import { buildIndexTemplate, parseTemplateFile, type TemplateFile } from "../lib/elastic/index_template.ts";
 import { encodeDocument } from "../lib/pmacct/document.ts";
 import { REPO_ROOT, SHARED } from "../tests/support/fixtures.ts";
 import { elastic, uniqueName } from "../tests/support/stack.ts";
@@ -77,11 +77,8 @@ async function measure(
   diskUsage = false,
 ): Promise<StorageRow> {
   const index = uniqueName("storage");
-  await elastic.indices.create({
-    index,
-    settings: { ...file.settings, "index.number_of_shards": 1, "index.number_of_replicas": 0 },
-    mappings: file.mappings,
-  });
+  // The settings and mappings the bridge would create a daily index with: one shard, no replica.
+  await elastic.indices.create({ index, ...buildIndexTemplate(index, file, 1, 0).template });
   try {
     const seconds = await load(bodiesOf(records, index, 1000), concurrency);
     await elastic.indices.refresh({ index });

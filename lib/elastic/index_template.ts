@@ -8,6 +8,7 @@
  * for clusters that create nothing on their own. Pure: the adapter sends what this builds.
  */
 import { ConfigError } from "../config/parse.ts";
+import type { FieldNames } from "../pmacct/document.ts";
 import { dailyIndexPatterns } from "./index_name.ts";
 import { DOC_VALUE_TYPES, type TemplateFeatures } from "./search_server.ts";
 
@@ -34,7 +35,7 @@ export interface TemplateFile {
   settings: Json;
 }
 
-/** The settings the environment owns: they win over the file's. */
+/** The settings the environment sets when asked (`ELASTIC_INDEX_SHARDS`, `_REPLICAS`): then they win over the file's. */
 export const SHARDS_SETTING = "index.number_of_shards";
 export const REPLICAS_SETTING = "index.number_of_replicas";
 
@@ -216,7 +217,7 @@ export function adaptTemplateFile(file: TemplateFile, features: TemplateFeatures
  * with a template of pmacct's (`source.ip` would then be mapped dynamically, as text), or the
  * other way round.
  */
-export function fieldNamesMismatch(file: TemplateFile, fieldNames: "pmacct" | "ecs"): string | undefined {
+export function fieldNamesMismatch(file: TemplateFile, fieldNames: FieldNames): string | undefined {
   const properties = isObject(file.mappings.properties) ? file.mappings.properties : {};
   const mapsEcs = isObject(properties.source) || isObject(properties.network);
   const mapsPmacct = isObject(properties.ip_src) || isObject(properties.bytes);

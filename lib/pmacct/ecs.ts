@@ -47,8 +47,12 @@ const EVENT_CATEGORY = { kind: "event", category: ["network"], type: ["connectio
 
 type Json = Record<string, unknown>;
 
-function child(parent: Json, name: string): Json {
-  return (parent[name] ??= {}) as Json;
+/** Sets `value` at the dotted `path` of `document`, making the objects on the way. */
+function setPath(document: Json, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let at = document;
+  for (let i = 0; i < parts.length - 1; i++) at = (at[parts[i]] ??= {}) as Json;
+  at[parts[parts.length - 1]] = value;
 }
 
 /** pmacct's UTC text (`yyyy-MM-dd HH:mm:ss[.ffffff]`) as ISO 8601, fraction kept. */
@@ -72,6 +76,19 @@ function withoutEcsMeaning(name: string, value: unknown, protocol: number | unde
 }
 
 /**
+ * How a primitive's value is written in ECS; `undefined` when it cannot be (then it stays under
+ * `pmacct.*`). Those not named here are written as they are.
+ */
+const ECS_VALUE: Readonly<Record<string, (value: unknown) => unknown>> = {
+  mac_src: (value) => typeof value === "string" ? ecsMac(value) : value,
+  mac_dst: (value) => typeof value === "string" ? ecsMac(value) : value,
+  iface_in: String,
+  iface_out: String,
+  timestamp_start: (value) => typeof value === "string" ? isoTime(value) : undefined,
+  timestamp_end: (value) => typeof value === "string" ? isoTime(value) : undefined,
+};
+
+/**
  * The ECS document of a normalised record (times already UTC text, absent addresses `null`).
  * `communityIdOn`: whether `network.community_id` is computed.
  */
@@ -79,7 +96,6 @@ export function ecsDocument(record: Json, timestamp: string, communityIdOn = tru
   const document: Json = { "@timestamp": timestamp, ecs: { version: ECS_VERSION }, event: { ...EVENT_CATEGORY } };
   // No prototype: a primitive named `__proto__` or `constructor` is kept like any other.
   const pmacct: Json = Object.create(null);
-  const event = document.event as Json;
   const protocol = protocolOf(record.ip_proto);
   for (const [name, value] of Object.entries(record)) {
     if (!Object.hasOwn(ECS_FIELDS, name) || withoutEcsMeaning(name, value, protocol?.number)) {
@@ -87,77 +103,28 @@ export function ecsDocument(record: Json, timestamp: string, communityIdOn = tru
       continue;
     }
     if (value === null || value === "") continue;
-    switch (name) {
-      case "ip_src":
-        child(document, "source").ip = value;
-        break;
-      case "ip_dst":
-        child(document, "destination").ip = value;
-        break;
-      case "port_src":
-        child(document, "source").port = value;
-        break;
-      case "port_dst":
-        child(document, "destination").port = value;
-        break;
-      case "mac_src":
-        child(document, "source").mac = typeof value === "string" ? ecsMac(value) : value;
-        break;
-      case "mac_dst":
-        child(document, "destination").mac = typeof value === "string" ? ecsMac(value) : value;
-        break;
-      case "as_src":
-        child(child(document, "source"), "as").number = value;
-        break;
-      case "as_dst":
-        child(child(document, "destination"), "as").number = value;
-        break;
-      case "bytes":
-        child(document, "network").bytes = value;
-        child(document, "source").bytes = value;
-        break;
-      case "packets":
-        child(document, "network").packets = value;
-        child(document, "source").packets = value;
-        break;
-      case "ip_proto":
-        if (protocol === undefined) {
-          pmacct[name] = value;
-        } else {
-          const network = child(document, "network");
-          network.transport = protocol.name;
-          network.iana_number = String(protocol.number);
-        }
-        break;
-      case "peer_ip_src":
-        child(document, "observer").ip = value;
-        break;
-      case "iface_in":
-        child(child(child(document, "observer"), "ingress"), "interface").id = String(value);
-        break;
-      case "iface_out":
-        child(child(child(document, "observer"), "egress"), "interface").id = String(value);
-        break;
-      case "timestamp_start":
-        if (typeof value === "string") event.start = isoTime(value);
-        else pmacct[name] = value;
-        break;
-      case "timestamp_end":
-        if (typeof value === "string") event.end = isoTime(value);
-        else pmacct[name] = value;
-        break;
-      default:
-        pmacct[name] = value;
+    if (name === "ip_proto") {
+      if (protocol === undefined) pmacct[name] = value;
+      else {
+        setPath(document, "network.transport", protocol.name);
+        setPath(document, "network.iana_number", String(protocol.number));
+      }
+      continue;
     }
+    const written = Object.hasOwn(ECS_VALUE, name) ? ECS_VALUE[name](value) : value;
+    if (written === undefined) pmacct[name] = value;
+    else for (const path of ECS_FIELDS[name]) setPath(document, path, written);
   }
   const address = typeof record.ip_src === "string" ? record.ip_src : record.ip_dst;
-  if (typeof address === "string") child(document, "network").type = address.includes(":") ? "ipv6" : "ipv4";
+  if (typeof address === "string") setPath(document, "network.type", address.includes(":") ? "ipv6" : "ipv4");
   const start = readPmacctTime(record.timestamp_start, "UTC");
   const end = readPmacctTime(record.timestamp_end, "UTC");
-  if (start && end && end.epochMs >= start.epochMs) event.duration = (end.epochMs - start.epochMs) * 1_000_000;
+  if (start && end && end.epochMs >= start.epochMs) {
+    setPath(document, "event.duration", (end.epochMs - start.epochMs) * 1_000_000);
+  }
   if (communityIdOn) {
     const id = recordCommunityId(record);
-    if (id !== undefined) child(document, "network").community_id = id;
+    if (id !== undefined) setPath(document, "network.community_id", id);
   }
   if (Object.keys(pmacct).length > 0) document.pmacct = pmacct;
   return document;
