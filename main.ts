@@ -5,7 +5,8 @@
  */
 import { BulkWriter } from "./lib/elastic/bulk_writer.ts";
 import { formatFindings, runChecks } from "./lib/cli/check.ts";
-import { helpText, parseCommand, UsageError } from "./lib/cli/command.ts";
+import { type Command, helpText, parseCommand, UsageError } from "./lib/cli/command.ts";
+import { backfillConfig, prepareBackfill } from "./lib/cli/backfill.ts";
 import { versionText } from "./lib/cli/version.ts";
 import { ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config/mod.ts";
 import { LogOnlyDeadLetterSink } from "./lib/delivery/dead_letters.ts";
@@ -22,6 +23,7 @@ import { kafkaGroupAdmin, kafkaGroupConsumer, KafkaSource } from "./lib/kafka/co
 import { createDeadLetterProducer, KafkaDeadLetterSink } from "./lib/kafka/dead_letters.ts";
 import { ensureDeadLetterTopics, waitForTopic } from "./lib/kafka/topics.ts";
 import { Logger } from "./lib/runtime/log.ts";
+import { isUtcZone } from "./lib/pmacct/pmacct_time.ts";
 import { createMetrics } from "./lib/runtime/metrics.ts";
 import { type PendingDocument, Pipeline } from "./lib/delivery/pipeline.ts";
 import { retryUntilDone } from "./lib/runtime/retry.ts";
@@ -34,7 +36,7 @@ function exitOnConfigError(error: unknown): never {
   Deno.exit(2);
 }
 
-let command;
+let command: Command;
 try {
   command = parseCommand(Deno.args);
 } catch (error) {
@@ -62,11 +64,28 @@ if (command === "check") {
   console.log(text);
   Deno.exit(status);
 }
-const { config, templateFile } = settings;
+/** `--backfill PERIOD`: the same parts, reading a bounded range in a group of its own, then exiting. */
+const backfill = typeof command === "object" ? command : undefined;
+if (backfill && settings.config.timestampSource === "ingest") {
+  exitOnConfigError(
+    new ConfigError(
+      "TIMESTAMP_SOURCE",
+      "flow or kafka for --backfill (ingest files records under the time they are read)",
+      "ingest",
+    ),
+  );
+}
+const config = backfill ? backfillConfig(settings.config) : settings.config;
+const { templateFile } = settings;
 const log = new Logger(config.logLevel, console.error, config.logFormat);
 log.mask(secretValues(config));
 log.info("pmacct-kafka-elastic starting", { config: describeConfig(config) });
 for (const warning of config.warnings) log.warn(warning);
+if (!config.pmacctTimezoneSet) {
+  log.info("PMACCT_TIMEZONE is not set: pmacct's local-time strings are read in the host's zone", {
+    zone: config.pmacctTimezone,
+  });
+}
 const templateMismatch = fieldNamesMismatch(templateFile, config.elastic.fieldNames);
 if (templateMismatch !== undefined) log.warn(templateMismatch, { template: config.elastic.indexTemplateFile });
 
@@ -79,11 +98,12 @@ const health = new Health(log, {
   ...(config.elastic.pipeline === undefined ? {} : { [PIPELINE_CHECK]: false }),
 });
 const elasticStatus = new ElasticStatus(health, metrics, config.elastic.nodes);
-const server = serveHttp(
-  config.prometheusPort,
+// A backfill serves nothing: it runs beside a bridge that holds the port.
+const server = backfill ? undefined : serveHttp(
+  { hostname: config.prometheusHost, port: config.prometheusPort },
   metrics.registry,
   () => health.report(),
-  (port) => log.info("serving /metrics, /healthz and /readyz", { port }),
+  (address) => log.info("serving /metrics, /healthz and /readyz", address),
 );
 
 const kafka = createKafka(config.kafka, settings.kafkaTls, log);
@@ -107,6 +127,7 @@ const pipeline = new Pipeline({
   fieldNames: config.elastic.fieldNames,
   communityId: config.elastic.communityId,
   flowTimeWindow: config.flowTimeWindow,
+  suspectLocalTime: !config.pmacctTimezoneSet && isUtcZone(config.pmacctTimezone),
   retentionDays: config.elastic.retentionDays,
   maxBatch: config.elastic.maxSamplesPerSend,
   maxWaitMs: config.elastic.maxTimeToSendSeconds * 1000,
@@ -166,7 +187,7 @@ log.info("index template installed", {
   priority: connected.template.priority,
   file: config.elastic.indexTemplateFile,
 });
-if (config.elastic.retentionDays !== undefined) {
+if (config.elastic.retentionDays !== undefined && !backfill) {
   log.info("retention on: deleting daily indices by the date in their names", {
     pattern: `${config.elastic.indexPrefix}-yyyy-MM-dd`,
     keep_days: config.elastic.retentionDays,
@@ -196,6 +217,16 @@ if (!stopping) {
       { initialMs: 250, maxMs: 10_000 },
     );
   }
+  const finishBackfill = backfill
+    ? await prepareBackfill(backfill, {
+      kafka,
+      config,
+      pipeline,
+      metrics,
+      log,
+      shutdown: () => shutdown(parts, config.shutdownTimeoutSeconds * 1000),
+    })
+    : undefined;
   pipeline.start();
   source.start();
   log.info("consuming", {
@@ -203,4 +234,5 @@ if (!stopping) {
     group: config.kafka.groupId,
     assignment_protocols: config.kafka.partitionAssignmentStrategy.join(","),
   });
+  if (finishBackfill) Deno.exit(await finishBackfill());
 }

@@ -23,6 +23,7 @@ import { defaultMaxBuffered } from "../lib/config/elastic.ts";
 import { type Measurement, runBridge, runKafkaFloor, runOriginal, runRawLoader, type Settings } from "./shippers.ts";
 import { runSteady, type SteadyResult } from "./steady.ts";
 import { pipelineMicrosPerRecord } from "./pipeline_alone.ts";
+import { bulkMicrosPerRecord } from "./bulk_alone.ts";
 import { benchRecord } from "./records.ts";
 import { runStorage, type StorageRow, storageTable } from "./storage.ts";
 
@@ -126,6 +127,12 @@ const pipelineValues = Array.from({ length: 100_000 }, (_, i) => benchRecord(i))
 const pipelineRuns: number[] = [];
 for (let run = 0; run < 5; run++) pipelineRuns.push(await pipelineMicrosPerRecord(pipelineValues, settings.batchSize));
 const pipelineMicros = Math.min(...pipelineRuns);
+// The `_bulk` requests alone, client side; the best of three.
+const bulkRuns: number[] = [];
+for (let run = 0; run < 3; run++) {
+  bulkRuns.push(await bulkMicrosPerRecord(100_000, settings.batchSize, settings.concurrency));
+}
+const bulkMicros = Math.min(...bulkRuns);
 
 console.log(`settings: batch ${settings.batchSize}, ${settings.concurrency} requests in flight, 3 partitions`);
 for (const [lag, rows] of byLag) console.log("\n" + measurementTable(lag, rows));
@@ -133,7 +140,11 @@ if (steady) console.log("\n" + steadyTable(steady));
 console.log(`\ndecode + encode alone: ${encodeMicros.toFixed(1)} µs/record (one core, no I/O)`);
 console.log(
   `the record path alone (decode to acknowledged, no Kafka or HTTP): ${pipelineMicros.toFixed(1)} µs/record CPU, ` +
-    `best of ${pipelineRuns.map((micros) => micros.toFixed(1)).join(", ")}\n`,
+    `best of ${pipelineRuns.map((micros) => micros.toFixed(1)).join(", ")}`,
+);
+console.log(
+  `the _bulk requests alone (client side, bodies written beforehand): ${bulkMicros.toFixed(1)} µs/record CPU, ` +
+    `best of ${bulkRuns.map((micros) => micros.toFixed(1)).join(", ")}\n`,
 );
 let storage: StorageRow[] = [];
 if (storageRecordCount > 0) {
@@ -141,7 +152,7 @@ if (storageRecordCount > 0) {
   storage = await runStorage(storageRecordCount, false);
   console.log("\n" + storageTable(storage, storageRecordCount) + "\n");
 }
-for (const line of targets(byLag, steady, storage)) console.log(line);
+for (const line of targets(byLag, steady, storage, { recordPath: pipelineMicros, bulk: bulkMicros })) console.log(line);
 if (profile) {
   const newest = [...Deno.readDirSync(profileDir)].filter((entry) => entry.name.endsWith(".cpuprofile"))
     .map((entry) => `${profileDir}/${entry.name}`)

@@ -37,11 +37,22 @@ export function steadyTable(result: SteadyResult): string {
   ].join("\n");
 }
 
+/**
+ * CPU µs per record of the parts of a drain measured one at a time: the record path with no I/O
+ * (`bench/pipeline_alone.ts`) and the `_bulk` requests alone (`bench/bulk_alone.ts`); kafkajs
+ * alone comes from each lag's rows.
+ */
+export interface PartFloors {
+  recordPath: number;
+  bulk: number;
+}
+
 /** Whether each target of issue 17 (CPU, memory, disk and Elasticsearch's rate) is met. */
 export function targets(
   byLag: Map<number, Measurement[]>,
   steady: SteadyResult | undefined,
   storage: StorageRow[] = [],
+  floors?: PartFloors,
 ): string[] {
   const lines: string[] = [];
   const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
@@ -53,6 +64,15 @@ export function targets(
         verdict(bridge.cpuMicrosPerRecord! <= 8.5)
       }`,
     );
+    const kafka = rows.find((row) => row.shipper.startsWith("kafkajs alone"))?.cpuMicrosPerRecord;
+    if (floors && kafka !== undefined) {
+      // What the bridge cannot go below while it uses these parts: their costs alone, added up.
+      const sum = kafka + floors.recordPath + floors.bulk;
+      lines.push(
+        `lag ${number(lag)}: the parts alone add up to ${number(sum, 1)} µs/record: kafkajs ${number(kafka, 1)} + ` +
+          `record path ${number(floors.recordPath, 1)} + _bulk ${number(floors.bulk, 1)}`,
+      );
+    }
     if (raw) {
       const ratio = (bridge.records / bridge.secondsFromReady) / (raw.records / raw.secondsFromReady);
       lines.push(

@@ -29,8 +29,43 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STACK_DIR=${STACK_DIR:-$ROOT/.stack}
 ES_USER=${ES_USER:-elasticsearch}
+
+say() { printf '[stack] %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# Whether a user other than the owner may reach $1: every directory from / down searchable by others.
+reachable_by_others() {
+  local dir=$1
+  while [ -n "$dir" ]; do
+    [ "$(($(stat -c '0%a' "$dir") & 1))" = 1 ] || return 1
+    [ "$dir" = / ] && return 0
+    dir=$(dirname "$dir")
+  done
+}
+
+# Where the servers' files live. Run as root, Elasticsearch runs as $ES_USER, which must reach
+# them: a clone under a directory it cannot search (root's home, mode 700) keeps its stack in
+# /var/tmp instead, one per clone, and .stack in the clone links there.
+choose_stack_dir() {
+  local here=$ROOT/.stack
+  if [ "$(id -u)" != 0 ] || [ -L "$here" ] || reachable_by_others "$ROOT"; then
+    echo "$here"
+    return
+  fi
+  local elsewhere
+  elsewhere=/var/tmp/pmacct-kafka-elastic-stack-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
+  if [ -d "$here" ]; then
+    die "$ES_USER cannot reach $here: a parent directory of $ROOT is not searchable by others (mode 700?). Move the stack out: mv $here $elsewhere && ln -s $elsewhere $here"
+  fi
+  mkdir -p "$elsewhere"
+  ln -s "$elsewhere" "$here"
+  say "$ES_USER cannot reach $ROOT (a parent directory is not searchable by others): the stack lives in $elsewhere, linked from .stack"
+  echo "$here"
+}
+STACK_DIR=${STACK_DIR:-$(choose_stack_dir)}
+# The real directory, as the servers' users see it (.stack may be a link into /var/tmp).
+STACK_DIR=$(cd "$STACK_DIR" 2>/dev/null && pwd -P || echo "$STACK_DIR")
 LOG_DIR=$STACK_DIR/logs
 RUN_DIR=$STACK_DIR/run
 DATA_DIR=$STACK_DIR/data
@@ -38,9 +73,6 @@ CERT_DIR=$STACK_DIR/certs
 ALL_SERVICES="kafka kafka4 elasticsearch es7 es9 opensearch escluster-1 escluster-2 escluster-3"
 # es9 has no anonymous access: this file-realm superuser is made at each start.
 ES9_ADMIN=admin:admin-secret
-
-say() { printf '[stack] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -187,7 +219,7 @@ install_python_references() {
 
 install() {
   mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR" "$DATA_DIR"
-  apt_install pmacct kcat curl unzip openssl prometheus python3-venv
+  apt_install pmacct kcat curl unzip openssl prometheus python3-venv systemd
   install_python_references
   # The original Python tool's packages: the benchmark's baseline and the in-place replacement tests.
   bash "$ROOT/bench/install.sh"

@@ -1,6 +1,6 @@
 /**
  * The command line: no argument runs the bridge; `--help`, `--version` and `--check` answer and
- * exit. Pure: the texts are built from the settings table (`VARIABLES`) that the README's
+ * exit; `--backfill PERIOD` re-indexes a period from Kafka and exits. Pure: the texts are built from the settings table (`VARIABLES`) that the README's
  * configuration section is generated from, so the two never disagree.
  *
  * @example
@@ -9,17 +9,22 @@
  * parseCommand([]); // "run"
  * ```
  */
-import type { Variable } from "../config/parse.ts";
+import { DURATION_EXPECTED, parseDuration, type Variable } from "../config/parse.ts";
+import { parsePeriod, type Period } from "./backfill_plan.ts";
+import { UsageError } from "./usage_error.ts";
 
-export type Command = "run" | "help" | "version" | "check";
+export { UsageError } from "./usage_error.ts";
 
-/** An argument the bridge does not know; `main.ts` prints it with the usage and exits 2. */
-export class UsageError extends Error {
-  constructor(readonly argument: string) {
-    super(`unknown argument ${JSON.stringify(argument)}; try --help`);
-    this.name = "UsageError";
-  }
+/** `--backfill PERIOD [--margin DURATION] [--partial]`: re-index a period from what Kafka holds. */
+export interface BackfillCommand {
+  backfill: Period;
+  /** How long after the period's end its flows may have reached Kafka; `FLOW_TIME_MAX_AGE` when absent. */
+  marginMs?: number;
+  /** Rebuild what Kafka still holds when it no longer holds the period's start. */
+  partial: boolean;
 }
+
+export type Command = "run" | "help" | "version" | "check" | BackfillCommand;
 
 const COMMANDS: Record<string, Command> = {
   "--help": "help",
@@ -36,9 +41,27 @@ const COMMANDS: Record<string, Command> = {
 export function parseCommand(args: readonly string[]): Command {
   if (args[0] === "--") args = args.slice(1);
   if (args.length === 0) return "run";
+  if (args[0] === "--backfill") return parseBackfill(args.slice(1));
   const command = COMMANDS[args[0]];
   if (command === undefined) throw new UsageError(args[0]);
   if (args.length > 1) throw new UsageError(args[1]);
+  return command;
+}
+
+function parseBackfill(args: readonly string[]): BackfillCommand {
+  const [period, ...options] = args;
+  if (period === undefined || period.startsWith("--")) {
+    throw new UsageError("--backfill", "a period: --backfill 2026-11-24, or --backfill START..END");
+  }
+  const command: BackfillCommand = { backfill: parsePeriod(period), partial: false };
+  for (let i = 0; i < options.length; i++) {
+    if (options[i] === "--partial") command.partial = true;
+    else if (options[i] === "--margin") {
+      const value = options[++i] ?? "";
+      command.marginMs = parseDuration(value);
+      if (command.marginMs === undefined) throw new UsageError(`--margin ${value}`.trim(), DURATION_EXPECTED);
+    } else throw new UsageError(options[i]);
+  }
   return command;
 }
 
@@ -77,6 +100,9 @@ export function helpText(name: string, variables: readonly Variable[]): string {
     `  ${name}              run the bridge`,
     `  ${name} --check      check the settings, Kafka and Elasticsearch, print what was found, exit:`,
     `  ${" ".repeat(name.length)}              0 all good, 1 a server failed a check, 2 a setting is invalid`,
+    `  ${name} --backfill PERIOD [--margin DURATION] [--partial]`,
+    `  ${" ".repeat(name.length)}              re-index PERIOD (2026-11-24, or 2026-11-24T10:00Z..2026-11-24T12:00Z)`,
+    `  ${" ".repeat(name.length)}              from what Kafka holds, same indices and ids, beside running bridges`,
     `  ${name} --version    print the versions of the bridge, Deno and the Kafka and search clients`,
     `  ${name} --help       print this`,
     "",

@@ -265,6 +265,34 @@ function retentionDays(env: Environment): number | undefined {
   return Number(days[1]);
 }
 
+/** Settings that only mean something over TLS, in the order a mistake is reported. */
+const TLS_VARIABLES = ["ELASTIC_USE_SSL", "ELASTIC_CA_FILE", "ELASTIC_CA_FINGERPRINT", "ELASTIC_CLIENT_CERT_FILE"];
+
+/**
+ * An `http://` URL wins over every TLS setting, so with one of them set the operator meant TLS
+ * and would get plain text, credentials included: that is an error. Credentials over `http://`
+ * without any TLS setting may be deliberate (a node on the same host) and only warn.
+ */
+function checkPlainHttp(env: Environment, hosts: string[], credentials: boolean, warnings: string[]): void {
+  const plain = hosts.find((host) => /^http:\/\//i.test(host));
+  if (plain === undefined) return;
+  const tlsSetting = TLS_VARIABLES.find((name) =>
+    name === "ELASTIC_USE_SSL" ? flag(env, name, false) : text(env, name) !== undefined
+  );
+  if (tlsSetting !== undefined) {
+    throw new ConfigError(
+      "ELASTIC_HOSTS",
+      `https:// URLs (or hosts without a scheme) with ${tlsSetting} set: an http:// URL is sent in plain text, without TLS`,
+      plain,
+    );
+  }
+  if (credentials) {
+    warnings.push(
+      `ELASTIC_HOSTS names ${plain}: the Elasticsearch credentials go over it in plain text; use https:// to protect them`,
+    );
+  }
+}
+
 /** `ELASTIC_MAX_BUFFERED_SAMPLES` when unset: ten batches, and at least 10,000 records. */
 export function defaultMaxBuffered(maxSamplesPerSend: number): number {
   return Math.max(10 * maxSamplesPerSend, 10_000);
@@ -280,13 +308,15 @@ export function parseElasticConfig(env: Environment, warnings: string[]): Elasti
   const hosts = list(text(env, "ELASTIC_HOSTS") ?? "127.0.0.1:9200");
   const fieldNames = choice(env, "ELASTIC_FIELD_NAMES", FIELD_NAMES, "pmacct");
   if (hosts.length === 0) throw new ConfigError("ELASTIC_HOSTS", "host[:port][,host[:port]]", env.ELASTIC_HOSTS);
+  const apiKey = text(env, "ELASTIC_API_KEY");
+  checkPlainHttp(env, hosts, username !== undefined || apiKey !== undefined, warnings);
   return {
     nodes: hosts.map((host) => elasticNodeUrl(host, useSsl)),
     useSsl,
     tls: trust,
     username,
     password,
-    apiKey: text(env, "ELASTIC_API_KEY"),
+    apiKey,
     indexPrefix: indexPrefix(env),
     indexTemplateFile: text(env, "ELASTIC_INDEX_TEMPLATE") ?? DEFAULT_TEMPLATE_FILES[fieldNames],
     fieldNames,

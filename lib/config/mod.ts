@@ -11,6 +11,8 @@
  */
 import { describeElasticConfig, ELASTIC_VARIABLES, type ElasticConfig, parseElasticConfig } from "./elastic.ts";
 import { describeKafkaConfig, KAFKA_VARIABLES, type KafkaConfig, parseKafkaConfig } from "./kafka.ts";
+import { SECRET_FILE_NAMES, withSecretFiles } from "./secret_files.ts";
+import { isIP } from "node:net";
 import type { LogFormat } from "../runtime/log.ts";
 import type { FlowTimeWindow } from "../pmacct/flow_time.ts";
 import {
@@ -33,14 +35,20 @@ export interface Config {
   elastic: ElasticConfig;
   /** IANA zone of pmacct's local-time strings (pmacct without `timestamps_utc`). */
   pmacctTimezone: string;
+  /** Whether `PMACCT_TIMEZONE` named that zone; else it is the host's, assumed. */
+  pmacctTimezoneSet: boolean;
   /** Where `@timestamp` and the daily index come from. */
   timestampSource: TimestampSource;
   /** With `timestampSource: "flow"`, how far from its Kafka time a flow's own time may name its day. */
   flowTimeWindow: FlowTimeWindow;
+  /** The address `/metrics`, `/healthz` and `/readyz` listen on (`0.0.0.0`: every IPv4 interface). */
+  prometheusHost: string;
   prometheusPort: number;
   shutdownTimeoutSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: LogFormat;
+  /** The files secrets were read from, by `_FILE` variable (see `resolveSecretFiles`). */
+  secretFiles: Record<string, string>;
   /** Messages about deprecated spellings that were accepted, to be logged at start-up. */
   warnings: string[];
 }
@@ -80,6 +88,12 @@ const GENERAL_VARIABLES: readonly Variable[] = [
     meaning:
       "How long after its Kafka message time a flow's own time may be (exporter clock skew), or `off`; a later one is filed under the Kafka time, counted and logged.",
   },
+  {
+    name: "PROMETHEUS_CLIENT_HOST",
+    default: "0.0.0.0",
+    meaning:
+      "Address `/metrics`, `/healthz` and `/readyz` listen on: `0.0.0.0` every IPv4 interface (the original tool's), `::` every interface, `127.0.0.1` this host only, or one interface's address.",
+  },
   { name: "PROMETHEUS_CLIENT_PORT", default: "9003", meaning: "Port of `/metrics`, `/healthz` and `/readyz`." },
   {
     name: "SHUTDOWN_TIMEOUT",
@@ -108,8 +122,29 @@ const DEFAULT_FLOW_TIME_MAX_AGE_MS = 7 * 86_400_000;
  */
 const DEFAULT_FLOW_TIME_MAX_AHEAD_MS = 3_600_000;
 
-/** Every variable the bridge reads, with its default and meaning: the README's table. */
-export const VARIABLES: readonly Variable[] = [...KAFKA_VARIABLES, ...ELASTIC_VARIABLES, ...GENERAL_VARIABLES];
+/** Every variable the bridge reads, with its default and meaning: the README's table (a secret's names its `_FILE`). */
+export const VARIABLES: readonly Variable[] = withSecretFiles([
+  ...KAFKA_VARIABLES,
+  ...ELASTIC_VARIABLES,
+  ...GENERAL_VARIABLES,
+]);
+
+/**
+ * `PROMETHEUS_CLIENT_HOST`: an IP address (IPv6 with or without brackets) or `localhost`. Not any
+ * host name: one that does not resolve would only fail when the server starts.
+ */
+function listenHost(env: Environment): string {
+  const value = text(env, "PROMETHEUS_CLIENT_HOST") ?? "0.0.0.0";
+  const host = /^\[.*\]$/.test(value) ? value.slice(1, -1) : value;
+  if (isIP(host) === 0 && host.toLowerCase() !== "localhost") {
+    throw new ConfigError(
+      "PROMETHEUS_CLIENT_HOST",
+      "an IP address of this host (0.0.0.0, ::, 127.0.0.1) or localhost",
+      value,
+    );
+  }
+  return host;
+}
 
 function timezone(env: Environment, hostZone: string): string {
   const zone = text(env, "PMACCT_TIMEZONE") ?? hostZone;
@@ -133,15 +168,20 @@ export function parseConfig(
     kafka,
     elastic,
     pmacctTimezone: timezone(env, hostZone),
+    pmacctTimezoneSet: text(env, "PMACCT_TIMEZONE") !== undefined,
     timestampSource: choice(env, "TIMESTAMP_SOURCE", TIMESTAMP_SOURCES, "flow"),
     flowTimeWindow: {
       maxAgeMs: durationOrOff(env, "FLOW_TIME_MAX_AGE", DEFAULT_FLOW_TIME_MAX_AGE_MS),
       maxAheadMs: durationOrOff(env, "FLOW_TIME_MAX_AHEAD", DEFAULT_FLOW_TIME_MAX_AHEAD_MS),
     },
+    prometheusHost: listenHost(env),
     prometheusPort: integer(env, "PROMETHEUS_CLIENT_PORT", 9003, { min: 1, max: 65_535 }),
     shutdownTimeoutSeconds: integer(env, "SHUTDOWN_TIMEOUT", 30, { min: 1, max: 3600 }),
     logLevel: choice(env, "LOG_LEVEL", LOG_LEVELS, "info"),
     logFormat: choice(env, "LOG_FORMAT", LOG_FORMATS, "text"),
+    secretFiles: Object.fromEntries(
+      SECRET_FILE_NAMES.flatMap((name) => text(env, name) === undefined ? [] : [[name, text(env, name)!]]),
+    ),
     warnings,
   };
 }
@@ -155,12 +195,18 @@ export function describeConfig(config: Config): string {
     ["TIMESTAMP_SOURCE", config.timestampSource],
     ["FLOW_TIME_MAX_AGE", formatDurationOrOff(config.flowTimeWindow.maxAgeMs)],
     ["FLOW_TIME_MAX_AHEAD", formatDurationOrOff(config.flowTimeWindow.maxAheadMs)],
+    ["PROMETHEUS_CLIENT_HOST", config.prometheusHost],
     ["PROMETHEUS_CLIENT_PORT", config.prometheusPort],
     ["SHUTDOWN_TIMEOUT", config.shutdownTimeoutSeconds],
     ["LOG_LEVEL", config.logLevel],
     ["LOG_FORMAT", config.logFormat],
   ];
-  return pairs.map(([name, value]) => `${name}=${value}`).join(" ");
+  // Each secret is followed by the file it may come from.
+  return pairs.flatMap(([name, value]) => {
+    const file = `${name}_FILE`;
+    const fromFile = SECRET_FILE_NAMES.includes(file) ? [`${file}=${config.secretFiles[file] ?? "(none)"}`] : [];
+    return [`${name}=${value}`, ...fromFile];
+  }).join(" ");
 }
 
 /** The secret values in effect, for the logger to mask wherever they might appear. */

@@ -125,9 +125,18 @@ export function durationOrOff(env: Environment, name: string, fallback: number |
   const value = text(env, name);
   if (value === undefined) return fallback;
   if (value.toLowerCase() === "off") return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new ConfigError(name, DURATION_EXPECTED, value);
+  return ms;
+}
+
+/** What a duration looks like, for an error message. */
+export const DURATION_EXPECTED = "a duration such as 90s, 30m, 1h or 7d, or off";
+
+/** `90s`, `30m`, `1h`, `7d` in milliseconds; `undefined` when `value` is none. */
+export function parseDuration(value: string): number | undefined {
   const match = /^(\d{1,6})([smhd])$/.exec(value);
-  if (match === null) throw new ConfigError(name, "a duration such as 90s, 30m, 1h or 7d, or off", value);
-  return Number(match[1]) * DURATION_UNITS_MS[match[2]];
+  return match === null ? undefined : Number(match[1]) * DURATION_UNITS_MS[match[2]];
 }
 
 /** What {@linkcode durationOrOff} reads, back as text in the largest unit that divides it (`7d`, `90m`). */

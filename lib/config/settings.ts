@@ -1,10 +1,11 @@
 /**
  * Everything the bridge reads before it connects anywhere: the environment (with `.env`), the
- * index template file and the PEM files the TLS settings name. Each problem becomes a
+ * secrets' `_FILE`s, the index template file and the PEM files the TLS settings name. Each problem becomes a
  * {@linkcode ConfigError} naming the variable, which `main.ts` turns into exit status 2.
  */
 import { type Config, ConfigError, parseConfig, type TlsFiles } from "./mod.ts";
 import { readEnvironment } from "./env_file.ts";
+import { resolveSecretFiles } from "./secret_files.ts";
 import { DEFAULT_TEMPLATE_FILES } from "./elastic.ts";
 import { parseTemplateFile, type TemplateFile } from "../elastic/index_template.ts";
 
@@ -60,7 +61,7 @@ function readTemplateFile(path: string): TemplateFile {
 
 /** Reads and checks every setting and file; throws {@linkcode ConfigError} on the first problem. */
 export function loadSettings(): Settings {
-  const config = parseConfig(readEnvironment());
+  const config = parseConfig(resolveSecretFiles(readEnvironment(), (path) => Deno.readTextFileSync(path)));
   const kafkaFiles = config.kafka.security.tls;
   return {
     config,

@@ -28,6 +28,17 @@ export interface SourceMessage {
 /** How records are encoded, batched and bounded, and which of their times are reported. */
 export interface PipelineOptions extends EncodeOptions, DispatchOptions, FlowTimeCheckOptions {}
 
+/**
+ * What a one-off run takes: documents filed in `period` (the others are acknowledged unwritten
+ * and counted in {@linkcode Pipeline.outOfPeriod}), and of each partition the messages before its
+ * end offset (those after are acknowledged unread, so its commit passes the end).
+ */
+export interface ReadBounds {
+  period: { startMs: number; endMs: number };
+  /** Per partition key (`topic:partition`, see `partitionKey`), the first offset not to take. */
+  endOffsets: ReadonlyMap<string, number>;
+}
+
 export interface PipelineDeps {
   writer: BulkWriter<PendingDocument>;
   deadLetters: DeadLetterSink;
@@ -65,6 +76,8 @@ export class Pipeline {
   readonly #now: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #encodeOptions: EncodeOptions;
+  #outOfPeriod = 0;
+  #bounds: ReadBounds | undefined;
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
     const { log, metrics } = deps;
@@ -90,6 +103,11 @@ export class Pipeline {
    */
   identifySource(clusterId: string | undefined): void {
     this.#encodeOptions = { ...this.options, sourceCluster: clusterId };
+  }
+
+  /** Bounds a one-off run (`--backfill`), before the first {@linkcode ingest}; none in normal running. */
+  bound(bounds: ReadBounds): void {
+    this.#bounds = bounds;
   }
 
   /** Starts the timer that sends due batches even when no message arrives. */
@@ -159,11 +177,22 @@ export class Pipeline {
     return taken;
   }
 
+  /** Documents of a bounded run that were filed outside its period, so not written. */
+  get outOfPeriod(): number {
+    return this.#outOfPeriod;
+  }
+
   /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
   #take(from: TakenFrom, message: SourceMessage, lines: DecodedLine[]): number {
     const { metrics } = this.deps;
     const { topic, partition, key, generation } = from;
     const offset = message.offset;
+    const bounds = this.#bounds;
+    const end = bounds?.endOffsets.get(key);
+    if (end !== undefined && Number(offset) >= end) {
+      this.#acknowledgement.begin(key, offset, 0);
+      return 0;
+    }
     let units = 0;
     for (const line of lines) if (line.kind !== "marker") units++;
     if (!this.#acknowledgement.begin(key, offset, units)) return 0;
@@ -189,6 +218,11 @@ export class Pipeline {
         const detail = error instanceof Error ? error.message : String(error);
         const letter = { topic, partition, offset, position, reason: ENCODE_ERROR, detail };
         this.#refuse("pmacct record cannot be encoded", { ...letter, value: line.bytes ?? line.text }, from);
+        continue;
+      }
+      if (bounds && !(document.epochMs >= bounds.period.startMs && document.epochMs < bounds.period.endMs)) {
+        this.#outOfPeriod++;
+        this.#acknowledgement.acknowledge(key, offset, generation);
         continue;
       }
       flows++;

@@ -1,7 +1,8 @@
 /**
  * What an operator must hear about a flow's time without being flooded: a flow whose own time was
- * refused (filed under its Kafka time instead), and one filed into a day that retention deletes.
- * Each is counted always and logged once per exporter per 10 minutes.
+ * refused (filed under its Kafka time instead), and one filed into a day that retention deletes,
+ * each counted always and logged once per exporter per 10 minutes; and, where the zone of
+ * pmacct's local-time strings was only assumed, records that look read in the wrong zone.
  */
 import { formatDurationOrOff } from "../config/parse.ts";
 import type { EncodedDocument, Misdated, RecordOrigin } from "./document.ts";
@@ -13,21 +14,32 @@ import type { Metrics } from "../runtime/metrics.ts";
 /** An instant for a log line: ISO text, or the number itself where it is no date. */
 const instantText = (epochMs: number) => isNameableDate(epochMs) ? new Date(epochMs).toISOString() : String(epochMs);
 import { OncePerPeriod } from "../runtime/once_per_period.ts";
+import { formatZoneOffset, suspectedZoneOffsetMs } from "./local_time_hint.ts";
 
 /** How often a misdated flow or one older than retention is logged, per exporter. */
 const TIME_WARNING_PERIOD_MS = 10 * 60_000;
+/** How often an exporter's records are looked at for local time read as UTC, and how often it is said. */
+const LOCAL_TIME_SAMPLE_MS = 10_000;
+const LOCAL_TIME_WARNING_PERIOD_MS = 60 * 60_000;
 
 export interface FlowTimeCheckOptions {
   /** The window flow times were checked against, named in the log. */
   flowTimeWindow?: FlowTimeWindow;
   /** `ELASTIC_RETENTION`'s days: flows filed into a day it deletes are counted and logged. */
   retentionDays?: number;
+  /**
+   * Set when `PMACCT_TIMEZONE` is not and the host's zone, assumed instead, is UTC: records whose
+   * times look like another zone's wall clock are then warned of (see `suspectedZoneOffsetMs`).
+   */
+  suspectLocalTime?: boolean;
 }
 
 /** Counts and logs, once per exporter and period, flows whose time needs an operator's attention. */
 export class FlowTimeChecks {
   readonly #misdatedWarnings = new OncePerPeriod(TIME_WARNING_PERIOD_MS);
   readonly #retentionWarnings = new OncePerPeriod(TIME_WARNING_PERIOD_MS);
+  readonly #localTimeSamples = new OncePerPeriod(LOCAL_TIME_SAMPLE_MS);
+  readonly #localTimeWarnings = new OncePerPeriod(LOCAL_TIME_WARNING_PERIOD_MS);
 
   constructor(
     private readonly options: FlowTimeCheckOptions,
@@ -37,14 +49,19 @@ export class FlowTimeChecks {
     for (const reason of MISDATED_REASONS) deps.metrics.flowTimeRefused.inc({ reason }, 0);
   }
 
-  /** Counts and logs a flow filed under its Kafka time, or into a day retention deletes. */
+  /**
+   * Counts and logs a flow filed under its Kafka time, or into a day retention deletes; with
+   * `suspectLocalTime`, looks at one record per exporter every 10 s for local time read as UTC.
+   */
   check(document: EncodedDocument, record: Record<string, unknown>, origin: RecordOrigin, now: number): void {
     const keepDays = this.options.retentionDays;
     const expired = keepDays !== undefined && utcDay(document.epochMs) < utcDay(now) - keepDays;
-    if (document.misdated === undefined && !expired) return;
+    const suspect = this.options.suspectLocalTime === true;
+    if (document.misdated === undefined && !expired && !suspect) return;
     const exporter = typeof record.peer_ip_src === "string" && record.peer_ip_src !== ""
       ? record.peer_ip_src
       : "unknown";
+    if (suspect && this.#localTimeSamples.due(exporter, now)) this.#checkLocalTime(record, exporter, origin, now);
     if (document.misdated !== undefined) {
       this.deps.metrics.flowTimeRefused.inc({ reason: document.misdated.reason });
       if (this.#misdatedWarnings.due(exporter, now)) this.#logMisdated(document.misdated, exporter, origin);
@@ -62,6 +79,25 @@ export class FlowTimeChecks {
         note: "logged once per exporter per 10 minutes; pmacct_bridge_flows_older_than_retention_total counts all",
       });
     }
+  }
+
+  #checkLocalTime(record: Record<string, unknown>, exporter: string, origin: RecordOrigin, now: number): void {
+    const offsetMs = suspectedZoneOffsetMs(record, "UTC", origin.timestampMs);
+    if (offsetMs === undefined || !this.#localTimeWarnings.due(exporter, now)) return;
+    const offset = formatZoneOffset(offsetMs);
+    this.deps.log.warn(
+      `this exporter's times look like local time at UTC${offset} read as UTC: PMACCT_TIMEZONE is not set, ` +
+        "and the host's zone, UTC, was assumed; set PMACCT_TIMEZONE to the collector's zone (or timestamps_utc: true in pmacct)",
+      {
+        exporter,
+        latest_time_ahead_of_kafka: offset,
+        kafka_time: instantText(origin.timestampMs),
+        topic: origin.topic,
+        partition: origin.partition,
+        offset: origin.offset,
+        note: "logged once per exporter per hour",
+      },
+    );
   }
 
   #logMisdated({ reason, field, flowMs }: Misdated, exporter: string, origin: RecordOrigin): void {

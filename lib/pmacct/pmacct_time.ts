@@ -31,12 +31,24 @@ export interface PmacctTime {
    * encoding lands as one unambiguous format the original tool's template also accepts.
    */
   utc: string;
+  /** Set for a date and time without a zone (pmacct's default, local time): read in the configured zone. */
+  zoneless?: true;
 }
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
 const EPOCH = /^(\d+)(?:\.(\d+))?$/;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The names the IANA database gives UTC: a host's zone may be any of them. */
+const UTC_ZONES: ReadonlySet<string> = new Set(
+  ["UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"],
+);
+
+/** Whether `zone` is UTC under one of its names. */
+export function isUtcZone(zone: string): boolean {
+  return UTC_ZONES.has(zone);
+}
 
 /** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the instants a four-digit-year UTC text can hold lie between. */
 const FIRST_MS = -62_167_219_200_000;
@@ -115,8 +127,9 @@ function parseDateTime(match: RegExpExecArray, zone: string): PmacctTime | null 
   const wallAsUtc = wallClockAsUtc(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s));
   let utcMs: number;
   if (designator !== undefined) utcMs = wallAsUtc - offsetMinutes(designator) * 60_000;
-  else utcMs = zone === "UTC" || zone === "Etc/UTC" ? wallAsUtc : wallClockToUtc(wallAsUtc, zone);
-  return fromSeconds(utcMs / 1000, fraction);
+  else utcMs = isUtcZone(zone) ? wallAsUtc : wallClockToUtc(wallAsUtc, zone);
+  const time = fromSeconds(utcMs / 1000, fraction);
+  return time !== null && designator === undefined ? { ...time, zoneless: true } : time;
 }
 
 function parseNumber(value: number): PmacctTime | null {

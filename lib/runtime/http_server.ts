@@ -28,14 +28,15 @@ export function handleRequest(
   }
 }
 
+/** Serves the endpoints on `hostname` (`PROMETHEUS_CLIENT_HOST`) and `port`. */
 export function serveHttp(
-  port: number,
+  { hostname, port }: { hostname: string; port: number },
   registry: Registry,
   readiness: () => Readiness,
-  onListen: (port: number) => void,
+  onListen: (address: { hostname: string; port: number }) => void,
 ): Deno.HttpServer {
   return Deno.serve(
-    { port, hostname: "0.0.0.0", onListen: ({ port }) => onListen(port) },
+    { port, hostname, onListen: ({ hostname, port }) => onListen({ hostname, port }) },
     (request) => handleRequest(request, registry, readiness),
   );
 }

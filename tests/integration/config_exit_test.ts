@@ -18,6 +18,22 @@ Deno.test("missing and invalid settings exit 2 with the variable's name", async 
       /ELASTIC_INDEX_TEMPLATE="\/nonexistent.json" is invalid: expected a readable file/,
     ],
     [
+      { ...base, ELASTIC_HOSTS: "http://127.0.0.1:9200", ELASTIC_CA_FILE: "stack/certs/ca.pem" },
+      /ELASTIC_HOSTS="http:\/\/127.0.0.1:9200" is invalid: expected https:\/\/ URLs .* with ELASTIC_CA_FILE set/,
+    ],
+    [
+      { ...base, ELASTIC_USERNAME: "bridge", ELASTIC_PASSWORD_FILE: "/nonexistent/password" },
+      /ELASTIC_PASSWORD_FILE="\/nonexistent\/password" is invalid: expected a readable file/,
+    ],
+    [
+      { ...base, KAFKA_SASL_PASSWORD: "pw", KAFKA_SASL_PASSWORD_FILE: "README.md" },
+      /KAFKA_SASL_PASSWORD_FILE="README.md" is invalid: expected KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both/,
+    ],
+    [
+      { ...base, PROMETHEUS_CLIENT_HOST: "every" },
+      /PROMETHEUS_CLIENT_HOST="every" is invalid: expected an IP address/,
+    ],
+    [
       { ...base, ELASTIC_INDEX_TEMPLATE: "deno.json" },
       /ELASTIC_INDEX_TEMPLATE="deno.json" is invalid: expected a file of the form \{"mappings"/,
     ],

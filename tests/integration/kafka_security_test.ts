@@ -14,6 +14,7 @@ import {
   logLines,
   readiness,
   readTopic,
+  runMain,
   stack,
   startBridge,
   uniqueName,
@@ -144,5 +145,29 @@ integrationTest("a CA that did not sign the broker's certificate is named as suc
     assert.equal((await logLines(bridge, "cannot reach")).length, 0, "a TLS failure is not 'cannot reach'");
   } finally {
     await bridge.stop("SIGKILL");
+  }
+});
+
+integrationTest("--check reads KAFKA_SASL_PASSWORD_FILE: the right password passes, a wrong one fails", async () => {
+  const topic = await sourceTopic();
+  const file = await Deno.makeTempFile({ prefix: "kafka-password-" });
+  const env = {
+    ...SASL_SSL,
+    KAFKA_TOPIC: topic,
+    KAFKA_CONSUMER_GROUP_ID: uniqueName("check-file"),
+    KAFKA_SASL_USERNAME: "bridge",
+    KAFKA_SASL_PASSWORD_FILE: file,
+  };
+  try {
+    await Deno.writeTextFile(file, "bridge-secret\n");
+    const good = await runMain(["--check"], env);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /^ok +kafka +1 broker/m);
+    await Deno.writeTextFile(file, "not-the-password\n");
+    const wrong = await runMain(["--check"], env);
+    assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
+    assert.match(wrong.stdout, /^FAIL +kafka +Kafka refused the SASL credentials/m);
+  } finally {
+    await Deno.remove(file);
   }
 });

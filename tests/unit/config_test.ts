@@ -141,3 +141,68 @@ Deno.test("every variable of the original README is still read, with its default
   const ours = new Set(VARIABLES.map((variable) => variable.name));
   for (const name of names) assert.ok(ours.has(name), `${name} is not supported`);
 });
+
+Deno.test("PROMETHEUS_CLIENT_HOST: every IPv4 interface by default, else the address given", () => {
+  assert.equal(parseConfig(base, "UTC").prometheusHost, "0.0.0.0");
+  const hosts: Array<[string, string]> = [
+    ["127.0.0.1", "127.0.0.1"],
+    ["::", "::"],
+    ["[::1]", "::1"],
+    ["localhost", "localhost"],
+  ];
+  for (const [value, host] of hosts) {
+    const config = parseConfig({ ...base, PROMETHEUS_CLIENT_HOST: value }, "UTC");
+    assert.equal(config.prometheusHost, host);
+    assert.match(describeConfig(config), new RegExp(`PROMETHEUS_CLIENT_HOST=${host.replace(/[.[\]]/g, "\\$&")} `));
+  }
+  for (const value of ["256.1.1.1", "127.0.0", "collector-7.example.net", "every", "http://0.0.0.0"]) {
+    assert.throws(() => parseConfig({ ...base, PROMETHEUS_CLIENT_HOST: value }), configError("PROMETHEUS_CLIENT_HOST"));
+  }
+});
+
+Deno.test("an http:// node with a TLS setting is refused; credentials over http:// are warned of", () => {
+  const plain = { ...base, ELASTIC_HOSTS: "https://es1:9200,http://es2:9200" };
+  for (
+    const [name, value] of [
+      ["ELASTIC_CA_FILE", "/etc/ca.pem"],
+      ["ELASTIC_CA_FINGERPRINT", "AA".repeat(32)],
+      ["ELASTIC_USE_SSL", "YES"],
+    ]
+  ) {
+    assert.throws(
+      () => parseConfig({ ...plain, [name]: value }),
+      (error: unknown) =>
+        error instanceof ConfigError && error.variable === "ELASTIC_HOSTS" && error.message.includes(name) &&
+        error.message.includes("http://es2:9200"),
+      name,
+    );
+  }
+  assert.throws(
+    () => parseConfig({ ...plain, ELASTIC_CLIENT_CERT_FILE: "/c.pem", ELASTIC_CLIENT_KEY_FILE: "/k.pem" }),
+    configError("ELASTIC_HOSTS"),
+  );
+  // Hosts without a scheme take https:// from those settings, as before.
+  assert.deepEqual(parseConfig({ ...base, ELASTIC_HOSTS: "es1", ELASTIC_CA_FILE: "/ca.pem" }).elastic.nodes, [
+    "https://es1:9200",
+  ]);
+  assert.deepEqual(parseConfig({ ...plain, ELASTIC_USE_SSL: "NO" }).warnings, []);
+  const credentials = [
+    { ELASTIC_USERNAME: "bridge", ELASTIC_PASSWORD: "pw" },
+    { ELASTIC_API_KEY: "a2V5" },
+  ];
+  for (const secret of credentials) {
+    const { warnings } = parseConfig({ ...plain, ...secret }, "UTC");
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /http:\/\/es2:9200: the Elasticsearch credentials go over it in plain text/);
+  }
+  assert.deepEqual(parseConfig({ ...base, ELASTIC_HOSTS: "es1", ...credentials[0] }, "UTC").warnings, []);
+});
+
+Deno.test("PMACCT_TIMEZONE: whether it was set or the host's zone assumed", () => {
+  assert.deepEqual(
+    [parseConfig(base, "Etc/UTC").pmacctTimezone, parseConfig(base, "Etc/UTC").pmacctTimezoneSet],
+    ["Etc/UTC", false],
+  );
+  const set = parseConfig({ ...base, PMACCT_TIMEZONE: "UTC" }, "Europe/Zurich");
+  assert.deepEqual([set.pmacctTimezone, set.pmacctTimezoneSet], ["UTC", true]);
+});

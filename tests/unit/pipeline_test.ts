@@ -11,6 +11,7 @@ import {
   type PipelineOptions,
   type SourceMessage,
 } from "../../lib/delivery/pipeline.ts";
+import { partitionKey } from "../../lib/delivery/acknowledgement.ts";
 
 const encoder = new TextEncoder();
 const record = (n: number) => encoder.encode(JSON.stringify({ bytes: n, stamp_inserted: "2026-11-25 10:00:00" }));
@@ -301,4 +302,30 @@ Deno.test("each indexed flow is one observation of its age, from its own time to
   await settle();
   assert.deepEqual(await observed(), { count: 3, within60: 0, within120: 2, within900: 2, within1800: 3 });
   await h.pipeline.drain(1000);
+});
+
+Deno.test("a bounded run writes only its period's documents and takes nothing from a partition's end offset on", async () => {
+  const { pipeline, requests, commits } = harness(10);
+  const dated = (offset: number, day: string) =>
+    message(offset, encoder.encode(JSON.stringify({ bytes: offset, stamp_inserted: `${day} 10:00:00` })));
+  const startMs = Date.UTC(2026, 10, 25);
+  pipeline.bound({
+    period: { startMs, endMs: startMs + 86_400_000 },
+    endOffsets: new Map([[partitionKey("pmacct", 0), 4]]),
+  });
+  const taken = pipeline.ingest("pmacct", 0, [
+    dated(0, "2026-11-24"),
+    dated(1, "2026-11-25"),
+    dated(2, "2026-11-26"),
+    dated(3, "2026-11-25"),
+    dated(4, "2026-11-25"),
+    dated(5, "2026-11-25"),
+  ]);
+  assert.equal(taken, 6, "past the end, messages are taken and let go");
+  assert.equal(pipeline.outOfPeriod, 2);
+  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:1:0", "pmacct:0:3:0"]]);
+  requests[0].answer(201);
+  assert.equal(await pipeline.drain(1000), true);
+  assert.deepEqual(requests.length, 1, "nothing else was written");
+  assert.equal(lastCommit(commits), "6", "the commit passes what was let go");
 });

@@ -52,9 +52,11 @@ Deno.test("every encoding of one instant is written as the same UTC text, fracti
     [1795547416.256482, "UTC"],
   ];
   for (const [value, zone] of encodings) {
+    // Only a date and time without a zone is read in the configured one.
+    const zoneless = typeof value === "string" && / \d{2}:/.test(value) ? { zoneless: true } : {};
     assert.deepEqual(
       readPmacctTime(value, zone),
-      { epochMs: Date.UTC(2026, 10, 24, 19, 10, 16, 256), utc: instant },
+      { epochMs: Date.UTC(2026, 10, 24, 19, 10, 16, 256), utc: instant, ...zoneless },
       `${value}`,
     );
   }

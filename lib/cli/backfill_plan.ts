@@ -1,0 +1,130 @@
+/**
+ * `--backfill PERIOD`, the pure part: the period, which Kafka times can carry its flows, each
+ * partition's offsets to read, and the progress line. The bridge files a flow under its own time
+ * while that lies within `FLOW_TIME_MAX_AGE` before and `FLOW_TIME_MAX_AHEAD` after its Kafka
+ * time, else under the Kafka time; so a flow of the period reached Kafka between the period's
+ * start less `FLOW_TIME_MAX_AHEAD` and its end plus `FLOW_TIME_MAX_AGE` (or the margin given),
+ * and nothing outside those Kafka times is read.
+ *
+ * @example
+ * ```ts
+ * const period = parsePeriod("2026-11-24");
+ * period.startMs; // Date.UTC(2026, 10, 24)
+ * period.endMs; // Date.UTC(2026, 10, 25)
+ * ```
+ */
+import type { FlowTimeWindow } from "../pmacct/flow_time.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** A half-open span of time, `[startMs, endMs)`, as the operator wrote it. */
+export interface Period {
+  startMs: number;
+  endMs: number;
+  text: string;
+}
+
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** An instant with its zone: `2026-11-24T10:00Z`, `2026-11-24T10:00:00+01:00`. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+const invalidPeriod = (text: string) =>
+  new UsageError(text, "a UTC day (2026-11-24) or two instants with their zone (2026-11-24T10:00Z..2026-11-24T12:00Z)");
+
+function instant(part: string, text: string): number {
+  const ms = INSTANT.test(part) ? Date.parse(part) : NaN;
+  if (Number.isNaN(ms)) throw invalidPeriod(text);
+  return ms;
+}
+
+/** `2026-11-24` (that UTC day) or `START..END`, each an ISO 8601 instant with its zone. */
+export function parsePeriod(text: string): Period {
+  const day = DAY.exec(text);
+  if (day) {
+    const startMs = Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]));
+    if (new Date(startMs).toISOString().slice(0, 10) !== text) throw invalidPeriod(text);
+    return { startMs, endMs: startMs + 86_400_000, text };
+  }
+  const parts = text.split("..");
+  if (parts.length !== 2) throw invalidPeriod(text);
+  const [startMs, endMs] = parts.map((part) => instant(part, text));
+  if (!(endMs > startMs)) throw new UsageError(text, "a period whose end comes after its start");
+  return { startMs, endMs, text };
+}
+
+/** The Kafka times that can carry a flow filed in `period`; `undefined` is no bound on that side. */
+export function kafkaTimesOf(
+  period: Period,
+  window: FlowTimeWindow,
+  marginMs?: number,
+): { fromMs?: number; untilMs?: number } {
+  const after = marginMs ?? window.maxAgeMs;
+  return {
+    fromMs: window.maxAheadMs === undefined ? undefined : period.startMs - window.maxAheadMs,
+    untilMs: after === undefined ? undefined : period.endMs + after,
+  };
+}
+
+/** What Kafka said of one partition: its offsets, and the first at or after each bound's time. */
+export interface PartitionOffsets {
+  topic: string;
+  partition: number;
+  /** The first offset still held, and the next one to be written. */
+  low: number;
+  high: number;
+  /** The first offset whose time is at or after the start bound (`low` without one). */
+  fromOffset: number;
+  /** The first offset whose time is at or after the end bound (`high` without one). */
+  untilOffset: number;
+}
+
+/** One partition's share of a backfill: read `[start, end)`. */
+export interface PartitionRange {
+  topic: string;
+  partition: number;
+  start: number;
+  end: number;
+  /** Set when Kafka deleted records that may have held flows of the period: the first one it still holds. */
+  truncatedAt?: number;
+}
+
+/**
+ * The range to read of each partition. A partition whose log no longer starts at offset 0, and
+ * whose first record held is already at or after the start bound, may have lost records of the
+ * period to Kafka's retention: it is marked `truncatedAt`.
+ */
+export function planRanges(partitions: readonly PartitionOffsets[], hasStartBound: boolean): PartitionRange[] {
+  return partitions.map(({ topic, partition, low, high, fromOffset, untilOffset }) => {
+    const start = Math.min(Math.max(fromOffset, low), high);
+    const end = Math.max(start, Math.min(untilOffset, high));
+    const truncated = low > 0 && (!hasStartBound || fromOffset <= low) && end > start;
+    return truncated ? { topic, partition, start, end, truncatedAt: low } : { topic, partition, start, end };
+  });
+}
+
+/** How far a backfill got, for the progress line. */
+export interface Progress {
+  /** Offsets of every partition's range, and how many of them are done (committed). */
+  totalOffsets: number;
+  doneOffsets: number;
+  /** Records indexed so far, and the seconds since reading began. */
+  indexed: number;
+  seconds: number;
+}
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, "0")}s`;
+  return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** `backfill 2026-11-24: 45.0% of offsets, 12,345 records/s, 1m20s left` */
+export function progressText(period: Period, { totalOffsets, doneOffsets, indexed, seconds }: Progress): string {
+  const share = totalOffsets === 0 ? 1 : doneOffsets / totalOffsets;
+  const rate = seconds > 0 ? indexed / seconds : 0;
+  const offsetRate = seconds > 0 ? doneOffsets / seconds : 0;
+  const left = share >= 1 ? 0 : offsetRate > 0 ? (totalOffsets - doneOffsets) / offsetRate : Infinity;
+  return `backfill ${period.text}: ${(share * 100).toFixed(1)}% of offsets, ` +
+    `${Math.round(rate).toLocaleString("en-US")} records/s, ${duration(left)} left`;
+}
