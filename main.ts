@@ -6,9 +6,9 @@
 import { BulkWriter } from "./lib/elastic/bulk_writer.ts";
 import { formatFindings, runChecks } from "./lib/cli/check.ts";
 import { type Command, helpText, parseCommand, UsageError } from "./lib/cli/command.ts";
-import { backfillConfig, prepareBackfill } from "./lib/cli/backfill.ts";
+import { backfillConfig, type BackfillRun, prepareBackfill } from "./lib/cli/backfill.ts";
 import { versionText } from "./lib/cli/version.ts";
-import { ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config/mod.ts";
+import { type Config, ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config/mod.ts";
 import { LogOnlyDeadLetterSink } from "./lib/delivery/dead_letters.ts";
 import { connectSearch, PIPELINE_CHECK } from "./lib/elastic/connect.ts";
 import { INDEX_CHECK, IndexCreator } from "./lib/elastic/indices.ts";
@@ -17,13 +17,12 @@ import { startRetention } from "./lib/elastic/retention.ts";
 import type { SearchService } from "./lib/elastic/service.ts";
 import { ELASTIC_CHECKS, ElasticStatus } from "./lib/elastic/status.ts";
 import { Health } from "./lib/runtime/health.ts";
-import { serveHttp } from "./lib/runtime/http_server.ts";
+import { listenError, serveHttp } from "./lib/runtime/http_server.ts";
 import { createKafka, KAFKA_CHECKS } from "./lib/kafka/client.ts";
 import { kafkaGroupAdmin, kafkaGroupConsumer, KafkaSource } from "./lib/kafka/consumer.ts";
 import { createDeadLetterProducer, KafkaDeadLetterSink } from "./lib/kafka/dead_letters.ts";
 import { ensureDeadLetterTopics, waitForTopic } from "./lib/kafka/topics.ts";
 import { Logger } from "./lib/runtime/log.ts";
-import { isUtcZone } from "./lib/pmacct/pmacct_time.ts";
 import { createMetrics } from "./lib/runtime/metrics.ts";
 import { type PendingDocument, Pipeline } from "./lib/delivery/pipeline.ts";
 import { retryUntilDone } from "./lib/runtime/retry.ts";
@@ -66,16 +65,12 @@ if (command === "check") {
 }
 /** `--backfill PERIOD`: the same parts, reading a bounded range in a group of its own, then exiting. */
 const backfill = typeof command === "object" ? command : undefined;
-if (backfill && settings.config.timestampSource === "ingest") {
-  exitOnConfigError(
-    new ConfigError(
-      "TIMESTAMP_SOURCE",
-      "flow or kafka for --backfill (ingest files records under the time they are read)",
-      "ingest",
-    ),
-  );
+let config: Config;
+try {
+  config = backfill ? backfillConfig(settings.config) : settings.config;
+} catch (error) {
+  exitOnConfigError(error);
 }
-const config = backfill ? backfillConfig(settings.config) : settings.config;
 const { templateFile } = settings;
 const log = new Logger(config.logLevel, console.error, config.logFormat);
 log.mask(secretValues(config));
@@ -99,12 +94,18 @@ const health = new Health(log, {
 });
 const elasticStatus = new ElasticStatus(health, metrics, config.elastic.nodes);
 // A backfill serves nothing: it runs beside a bridge that holds the port.
-const server = backfill ? undefined : serveHttp(
-  { hostname: config.prometheusHost, port: config.prometheusPort },
-  metrics.registry,
-  () => health.report(),
-  (address) => log.info("serving /metrics, /healthz and /readyz", address),
-);
+const listenAt = { hostname: config.prometheusHost, port: config.prometheusPort };
+let server: Deno.HttpServer | undefined;
+try {
+  server = backfill ? undefined : serveHttp(
+    listenAt,
+    metrics.registry,
+    () => health.report(),
+    (address) => log.info("serving /metrics, /healthz and /readyz", address),
+  );
+} catch (error) {
+  exitOnConfigError(listenError(error, listenAt));
+}
 
 const kafka = createKafka(config.kafka, settings.kafkaTls, log);
 const producer = config.kafka.deadLetterTopics.size > 0 ? createDeadLetterProducer(kafka) : undefined;
@@ -127,7 +128,7 @@ const pipeline = new Pipeline({
   fieldNames: config.elastic.fieldNames,
   communityId: config.elastic.communityId,
   flowTimeWindow: config.flowTimeWindow,
-  suspectLocalTime: !config.pmacctTimezoneSet && isUtcZone(config.pmacctTimezone),
+  suspectLocalTime: config.suspectLocalTime,
   retentionDays: config.elastic.retentionDays,
   maxBatch: config.elastic.maxSamplesPerSend,
   maxWaitMs: config.elastic.maxTimeToSendSeconds * 1000,
@@ -159,12 +160,17 @@ const source: KafkaSource = new KafkaSource({
 const parts: ShutdownParts = { source, pipeline, producer, server, log };
 
 let stopping = false;
+/** Set once a backfill is planned: a signal then interrupts it, and its end exits. */
+let backfillRun: BackfillRun | undefined;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     if (stopping) return;
     stopping = true;
     log.info("signal received", { signal });
-    Deno.exit(await shutdown(parts, config.shutdownTimeoutSeconds * 1000));
+    // A backfill stopped before its end has not done what it was asked: never exit 0.
+    const stopped = backfillRun?.interrupt() ??
+      shutdown(parts, config.shutdownTimeoutSeconds * 1000).then((status) => backfill ? 1 : status);
+    Deno.exit(await stopped);
   });
 }
 
@@ -217,16 +223,18 @@ if (!stopping) {
       { initialMs: 250, maxMs: 10_000 },
     );
   }
-  const finishBackfill = backfill
-    ? await prepareBackfill(backfill, {
+  if (backfill) {
+    const prepared = await prepareBackfill(backfill, {
       kafka,
       config,
       pipeline,
       metrics,
       log,
       shutdown: () => shutdown(parts, config.shutdownTimeoutSeconds * 1000),
-    })
-    : undefined;
+    });
+    if (prepared === 1) Deno.exit(1);
+    backfillRun = prepared;
+  }
   pipeline.start();
   source.start();
   log.info("consuming", {
@@ -234,5 +242,5 @@ if (!stopping) {
     group: config.kafka.groupId,
     assignment_protocols: config.kafka.partitionAssignmentStrategy.join(","),
   });
-  if (finishBackfill) Deno.exit(await finishBackfill());
+  if (backfillRun) Deno.exit(await backfillRun.finish());
 }

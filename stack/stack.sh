@@ -28,7 +28,8 @@
 #                  a 3-node Elasticsearch 8.14.1 cluster :9211-9213 (`escluster` names all three)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The real path: a clone reached through a link is searched as the directories it lies in.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 ES_USER=${ES_USER:-elasticsearch}
 
 say() { printf '[stack] %s\n' "$*" >&2; }
@@ -49,17 +50,23 @@ reachable_by_others() {
 # /var/tmp instead, one per clone, and .stack in the clone links there.
 choose_stack_dir() {
   local here=$ROOT/.stack
-  if [ "$(id -u)" != 0 ] || [ -L "$here" ] || reachable_by_others "$ROOT"; then
+  # A link made before keeps its target, made again if /var/tmp's cleaning removed it.
+  if [ -L "$here" ]; then
+    mkdir -p "$(readlink "$here")"
+    echo "$here"
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || reachable_by_others "$ROOT"; then
     echo "$here"
     return
   fi
   local elsewhere
   elsewhere=/var/tmp/pmacct-kafka-elastic-stack-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
-  if [ -d "$here" ]; then
+  if [ -d "$here" ] && [ ! -L "$here" ]; then
     die "$ES_USER cannot reach $here: a parent directory of $ROOT is not searchable by others (mode 700?). Move the stack out: mv $here $elsewhere && ln -s $elsewhere $here"
   fi
   mkdir -p "$elsewhere"
-  ln -s "$elsewhere" "$here"
+  ln -sfn "$elsewhere" "$here"
   say "$ES_USER cannot reach $ROOT (a parent directory is not searchable by others): the stack lives in $elsewhere, linked from .stack"
   echo "$here"
 }

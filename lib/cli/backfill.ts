@@ -5,7 +5,7 @@
  * The plan itself is pure (`backfill_plan.ts`).
  */
 import type { Admin, Kafka } from "kafkajs";
-import type { Config } from "../config/mod.ts";
+import { type Config, ConfigError } from "../config/mod.ts";
 import { partitionKey } from "../delivery/acknowledgement.ts";
 import type { Pipeline, ReadBounds } from "../delivery/pipeline.ts";
 import { withAdmin } from "../kafka/client.ts";
@@ -23,25 +23,37 @@ import type { BackfillCommand } from "./command.ts";
 
 /**
  * The settings of a backfill: the live group's id with `.backfill.<time>`, so that its reading
- * and commits never touch the live group's offsets; the group is deleted at the end.
+ * and commits never touch the live group's offsets (the group is deleted at the end), and
+ * `earliest`, so that an offset Kafka deletes under it resumes at the next one held, never at
+ * the end. `TIMESTAMP_SOURCE=ingest` files records under the moment they are read, so no period
+ * can be rebuilt with it: a {@linkcode ConfigError}.
  */
 export function backfillConfig(config: Config): Config {
-  return {
-    ...config,
-    kafka: { ...config.kafka, groupId: `${config.kafka.groupId}.backfill.${Date.now().toString(36)}` },
-  };
+  if (config.timestampSource === "ingest") {
+    throw new ConfigError(
+      "TIMESTAMP_SOURCE",
+      "flow or kafka for --backfill (ingest files records under the time they are read)",
+      "ingest",
+    );
+  }
+  const groupId = `${config.kafka.groupId}.backfill.${Date.now().toString(36)}`;
+  return { ...config, kafka: { ...config.kafka, groupId, fromBeginning: true } };
 }
 
 /** What a backfill reads, and where Kafka no longer holds the start of the period. */
 export interface BackfillPlan {
   /** The group the backfill reads in (see {@linkcode backfillConfig}). */
   groupId: string;
+  /** Each partition's offsets to read. */
   ranges: PartitionRange[];
   /** Per truncated partition, a sentence saying from when it can be rebuilt. */
   truncated: string[];
 }
 
-/** The time of the first record Kafka still holds at `low`: the last instant whose offset lookup gives `low`. */
+/**
+ * The Kafka time of the first record held at `low`: the last instant whose offset lookup still
+ * gives `low` (lookups give the first offset at or after an instant), found by halving.
+ */
 async function firstHeldTime(admin: Admin, topic: string, partition: number, low: number, fromMs: number) {
   const offsetAt = async (ms: number) =>
     Number(
@@ -60,14 +72,15 @@ async function firstHeldTime(admin: Admin, topic: string, partition: number, low
 
 /** Asks Kafka for each partition's offsets around the period and plans what to read. */
 export async function planBackfill(kafka: Kafka, config: Config, command: BackfillCommand): Promise<BackfillPlan> {
-  const { fromMs, untilMs } = kafkaTimesOf(command.backfill, config.flowTimeWindow, command.marginMs);
+  const byKafkaTime = config.timestampSource === "kafka";
+  const { fromMs, untilMs } = kafkaTimesOf(command.backfill, config.flowTimeWindow, command.marginMs, byKafkaTime);
   return await withAdmin(kafka, async (admin) => {
     const partitions: PartitionOffsets[] = [];
     for (const topic of config.kafka.topics) {
       const ends = await admin.fetchTopicOffsets(topic);
       const from = fromMs === undefined ? undefined : await admin.fetchTopicOffsetsByTimestamp(topic, fromMs);
       const until = untilMs === undefined ? undefined : await admin.fetchTopicOffsetsByTimestamp(topic, untilMs);
-      for (const { partition, low, high } of ends) {
+      for (const { partition, low, high } of ends.sort((a, b) => a.partition - b.partition)) {
         const at = (list: typeof from, fallback: string) =>
           Number(list?.find((entry) => entry.partition === partition)?.offset ?? fallback);
         partitions.push({
@@ -84,10 +97,13 @@ export async function planBackfill(kafka: Kafka, config: Config, command: Backfi
     const truncated: string[] = [];
     for (const { topic, partition, truncatedAt } of ranges) {
       if (truncatedAt === undefined) continue;
-      const since = await firstHeldTime(admin, topic, partition, truncatedAt, fromMs ?? 0);
-      truncated.push(
-        `${topic}:${partition} holds records only from ${new Date(since).toISOString()} (offset ${truncatedAt})`,
-      );
+      const held = partitions.find((candidate) => candidate.topic === topic && candidate.partition === partition)!;
+      if (held.low === held.high) {
+        truncated.push(`${topic}:${partition} holds no records (those before offset ${truncatedAt} were deleted)`);
+        continue;
+      }
+      const since = new Date(await firstHeldTime(admin, topic, partition, truncatedAt, fromMs ?? 0)).toISOString();
+      truncated.push(`${topic}:${partition} holds records only from ${since} (offset ${truncatedAt})`);
     }
     return { groupId: config.kafka.groupId, ranges, truncated };
   });
@@ -124,64 +140,94 @@ export async function dropGroup(kafka: Kafka, plan: BackfillPlan, log: Logger): 
   }
 }
 
+/** The total of a counter over its labels. */
 async function total(counter: Metrics["indexed"]): Promise<number> {
   return (await counter.get()).values.reduce((sum, { value }) => sum + value, 0);
 }
 
-/** How many offsets of the plan the pipeline has committed. */
-function doneOffsets(plan: BackfillPlan, pipeline: Pipeline): number {
-  let done = 0;
-  for (const { topic, partition, start, end } of plan.ranges) {
-    const committed = pipeline.committedOffset(topic, partition);
-    done += committed === undefined ? 0 : Math.min(Math.max(committed, start), end) - start;
+/**
+ * How far each range is committed. The pipeline forgets its commits at each rejoin of the group
+ * (a new generation) while Kafka keeps them, so the furthest commit seen of each range counts:
+ * a range read to its end before a rejoin stays done, with nothing new to commit after it.
+ */
+export class RangeProgress {
+  readonly #reached = new Map<PartitionRange, number>();
+
+  constructor(private readonly plan: BackfillPlan, private readonly pipeline: Pick<Pipeline, "committedOffset">) {}
+
+  /** Offsets committed over every range, and whether every range is committed to its end. */
+  read(): { done: number; finished: boolean } {
+    let done = 0;
+    let finished = true;
+    for (const range of this.plan.ranges) {
+      const committed = this.pipeline.committedOffset(range.topic, range.partition) ?? range.start;
+      const reached = Math.min(Math.max(committed, this.#reached.get(range) ?? range.start), range.end);
+      this.#reached.set(range, reached);
+      done += reached - range.start;
+      if (reached < range.end) finished = false;
+    }
+    return { done, finished };
   }
-  return done;
 }
 
 /**
- * Resolves once every range is read, indexed or dead-lettered and committed. Meanwhile it shows
- * the progress: rewritten in place on a terminal, else a log line every `logEveryMs`.
+ * Resolves once every range is read, indexed or dead-lettered and committed, or `stopped()`
+ * says to stop. Meanwhile it shows the progress: rewritten in place on a terminal, else a log
+ * line every `logEveryMs`.
  */
 export async function watchBackfill(
   plan: BackfillPlan,
   period: Period,
-  { pipeline, metrics, log }: { pipeline: Pipeline; metrics: Metrics; log: Logger },
-  { terminal = Deno.stderr.isTerminal(), logEveryMs = 5000 } = {},
+  { pipeline, metrics, log }: { pipeline: Pick<Pipeline, "committedOffset">; metrics: Metrics; log: Logger },
+  { terminal = Deno.stderr.isTerminal(), logEveryMs = 5000, stopped = (): boolean => false } = {},
 ): Promise<void> {
   const totalOffsets = plan.ranges.reduce((sum, { start, end }) => sum + end - start, 0);
+  const ranges = new RangeProgress(plan, pipeline);
   const started = Date.now();
   let lastLog = started;
   const encoder = new TextEncoder();
   for (;;) {
-    const done = doneOffsets(plan, pipeline);
+    const { done, finished } = ranges.read();
     const now = Date.now();
-    const progress = {
+    const seconds = (now - started) / 1000;
+    const text = progressText(period, {
       totalOffsets,
       doneOffsets: done,
       indexed: await total(metrics.indexed),
-      seconds: (now - started) / 1000,
-    };
-    if (terminal) Deno.stderr.writeSync(encoder.encode(`\r${progressText(period, progress)}\u001b[K`));
-    else if (now - lastLog >= logEveryMs || done >= totalOffsets) {
-      log.info(progressText(period, progress));
+      seconds,
+    });
+    if (terminal) Deno.stderr.writeSync(encoder.encode(`\r${text}\u001b[K`));
+    else if (now - lastLog >= logEveryMs || finished) {
+      log.info(text);
       lastLog = now;
     }
-    if (done >= totalOffsets) break;
+    if (finished || stopped()) break;
     await new Promise((resolve) => setTimeout(resolve, terminal ? 500 : 1000));
   }
   if (terminal) Deno.stderr.writeSync(encoder.encode("\n"));
 }
 
+/**
+ * The ranges Kafka cut while the backfill read them: the first offset taken lies past the
+ * planned start (the consumer resumed at the first offset still held).
+ */
+export function cutWhileRead(plan: BackfillPlan, pipeline: Pick<Pipeline, "firstOffset">): string[] {
+  return plan.ranges.flatMap(({ topic, partition, start, end }) => {
+    const first = pipeline.firstOffset(topic, partition);
+    return first !== undefined && first > start && start < end
+      ? [`${topic}:${partition} from offset ${first}, not ${start}`]
+      : [];
+  });
+}
+
 /** The closing line's counts. */
 export async function backfillSummary(pipeline: Pipeline, metrics: Metrics): Promise<Record<string, number>> {
-  const indexed = await total(metrics.indexed);
-  const deadLettered = await total(metrics.deadLetters);
   const invalid = await total(metrics.decodeErrors);
   const buffered = await total(metrics.samples);
   return {
     records_read: buffered + invalid + pipeline.outOfPeriod,
-    indexed,
-    dead_lettered: deadLettered,
+    indexed: await total(metrics.indexed),
+    dead_lettered: await total(metrics.deadLetters),
     out_of_period: pipeline.outOfPeriod,
   };
 }
@@ -197,13 +243,19 @@ export interface BackfillParts {
   shutdown(): Promise<number>;
 }
 
+/** A prepared backfill: what finishes it, and what stops it early (a signal). Each gives the exit status. */
+export interface BackfillRun {
+  /** Waits until everything planned is committed, then shuts down, deletes the group and sums up. */
+  finish(): Promise<number>;
+  /** Shuts down at once, says how far it got, deletes the group; never 0. */
+  interrupt(): Promise<number>;
+}
+
 /**
  * Plans the backfill, bounds the pipeline to it and seeds its group, before the source starts.
- * Exits 1 when Kafka no longer holds the period's start, unless `--partial`. Returns what, once
- * the source has started, waits until everything planned is committed, shuts down, deletes the
- * group, says what was done, and gives the exit status.
+ * Gives exit status 1 instead when Kafka no longer holds the period's start, unless `--partial`.
  */
-export async function prepareBackfill(command: BackfillCommand, parts: BackfillParts): Promise<() => Promise<number>> {
+export async function prepareBackfill(command: BackfillCommand, parts: BackfillParts): Promise<BackfillRun | 1> {
   const { kafka, config, pipeline, metrics, log } = parts;
   const { backfill: period, partial } = command;
   const plan = await planBackfill(kafka, config, command);
@@ -211,7 +263,7 @@ export async function prepareBackfill(command: BackfillCommand, parts: BackfillP
     const what = `Kafka no longer holds the start of ${period.text}: ${plan.truncated.join("; ")}`;
     if (!partial) {
       log.error(`${what}; run again with --partial to rebuild what is left`);
-      Deno.exit(1);
+      return 1;
     }
     log.warn(`${what}; --partial: rebuilding what is left`);
   }
@@ -228,11 +280,36 @@ export async function prepareBackfill(command: BackfillCommand, parts: BackfillP
     group: plan.groupId,
     offsets: plan.ranges.map(({ topic, partition, start, end }) => `${topic}:${partition}:${start}-${end}`).join(" "),
   });
-  return async () => {
-    await watchBackfill(plan, period, { pipeline, metrics, log });
-    const status = await parts.shutdown();
+  let interrupted = false;
+  let ending: Promise<number> | undefined;
+  // Once: a signal while the backfill is already ending waits for that end.
+  const end = (outcome: string, status: number) => ending ??= endWith(outcome, status);
+  const endWith = async (outcome: string, status: number) => {
+    const shutdownStatus = await parts.shutdown();
     await dropGroup(kafka, plan, log);
-    log.info(`backfill of ${period.text} done`, await backfillSummary(pipeline, metrics));
-    return status;
+    const summary = await backfillSummary(pipeline, metrics);
+    const cut = cutWhileRead(plan, pipeline);
+    if (cut.length > 0 && !partial) {
+      log.error(`backfill of ${period.text} incomplete: Kafka deleted records of it while it read`, {
+        ...summary,
+        cut: cut.join("; "),
+      });
+      return 1;
+    }
+    const failed = status !== 0 || shutdownStatus !== 0;
+    log.log(failed ? "error" : "info", `backfill of ${period.text} ${outcome}`, summary);
+    return failed ? 1 : 0;
+  };
+  return {
+    finish: async () => {
+      await watchBackfill(plan, period, { pipeline, metrics, log }, { stopped: () => interrupted });
+      // A signal came meanwhile: its own path ends the backfill and the process.
+      if (interrupted) return await new Promise<never>(() => {});
+      return await end("done", 0);
+    },
+    interrupt: () => {
+      interrupted = true;
+      return end("interrupted: run it again to rebuild the whole period", 1);
+    },
   };
 }

@@ -51,12 +51,19 @@ export function parsePeriod(text: string): Period {
   return { startMs, endMs, text };
 }
 
-/** The Kafka times that can carry a flow filed in `period`; `undefined` is no bound on that side. */
+/**
+ * The Kafka times that can carry a record filed in `period`; `undefined` is no bound on that side.
+ * Filed by the flow's own time (`TIMESTAMP_SOURCE=flow`), a flow of the period reached Kafka at
+ * most `FLOW_TIME_MAX_AHEAD` before it began and `FLOW_TIME_MAX_AGE` (or `marginMs`) after it ended;
+ * filed by the Kafka time, exactly the period.
+ */
 export function kafkaTimesOf(
   period: Period,
   window: FlowTimeWindow,
   marginMs?: number,
+  byKafkaTime = false,
 ): { fromMs?: number; untilMs?: number } {
+  if (byKafkaTime) return { fromMs: period.startMs, untilMs: period.endMs };
   const after = marginMs ?? window.maxAgeMs;
   return {
     fromMs: window.maxAheadMs === undefined ? undefined : period.startMs - window.maxAheadMs,
@@ -77,7 +84,7 @@ export interface PartitionOffsets {
   untilOffset: number;
 }
 
-/** One partition's share of a backfill: read `[start, end)`. */
+/** One partition's share of a backfill: read offsets `[start, end)`. */
 export interface PartitionRange {
   topic: string;
   partition: number;
@@ -89,14 +96,14 @@ export interface PartitionRange {
 
 /**
  * The range to read of each partition. A partition whose log no longer starts at offset 0, and
- * whose first record held is already at or after the start bound, may have lost records of the
- * period to Kafka's retention: it is marked `truncatedAt`.
+ * whose first record held is already at or after the start bound (or that holds none), may have
+ * lost records of the period to Kafka's retention, even all of them: it is marked `truncatedAt`.
  */
 export function planRanges(partitions: readonly PartitionOffsets[], hasStartBound: boolean): PartitionRange[] {
   return partitions.map(({ topic, partition, low, high, fromOffset, untilOffset }) => {
     const start = Math.min(Math.max(fromOffset, low), high);
     const end = Math.max(start, Math.min(untilOffset, high));
-    const truncated = low > 0 && (!hasStartBound || fromOffset <= low) && end > start;
+    const truncated = low > 0 && (!hasStartBound || fromOffset <= low);
     return truncated ? { topic, partition, start, end, truncatedAt: low } : { topic, partition, start, end };
   });
 }

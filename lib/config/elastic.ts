@@ -270,25 +270,32 @@ const TLS_VARIABLES = ["ELASTIC_USE_SSL", "ELASTIC_CA_FILE", "ELASTIC_CA_FINGERP
 
 /**
  * An `http://` URL wins over every TLS setting, so with one of them set the operator meant TLS
- * and would get plain text, credentials included: that is an error. Credentials over `http://`
- * without any TLS setting may be deliberate (a node on the same host) and only warn.
+ * and would get plain text, credentials included: that is an error. Credentials to a node reached
+ * over plain HTTP without any TLS setting (an `http://` URL, or a host with TLS off) may be
+ * deliberate (a node on the same host, a proxy beside it) and only warn.
  */
-function checkPlainHttp(env: Environment, hosts: string[], credentials: boolean, warnings: string[]): void {
-  const plain = hosts.find((host) => /^http:\/\//i.test(host));
-  if (plain === undefined) return;
+function checkPlainHttp(
+  env: Environment,
+  hosts: string[],
+  nodes: string[],
+  credentials: boolean,
+  warnings: string[],
+): void {
+  const written = hosts.find((host) => /^http:\/\//i.test(host));
   const tlsSetting = TLS_VARIABLES.find((name) =>
     name === "ELASTIC_USE_SSL" ? flag(env, name, false) : text(env, name) !== undefined
   );
-  if (tlsSetting !== undefined) {
+  if (written !== undefined && tlsSetting !== undefined) {
     throw new ConfigError(
       "ELASTIC_HOSTS",
       `https:// URLs (or hosts without a scheme) with ${tlsSetting} set: an http:// URL is sent in plain text, without TLS`,
-      plain,
+      written,
     );
   }
-  if (credentials) {
+  const plain = nodes.find((node) => /^http:\/\//i.test(node));
+  if (credentials && plain !== undefined) {
     warnings.push(
-      `ELASTIC_HOSTS names ${plain}: the Elasticsearch credentials go over it in plain text; use https:// to protect them`,
+      `Elasticsearch is reached at ${plain} over plain HTTP: its credentials go in plain text; use https:// (ELASTIC_USE_SSL=YES) to protect them`,
     );
   }
 }
@@ -309,9 +316,10 @@ export function parseElasticConfig(env: Environment, warnings: string[]): Elasti
   const fieldNames = choice(env, "ELASTIC_FIELD_NAMES", FIELD_NAMES, "pmacct");
   if (hosts.length === 0) throw new ConfigError("ELASTIC_HOSTS", "host[:port][,host[:port]]", env.ELASTIC_HOSTS);
   const apiKey = text(env, "ELASTIC_API_KEY");
-  checkPlainHttp(env, hosts, username !== undefined || apiKey !== undefined, warnings);
+  const nodes = hosts.map((host) => elasticNodeUrl(host, useSsl));
+  checkPlainHttp(env, hosts, nodes, username !== undefined || apiKey !== undefined, warnings);
   return {
-    nodes: hosts.map((host) => elasticNodeUrl(host, useSsl)),
+    nodes,
     useSsl,
     tls: trust,
     username,

@@ -15,6 +15,7 @@ import { SECRET_FILE_NAMES, withSecretFiles } from "./secret_files.ts";
 import { isIP } from "node:net";
 import type { LogFormat } from "../runtime/log.ts";
 import type { FlowTimeWindow } from "../pmacct/flow_time.ts";
+import { isUtcZone } from "../pmacct/pmacct_time.ts";
 import {
   choice,
   ConfigError,
@@ -37,6 +38,8 @@ export interface Config {
   pmacctTimezone: string;
   /** Whether `PMACCT_TIMEZONE` named that zone; else it is the host's, assumed. */
   pmacctTimezoneSet: boolean;
+  /** The zone was assumed and is UTC: records whose times look like another zone's are warned of. */
+  suspectLocalTime: boolean;
   /** Where `@timestamp` and the daily index come from. */
   timestampSource: TimestampSource;
   /** With `timestampSource: "flow"`, how far from its Kafka time a flow's own time may name its day. */
@@ -164,11 +167,14 @@ export function parseConfig(
   const warnings: string[] = [];
   const kafka = parseKafkaConfig(env);
   const elastic = parseElasticConfig(env, warnings);
+  const pmacctTimezone = timezone(env, hostZone);
+  const pmacctTimezoneSet = text(env, "PMACCT_TIMEZONE") !== undefined;
   return {
     kafka,
     elastic,
-    pmacctTimezone: timezone(env, hostZone),
-    pmacctTimezoneSet: text(env, "PMACCT_TIMEZONE") !== undefined,
+    pmacctTimezone,
+    pmacctTimezoneSet,
+    suspectLocalTime: !pmacctTimezoneSet && isUtcZone(pmacctTimezone),
     timestampSource: choice(env, "TIMESTAMP_SOURCE", TIMESTAMP_SOURCES, "flow"),
     flowTimeWindow: {
       maxAgeMs: durationOrOff(env, "FLOW_TIME_MAX_AGE", DEFAULT_FLOW_TIME_MAX_AGE_MS),

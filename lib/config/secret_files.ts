@@ -47,8 +47,10 @@ export function resolveSecretFiles(env: Environment, read: (path: string) => str
     } catch (error) {
       throw new ConfigError(fileVariable, `a readable file (${(error as Error).message})`, path);
     }
-    secret = secret.replace(/\r?\n$/, "");
-    if (secret.trim() === "") throw new ConfigError(fileVariable, `a file holding ${name}, not an empty one`, path);
+    secret = secret.replace(/\r?\n$/, "").trim();
+    if (secret === "") throw new ConfigError(fileVariable, `a file holding ${name}, not an empty one`, path);
+    // A second line is no part of a password or key (and no HTTP header may hold one).
+    if (/[\r\n]/.test(secret)) throw new ConfigError(fileVariable, `a file holding ${name} on one line`, path);
     resolved[name] = secret;
   }
   return resolved;

@@ -30,12 +30,13 @@ export interface PipelineOptions extends EncodeOptions, DispatchOptions, FlowTim
 
 /**
  * What a one-off run takes: documents filed in `period` (the others are acknowledged unwritten
- * and counted in {@linkcode Pipeline.outOfPeriod}), and of each partition the messages before its
- * end offset (those after are acknowledged unread, so its commit passes the end).
+ * and counted in {@linkcode Pipeline.outOfPeriod}, as are undecodable lines published outside
+ * it), and of each partition the messages before its end offset (those after are acknowledged
+ * unread, so its commit passes the end).
  */
 export interface ReadBounds {
   period: { startMs: number; endMs: number };
-  /** Per partition key (`topic:partition`, see `partitionKey`), the first offset not to take. */
+  /** Per partition key (see `partitionKey`), the first offset not to take. */
   endOffsets: ReadonlyMap<string, number>;
 }
 
@@ -78,6 +79,7 @@ export class Pipeline {
   #encodeOptions: EncodeOptions;
   #outOfPeriod = 0;
   #bounds: ReadBounds | undefined;
+  readonly #firstOffsets = new Map<string, number>();
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
     const { log, metrics } = deps;
@@ -177,7 +179,10 @@ export class Pipeline {
     return taken;
   }
 
-  /** Documents of a bounded run that were filed outside its period, so not written. */
+  /**
+   * Lines of a bounded run not written because they are not of its period: documents filed
+   * outside it, and lines that are no document, published outside it.
+   */
   get outOfPeriod(): number {
     return this.#outOfPeriod;
   }
@@ -196,7 +201,11 @@ export class Pipeline {
     let units = 0;
     for (const line of lines) if (line.kind !== "marker") units++;
     if (!this.#acknowledgement.begin(key, offset, units)) return 0;
+    if (bounds && !this.#firstOffsets.has(key)) this.#firstOffsets.set(key, Number(offset));
     const timestampMs = Number(message.timestamp);
+    // A bounded run reads around its period: what cannot be a document there was dead-lettered
+    // by the running bridge already, and is dead-lettered again only when published in the period.
+    const letterHere = !bounds || (timestampMs >= bounds.period.startMs && timestampMs < bounds.period.endMs);
     let flows = 0;
     for (const line of lines) {
       if (line.kind === "marker") {
@@ -205,6 +214,10 @@ export class Pipeline {
         continue;
       }
       const position = line.position;
+      if (!letterHere && line.kind === "invalid") {
+        this.#letGo(key, offset, generation);
+        continue;
+      }
       if (line.kind === "invalid") {
         const letter = { topic, partition, offset, position, reason: line.reason, detail: line.detail };
         this.#refuse("message is not a pmacct JSON record", { ...letter, value: line.bytes }, from);
@@ -215,14 +228,17 @@ export class Pipeline {
       try {
         document = encodeDocument(line.record, origin, this.#encodeOptions, line.text, line.bytes);
       } catch (error) {
+        if (!letterHere) {
+          this.#letGo(key, offset, generation);
+          continue;
+        }
         const detail = error instanceof Error ? error.message : String(error);
         const letter = { topic, partition, offset, position, reason: ENCODE_ERROR, detail };
         this.#refuse("pmacct record cannot be encoded", { ...letter, value: line.bytes ?? line.text }, from);
         continue;
       }
       if (bounds && !(document.epochMs >= bounds.period.startMs && document.epochMs < bounds.period.endMs)) {
-        this.#outOfPeriod++;
-        this.#acknowledgement.acknowledge(key, offset, generation);
+        this.#letGo(key, offset, generation);
         continue;
       }
       flows++;
@@ -243,6 +259,20 @@ export class Pipeline {
       }, from.now);
     }
     return flows;
+  }
+
+  /** A line of a bounded run that is not of its period: acknowledged unwritten, and counted. */
+  #letGo(key: string, offset: string, generation: number): void {
+    this.#outOfPeriod++;
+    this.#acknowledgement.acknowledge(key, offset, generation);
+  }
+
+  /**
+   * The first offset a bounded run took of a partition, whatever the generation: after its
+   * planned start, Kafka deleted records of the range while the run read it.
+   */
+  firstOffset(topic: string, partition: number): number | undefined {
+    return this.#firstOffsets.get(partitionKey(topic, partition));
   }
 
   /** A line that cannot become a document: counted and logged as a decode error, and dead-lettered. */

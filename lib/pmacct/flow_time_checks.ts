@@ -21,6 +21,8 @@ const TIME_WARNING_PERIOD_MS = 10 * 60_000;
 /** How often an exporter's records are looked at for local time read as UTC, and how often it is said. */
 const LOCAL_TIME_SAMPLE_MS = 10_000;
 const LOCAL_TIME_WARNING_PERIOD_MS = 60 * 60_000;
+/** Samples in a row, 10 s apart, that must show the same offset before it is said. */
+const LOCAL_TIME_AGREEING = 3;
 
 export interface FlowTimeCheckOptions {
   /** The window flow times were checked against, named in the log. */
@@ -51,7 +53,8 @@ export class FlowTimeChecks {
 
   /**
    * Counts and logs a flow filed under its Kafka time, or into a day retention deletes; with
-   * `suspectLocalTime`, looks at one record per exporter every 10 s for local time read as UTC.
+   * `suspectLocalTime`, looks at one record per exporter every 10 s for local time read as UTC,
+   * and warns once three in a row agree.
    */
   check(document: EncodedDocument, record: Record<string, unknown>, origin: RecordOrigin, now: number): void {
     const keepDays = this.options.retentionDays;
@@ -81,9 +84,23 @@ export class FlowTimeChecks {
     }
   }
 
+  /**
+   * Samples agreeing on one offset, per exporter: a warning needs `LOCAL_TIME_AGREEING` of them in
+   * a row (one record alone may be a late one).
+   */
+  readonly #localTimeAgreeing = new Map<string, { offsetMs: number; count: number }>();
+
   #checkLocalTime(record: Record<string, unknown>, exporter: string, origin: RecordOrigin, now: number): void {
     const offsetMs = suspectedZoneOffsetMs(record, "UTC", origin.timestampMs);
-    if (offsetMs === undefined || !this.#localTimeWarnings.due(exporter, now)) return;
+    if (offsetMs === undefined) {
+      this.#localTimeAgreeing.delete(exporter);
+      return;
+    }
+    const agreeing = this.#localTimeAgreeing.get(exporter);
+    const count = agreeing?.offsetMs === offsetMs ? agreeing.count + 1 : 1;
+    if (this.#localTimeAgreeing.size >= 10_000 && agreeing === undefined) this.#localTimeAgreeing.clear();
+    this.#localTimeAgreeing.set(exporter, { offsetMs, count });
+    if (count < LOCAL_TIME_AGREEING || !this.#localTimeWarnings.due(exporter, now)) return;
     const offset = formatZoneOffset(offsetMs);
     this.deps.log.warn(
       `this exporter's times look like local time at UTC${offset} read as UTC: PMACCT_TIMEZONE is not set, ` +

@@ -42,7 +42,26 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The names the IANA database gives UTC: a host's zone may be any of them. */
 const UTC_ZONES: ReadonlySet<string> = new Set(
-  ["UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"],
+  [
+    "UTC",
+    "Etc/UTC",
+    "UCT",
+    "Etc/UCT",
+    "GMT",
+    "Etc/GMT",
+    "GMT0",
+    "Etc/GMT0",
+    "GMT+0",
+    "GMT-0",
+    "Etc/GMT+0",
+    "Etc/GMT-0",
+    "Greenwich",
+    "Etc/Greenwich",
+    "Universal",
+    "Etc/Universal",
+    "Zulu",
+    "Etc/Zulu",
+  ],
 );
 
 /** Whether `zone` is UTC under one of its names. */

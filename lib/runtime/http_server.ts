@@ -5,6 +5,7 @@
  */
 import type { Registry } from "prom-client";
 import type { Readiness } from "./health.ts";
+import { ConfigError } from "../config/parse.ts";
 
 export function handleRequest(
   request: Request,
@@ -39,4 +40,15 @@ export function serveHttp(
     { port, hostname, onListen: ({ hostname, port }) => onListen({ hostname, port }) },
     (request) => handleRequest(request, registry, readiness),
   );
+}
+
+/**
+ * Why the endpoints could not listen, as the setting to fix: the port is taken
+ * (`PROMETHEUS_CLIENT_PORT`), or the address is none of this host's (`PROMETHEUS_CLIENT_HOST`).
+ */
+export function listenError(error: unknown, { hostname, port }: { hostname: string; port: number }): ConfigError {
+  const reason = (error as Error).message;
+  return error instanceof Deno.errors.AddrInUse
+    ? new ConfigError("PROMETHEUS_CLIENT_PORT", `a port free on ${hostname} (${reason})`, String(port))
+    : new ConfigError("PROMETHEUS_CLIENT_HOST", `an address of this host to listen on (${reason})`, hostname);
 }

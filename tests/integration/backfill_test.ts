@@ -159,3 +159,53 @@ integrationTest(
     }
   },
 );
+
+integrationTest("only the Kafka times that can carry the period's flows are read, on every partition", async () => {
+  const topic = uniqueName("backfill-window");
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = kafka.producer();
+  await producer.connect();
+  const day = "2026-11-10";
+  const startMs = Date.parse(`${day}T00:00:00Z`);
+  const endMs = startMs + 86_400_000;
+  // Published at `kafkaMs`, a flow of `flowMs`.
+  const message = (kafkaMs: number, flowMs: number, bytes: number) => ({
+    timestamp: String(kafkaMs),
+    value: JSON.stringify({
+      event_type: "purge",
+      ip_src: "192.0.2.1",
+      timestamp_start: new Date(flowMs).toISOString().replace("T", " ").slice(0, 19),
+      bytes,
+      packets: 1,
+    }),
+  });
+  const HOUR = 3_600_000;
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    for (const partition of [0, 1]) {
+      await producer.send({
+        topic,
+        messages: [
+          // Published before the period's start less FLOW_TIME_MAX_AHEAD: not read.
+          message(startMs - 2 * HOUR, startMs + HOUR, 1),
+          message(startMs - 2 * HOUR, startMs + HOUR, 1),
+          // Of the period.
+          message(startMs + HOUR, startMs + HOUR, 10),
+          message(endMs + 6 * 24 * HOUR, endMs - HOUR, 100),
+          // Published after its end plus FLOW_TIME_MAX_AGE (7 days): not read.
+          message(endMs + 8 * 24 * HOUR, endMs - HOUR, 1000),
+        ].map((entry) => ({ ...entry, partition })),
+      });
+    }
+    const env = { ...settingsOf(topic), FLOW_TIME_MAX_AGE: "7d" };
+    const backfill = await runMain(["--backfill", day], env);
+    assert.equal(backfill.code, 0, backfill.stderr);
+    assert.match(backfill.stderr, new RegExp(`offsets="${topic}:0:2-4 ${topic}:1:2-4"`));
+    assert.match(backfill.stderr, /records_read=4 indexed=4 dead_lettered=0 out_of_period=0/);
+    assert.deepEqual(await MAIN_ELASTIC.sums(topic), { [`${topic}-${day}`]: { count: 4, bytes: 220, packets: 4 } });
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+});

@@ -52,3 +52,19 @@ Deno.test("the original tool's template file is accepted unchanged", async () =>
   assert.deepEqual(Object.keys(file.mappings), ["properties"]);
   assert.deepEqual(file.settings, {});
 });
+
+Deno.test("a port the endpoints cannot listen on exits 2 naming PROMETHEUS_CLIENT_PORT", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const { code, stderr } = await runMain([], {
+      ...base,
+      PROMETHEUS_CLIENT_HOST: "127.0.0.1",
+      PROMETHEUS_CLIENT_PORT: String(port),
+    });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, new RegExp(`PROMETHEUS_CLIENT_PORT="${port}" is invalid: expected a port free on 127.0.0.1`));
+  } finally {
+    taken.close();
+  }
+});

@@ -50,22 +50,30 @@ Deno.test("the Kafka times read: the period less FLOW_TIME_MAX_AHEAD, to its end
   });
   assert.deepEqual(kafkaTimesOf(day, { maxAgeMs: 7 * DAY, maxAheadMs: HOUR }, 2 * HOUR).untilMs, day.endMs + 2 * HOUR);
   assert.deepEqual(kafkaTimesOf(day, {}), { fromMs: undefined, untilMs: undefined }, "off: the whole topic");
+  assert.deepEqual(kafkaTimesOf(day, { maxAgeMs: 7 * DAY }, 2 * HOUR, true), {
+    fromMs: day.startMs,
+    untilMs: day.endMs,
+  });
 });
 
-Deno.test("each partition's range lies in what Kafka holds; a log that lost the period's start is marked", () => {
+Deno.test("each partition's range lies in what Kafka holds; a log that lost the period's start, or all of it, is marked", () => {
   const ranges = planRanges([
     { topic: "t", partition: 0, low: 0, high: 100, fromOffset: 10, untilOffset: 60 },
     { topic: "t", partition: 1, low: 40, high: 100, fromOffset: 40, untilOffset: 100 },
     { topic: "t", partition: 2, low: 40, high: 100, fromOffset: 55, untilOffset: 100 },
     { topic: "t", partition: 3, low: 0, high: 0, fromOffset: 0, untilOffset: 0 },
     { topic: "t", partition: 4, low: 100, high: 100, fromOffset: 100, untilOffset: 100 },
+    { topic: "t", partition: 5, low: 40, high: 100, fromOffset: 40, untilOffset: 40 },
+    { topic: "t", partition: 6, low: 40, high: 100, fromOffset: 100, untilOffset: 100 },
   ], true);
   assert.deepEqual(ranges, [
     { topic: "t", partition: 0, start: 10, end: 60 },
     { topic: "t", partition: 1, start: 40, end: 100, truncatedAt: 40 },
     { topic: "t", partition: 2, start: 55, end: 100 },
     { topic: "t", partition: 3, start: 0, end: 0 },
-    { topic: "t", partition: 4, start: 100, end: 100 },
+    { topic: "t", partition: 4, start: 100, end: 100, truncatedAt: 100 },
+    { topic: "t", partition: 5, start: 40, end: 40, truncatedAt: 40 },
+    { topic: "t", partition: 6, start: 100, end: 100 },
   ]);
   // Without a start bound (FLOW_TIME_MAX_AHEAD=off) every record ever written may be of the period.
   assert.equal(

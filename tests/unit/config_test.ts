@@ -193,9 +193,18 @@ Deno.test("an http:// node with a TLS setting is refused; credentials over http:
   for (const secret of credentials) {
     const { warnings } = parseConfig({ ...plain, ...secret }, "UTC");
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /http:\/\/es2:9200: the Elasticsearch credentials go over it in plain text/);
+    assert.match(warnings[0], /reached at http:\/\/es2:9200 over plain HTTP: its credentials go in plain text/);
   }
-  assert.deepEqual(parseConfig({ ...base, ELASTIC_HOSTS: "es1", ...credentials[0] }, "UTC").warnings, []);
+  // A host without a scheme, TLS off: plain HTTP too.
+  assert.match(
+    parseConfig({ ...base, ELASTIC_HOSTS: "es1", ...credentials[0] }, "UTC").warnings[0],
+    /reached at http:\/\/es1:9200 over plain HTTP/,
+  );
+  assert.deepEqual(
+    parseConfig({ ...base, ELASTIC_HOSTS: "es1", ELASTIC_USE_SSL: "YES", ...credentials[0] }, "UTC").warnings,
+    [],
+  );
+  assert.deepEqual(parseConfig({ ...base, ELASTIC_HOSTS: "es1" }, "UTC").warnings, [], "no credentials, no warning");
 });
 
 Deno.test("PMACCT_TIMEZONE: whether it was set or the host's zone assumed", () => {
@@ -205,4 +214,9 @@ Deno.test("PMACCT_TIMEZONE: whether it was set or the host's zone assumed", () =
   );
   const set = parseConfig({ ...base, PMACCT_TIMEZONE: "UTC" }, "Europe/Zurich");
   assert.deepEqual([set.pmacctTimezone, set.pmacctTimezoneSet], ["UTC", true]);
+  // Only a zone assumed to be UTC is second-guessed.
+  assert.deepEqual(
+    [parseConfig(base, "Etc/UTC"), parseConfig(base, "Europe/Zurich"), set].map((config) => config.suspectLocalTime),
+    [true, false, false],
+  );
 });

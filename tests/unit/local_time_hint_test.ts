@@ -27,6 +27,9 @@ Deno.test("local time read as UTC shows as the zone's offset between the latest 
   assert.equal(suspectedZoneOffsetMs(recordOnClock(-3 * 1440), "UTC", kafkaMs), undefined);
   assert.equal(suspectedZoneOffsetMs(recordOnClock(20), "UTC", kafkaMs), undefined);
   assert.equal(suspectedZoneOffsetMs(recordOnClock(-37), "UTC", kafkaMs), undefined);
+  assert.equal(suspectedZoneOffsetMs(recordOnClock(-30), "UTC", kafkaMs), undefined, "no zone is at UTC-00:30");
+  // A flow's start alone says nothing: a long active timeout puts it far before publishing.
+  assert.equal(suspectedZoneOffsetMs({ timestamp_start: "2026-11-24 18:11:00" }, "UTC", kafkaMs), undefined);
   const zoned = { timestamp_start: "2026-11-24T20:10:00+01:00", timestamp_end: "1795547400.000000" };
   assert.equal(suspectedZoneOffsetMs(zoned, "UTC", kafkaMs), undefined);
   assert.equal(suspectedZoneOffsetMs(recordOnClock(60), "UTC", 0), undefined, "no Kafka time, nothing to compare");
@@ -38,7 +41,7 @@ Deno.test("local time read as UTC shows as the zone's offset between the latest 
   ]);
 });
 
-Deno.test("with the zone only assumed, an exporter's local-time records are warned of once an hour", () => {
+Deno.test("with the zone only assumed, an exporter whose records agree on a zone's offset is warned of once an hour", () => {
   const lines: string[] = [];
   const log = new Logger("info", (line) => lines.push(line));
   const checksOf = (suspectLocalTime: boolean) =>
@@ -50,13 +53,20 @@ Deno.test("with the zone only assumed, an exporter's local-time records are warn
 
   const assumed = checksOf(true);
   for (let second = 0; second < 60; second++) check(assumed, recordOnClock(60), kafkaMs + second * 1000);
-  check(assumed, recordOnClock(-300, { peer_ip_src: "192.0.2.2" }), kafkaMs);
-  check(assumed, recordOnClock(0, { peer_ip_src: "192.0.2.3" }), kafkaMs);
+  for (let second = 0; second < 30; second += 10) {
+    check(assumed, recordOnClock(-300, { peer_ip_src: "192.0.2.2" }), kafkaMs + second * 1000);
+    check(assumed, recordOnClock(0, { peer_ip_src: "192.0.2.3" }), kafkaMs + second * 1000);
+  }
+  // One late record among right ones is not enough.
+  check(assumed, recordOnClock(120, { peer_ip_src: "192.0.2.4" }), kafkaMs);
+  for (let second = 10; second < 40; second += 10) {
+    check(assumed, recordOnClock(0, { peer_ip_src: "192.0.2.4" }), kafkaMs + second * 1000);
+  }
   assert.equal(lines.length, 2, lines.join("\n"));
   assert.match(lines[0], /look like local time at UTC\+01:00 read as UTC: PMACCT_TIMEZONE is not set/);
   assert.match(lines[0], /exporter=192\.0\.2\.1/);
   assert.match(lines[1], /UTC-05:00 .*exporter=192\.0\.2\.2/);
-  check(assumed, recordOnClock(60), kafkaMs + 3_600_000);
+  check(assumed, recordOnClock(60), kafkaMs + 3_700_000);
   assert.equal(lines.length, 3, "again after an hour");
 
   lines.length = 0;

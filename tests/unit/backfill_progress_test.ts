@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { type BackfillPlan, cutWhileRead, RangeProgress } from "../../lib/cli/backfill.ts";
+
+const plan: BackfillPlan = {
+  groupId: "g.backfill.x",
+  ranges: [
+    { topic: "t", partition: 0, start: 10, end: 20 },
+    { topic: "t", partition: 1, start: 5, end: 5 },
+    { topic: "u", partition: 0, start: 0, end: 4 },
+  ],
+  truncated: [],
+};
+
+Deno.test("a range committed to its end stays done when a rejoin makes the pipeline forget its commits", () => {
+  const committed = new Map<string, number>();
+  const progress = new RangeProgress(plan, {
+    committedOffset: (topic, partition) => committed.get(`${topic}:${partition}`),
+  });
+  assert.deepEqual(progress.read(), { done: 0, finished: false });
+  committed.set("t:0", 20);
+  committed.set("u:0", 2);
+  assert.deepEqual(progress.read(), { done: 12, finished: false });
+  committed.clear(); // a new generation: the pipeline knows no commit of it yet
+  assert.deepEqual(progress.read(), { done: 12, finished: false }, "nothing is lost, nothing counted twice");
+  committed.set("u:0", 9); // the commit passes the end (messages after it are let go)
+  assert.deepEqual(progress.read(), { done: 14, finished: true });
+});
+
+Deno.test("a range whose first offset taken lies past its start was cut by Kafka while it was read", () => {
+  const first = new Map([["t:0", 13], ["u:0", 0]]);
+  assert.deepEqual(cutWhileRead(plan, { firstOffset: (topic, partition) => first.get(`${topic}:${partition}`) }), [
+    "t:0 from offset 13, not 10",
+  ]);
+  assert.deepEqual(cutWhileRead(plan, { firstOffset: () => undefined }), [], "nothing taken, nothing cut");
+});
