@@ -231,16 +231,18 @@ if (!stopping) {
       metrics,
       log,
       shutdown: () => shutdown(parts, config.shutdownTimeoutSeconds * 1000),
-    });
+    }, (run) => backfillRun = run);
     if (prepared === 1) Deno.exit(1);
-    backfillRun = prepared;
   }
-  pipeline.start();
-  source.start();
-  log.info("consuming", {
-    topics: config.kafka.topics.join(","),
-    group: config.kafka.groupId,
-    assignment_protocols: config.kafka.partitionAssignmentStrategy.join(","),
-  });
-  if (backfillRun) Deno.exit(await backfillRun.finish());
+  // A signal meanwhile shuts down on its own path, which exits.
+  if (!stopping) {
+    pipeline.start();
+    source.start();
+    log.info("consuming", {
+      topics: config.kafka.topics.join(","),
+      group: config.kafka.groupId,
+      assignment_protocols: config.kafka.partitionAssignmentStrategy.join(","),
+    });
+    if (backfillRun) Deno.exit(await backfillRun.finish());
+  }
 }

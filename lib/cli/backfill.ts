@@ -4,7 +4,7 @@
  * on beside it), the progress while the bridge's usual pipeline reads them, and the summary.
  * The plan itself is pure (`backfill_plan.ts`).
  */
-import type { Admin, Kafka } from "kafkajs";
+import { type Admin, ConfigResourceTypes, type Kafka } from "kafkajs";
 import { type Config, ConfigError } from "../config/mod.ts";
 import { partitionKey } from "../delivery/acknowledgement.ts";
 import type { Pipeline, ReadBounds } from "../delivery/pipeline.ts";
@@ -70,6 +70,20 @@ async function firstHeldTime(admin: Admin, topic: string, partition: number, low
   return before;
 }
 
+/** The topic's `retention.ms`, or `undefined` when it cannot be read. */
+async function retentionMs(admin: Admin, topic: string): Promise<number | undefined> {
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["retention.ms"] }],
+    });
+    const value = Number(resources[0]?.configEntries.find((entry) => entry.configName === "retention.ms")?.configValue);
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Asks Kafka for each partition's offsets around the period and plans what to read. */
 export async function planBackfill(kafka: Kafka, config: Config, command: BackfillCommand): Promise<BackfillPlan> {
   const byKafkaTime = config.timestampSource === "kafka";
@@ -95,10 +109,18 @@ export async function planBackfill(kafka: Kafka, config: Config, command: Backfi
     }
     const ranges = planRanges(partitions, fromMs !== undefined);
     const truncated: string[] = [];
-    for (const { topic, partition, truncatedAt } of ranges) {
+    for (const range of ranges) {
+      const { topic, partition, truncatedAt } = range;
       if (truncatedAt === undefined) continue;
       const held = partitions.find((candidate) => candidate.topic === topic && candidate.partition === partition)!;
       if (held.low === held.high) {
+        // An idle partition whose records retention deleted for age: older than the start bound,
+        // so none of the period's.
+        const kept = await retentionMs(admin, topic);
+        if (fromMs !== undefined && kept !== undefined && kept > 0 && fromMs >= Date.now() - kept) {
+          delete range.truncatedAt;
+          continue;
+        }
         truncated.push(`${topic}:${partition} holds no records (those before offset ${truncatedAt} were deleted)`);
         continue;
       }
@@ -152,15 +174,37 @@ async function total(counter: Metrics["indexed"]): Promise<number> {
  */
 export class RangeProgress {
   readonly #reached = new Map<PartitionRange, number>();
+  /** Ranges Kafka deleted to their end before they were all committed: over, and cut. */
+  readonly #deleted = new Set<PartitionRange>();
 
   constructor(private readonly plan: BackfillPlan, private readonly pipeline: Pick<Pipeline, "committedOffset">) {}
+
+  /**
+   * Takes each partition's first offset Kafka still holds: a range not committed to its end that
+   * Kafka deleted to its end has nothing left to read (and no message may come to commit past it).
+   */
+  held(lows: ReadonlyMap<string, number>): void {
+    for (const range of this.plan.ranges) {
+      const low = lows.get(`${range.topic}:${range.partition}`);
+      if (low !== undefined && low >= range.end && (this.#reached.get(range) ?? range.start) < range.end) {
+        this.#deleted.add(range);
+      }
+    }
+  }
+
+  /** The ranges {@linkcode held} found deleted before they were read. */
+  deleted(): string[] {
+    return [...this.#deleted].map(({ topic, partition, end }) => `${topic}:${partition} deleted up to offset ${end}`);
+  }
 
   /** Offsets committed over every range, and whether every range is committed to its end. */
   read(): { done: number; finished: boolean } {
     let done = 0;
     let finished = true;
     for (const range of this.plan.ranges) {
-      const committed = this.pipeline.committedOffset(range.topic, range.partition) ?? range.start;
+      const committed = this.#deleted.has(range)
+        ? range.end
+        : this.pipeline.committedOffset(range.topic, range.partition) ?? range.start;
       const reached = Math.min(Math.max(committed, this.#reached.get(range) ?? range.start), range.end);
       this.#reached.set(range, reached);
       done += reached - range.start;
@@ -178,15 +222,26 @@ export class RangeProgress {
 export async function watchBackfill(
   plan: BackfillPlan,
   period: Period,
-  { pipeline, metrics, log }: { pipeline: Pick<Pipeline, "committedOffset">; metrics: Metrics; log: Logger },
-  { terminal = Deno.stderr.isTerminal(), logEveryMs = 5000, stopped = (): boolean => false } = {},
-): Promise<void> {
+  { pipeline, metrics, log, lowOffsets }: {
+    pipeline: Pick<Pipeline, "committedOffset">;
+    metrics: Metrics;
+    log: Logger;
+    /** Each partition's first offset held (`topic:partition`), asked every `lowEveryMs`. */
+    lowOffsets?: () => Promise<Map<string, number>>;
+  },
+  { terminal = Deno.stderr.isTerminal(), logEveryMs = 5000, lowEveryMs = 5000, stopped = (): boolean => false } = {},
+): Promise<RangeProgress> {
   const totalOffsets = plan.ranges.reduce((sum, { start, end }) => sum + end - start, 0);
   const ranges = new RangeProgress(plan, pipeline);
   const started = Date.now();
   let lastLog = started;
+  let lastLow = started;
   const encoder = new TextEncoder();
   for (;;) {
+    if (lowOffsets && Date.now() - lastLow >= lowEveryMs) {
+      lastLow = Date.now();
+      ranges.held(await lowOffsets().catch(() => new Map()));
+    }
     const { done, finished } = ranges.read();
     const now = Date.now();
     const seconds = (now - started) / 1000;
@@ -205,6 +260,22 @@ export async function watchBackfill(
     await new Promise((resolve) => setTimeout(resolve, terminal ? 500 : 1000));
   }
   if (terminal) Deno.stderr.writeSync(encoder.encode("\n"));
+  return ranges;
+}
+
+/** Each partition's first offset held, by `topic:partition`, for the plan's topics. */
+function lowOffsetsOf(kafka: Kafka, plan: BackfillPlan): () => Promise<Map<string, number>> {
+  const topics = [...new Set(plan.ranges.map((range) => range.topic))];
+  return () =>
+    withAdmin(kafka, async (admin) => {
+      const lows = new Map<string, number>();
+      for (const topic of topics) {
+        for (const { partition, low } of await admin.fetchTopicOffsets(topic)) {
+          lows.set(`${topic}:${partition}`, Number(low));
+        }
+      }
+      return lows;
+    });
 }
 
 /**
@@ -255,7 +326,12 @@ export interface BackfillRun {
  * Plans the backfill, bounds the pipeline to it and seeds its group, before the source starts.
  * Gives exit status 1 instead when Kafka no longer holds the period's start, unless `--partial`.
  */
-export async function prepareBackfill(command: BackfillCommand, parts: BackfillParts): Promise<BackfillRun | 1> {
+export async function prepareBackfill(
+  command: BackfillCommand,
+  parts: BackfillParts,
+  /** Called with the run before its group exists, so that a signal from then on ends it (and deletes the group). */
+  started: (run: BackfillRun) => void,
+): Promise<BackfillRun | 1> {
   const { kafka, config, pipeline, metrics, log } = parts;
   const { backfill: period, partial } = command;
   const plan = await planBackfill(kafka, config, command);
@@ -274,42 +350,56 @@ export async function prepareBackfill(command: BackfillCommand, parts: BackfillP
     });
   }
   pipeline.bound(boundsOf(plan, period));
-  await seedGroup(kafka, plan);
-  log.info("backfill: reading the period's offsets in a group of its own", {
-    period: period.text,
-    group: plan.groupId,
-    offsets: plan.ranges.map(({ topic, partition, start, end }) => `${topic}:${partition}:${start}-${end}`).join(" "),
-  });
   let interrupted = false;
   let ending: Promise<number> | undefined;
+  let progress: RangeProgress | undefined;
   // Once: a signal while the backfill is already ending waits for that end.
   const end = (outcome: string, status: number) => ending ??= endWith(outcome, status);
   const endWith = async (outcome: string, status: number) => {
     const shutdownStatus = await parts.shutdown();
     await dropGroup(kafka, plan, log);
     const summary = await backfillSummary(pipeline, metrics);
-    const cut = cutWhileRead(plan, pipeline);
-    if (cut.length > 0 && !partial) {
-      log.error(`backfill of ${period.text} incomplete: Kafka deleted records of it while it read`, {
-        ...summary,
-        cut: cut.join("; "),
-      });
-      return 1;
-    }
+    const cut = [...cutWhileRead(plan, pipeline), ...progress?.deleted() ?? []];
     const failed = status !== 0 || shutdownStatus !== 0;
-    log.log(failed ? "error" : "info", `backfill of ${period.text} ${outcome}`, summary);
+    const said = failed && status === 0
+      ? `${outcome}, but its last records were not all indexed and committed`
+      : outcome;
+    if (cut.length > 0) {
+      const what = `backfill of ${period.text} ${said}; Kafka deleted records of it while it read`;
+      if (!partial) {
+        log.error(`${what}: run it again with --partial to keep what is left`, { ...summary, cut: cut.join("; ") });
+        return 1;
+      }
+      log.warn(`${what} (--partial)`, { ...summary, cut: cut.join("; ") });
+    } else {
+      log.log(failed ? "error" : "info", `backfill of ${period.text} ${said}`, summary);
+    }
     return failed ? 1 : 0;
   };
-  return {
+  let seeding: Promise<void> = Promise.resolve();
+  const run: BackfillRun = {
     finish: async () => {
-      await watchBackfill(plan, period, { pipeline, metrics, log }, { stopped: () => interrupted });
+      progress = await watchBackfill(plan, period, { pipeline, metrics, log, lowOffsets: lowOffsetsOf(kafka, plan) }, {
+        stopped: () => interrupted,
+      });
       // A signal came meanwhile: its own path ends the backfill and the process.
       if (interrupted) return await new Promise<never>(() => {});
       return await end("done", 0);
     },
-    interrupt: () => {
+    interrupt: async () => {
       interrupted = true;
-      return end("interrupted: run it again to rebuild the whole period", 1);
+      // The group is deleted once it exists, never before its seeding could make it again.
+      await seeding.catch(() => {});
+      return await end("interrupted: run it again to rebuild the whole period", 1);
     },
   };
+  started(run);
+  seeding = seedGroup(kafka, plan);
+  await seeding;
+  log.info("backfill: reading the period's offsets in a group of its own", {
+    period: period.text,
+    group: plan.groupId,
+    offsets: plan.ranges.map(({ topic, partition, start, end }) => `${topic}:${partition}:${start}-${end}`).join(" "),
+  });
+  return run;
 }

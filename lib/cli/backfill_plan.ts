@@ -24,6 +24,8 @@ export interface Period {
 }
 
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** With `TIMESTAMP_SOURCE=kafka`, how far around the period records are read (see `kafkaTimesOf`). */
+const KAFKA_TIME_MARGIN_MS = 3_600_000;
 /** An instant with its zone: `2026-11-24T10:00Z`, `2026-11-24T10:00:00+01:00`. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -54,8 +56,10 @@ export function parsePeriod(text: string): Period {
 /**
  * The Kafka times that can carry a record filed in `period`; `undefined` is no bound on that side.
  * Filed by the flow's own time (`TIMESTAMP_SOURCE=flow`), a flow of the period reached Kafka at
- * most `FLOW_TIME_MAX_AHEAD` before it began and `FLOW_TIME_MAX_AGE` (or `marginMs`) after it ended;
- * filed by the Kafka time, exactly the period.
+ * most `FLOW_TIME_MAX_AHEAD` before it began and `FLOW_TIME_MAX_AGE` (or `marginMs`) after it ended.
+ * Filed by the Kafka time, the period itself and `marginMs` (an hour by default) on each side:
+ * records' times need not grow with their offsets (producers' clocks differ), and the lookup by
+ * time assumes they do; what lies outside the period is skipped anyway.
  */
 export function kafkaTimesOf(
   period: Period,
@@ -63,7 +67,10 @@ export function kafkaTimesOf(
   marginMs?: number,
   byKafkaTime = false,
 ): { fromMs?: number; untilMs?: number } {
-  if (byKafkaTime) return { fromMs: period.startMs, untilMs: period.endMs };
+  if (byKafkaTime) {
+    const margin = marginMs ?? KAFKA_TIME_MARGIN_MS;
+    return { fromMs: period.startMs - margin, untilMs: period.endMs + margin };
+  }
   const after = marginMs ?? window.maxAgeMs;
   return {
     fromMs: window.maxAheadMs === undefined ? undefined : period.startMs - window.maxAheadMs,

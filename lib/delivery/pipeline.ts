@@ -193,6 +193,7 @@ export class Pipeline {
     const { topic, partition, key, generation } = from;
     const offset = message.offset;
     const bounds = this.#bounds;
+    if (bounds && !this.#firstOffsets.has(key)) this.#firstOffsets.set(key, Number(offset));
     const end = bounds?.endOffsets.get(key);
     if (end !== undefined && Number(offset) >= end) {
       this.#acknowledgement.begin(key, offset, 0);
@@ -201,7 +202,6 @@ export class Pipeline {
     let units = 0;
     for (const line of lines) if (line.kind !== "marker") units++;
     if (!this.#acknowledgement.begin(key, offset, units)) return 0;
-    if (bounds && !this.#firstOffsets.has(key)) this.#firstOffsets.set(key, Number(offset));
     const timestampMs = Number(message.timestamp);
     // A bounded run reads around its period: what cannot be a document there was dead-lettered
     // by the running bridge already, and is dead-lettered again only when published in the period.

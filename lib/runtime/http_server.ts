@@ -43,12 +43,17 @@ export function serveHttp(
 }
 
 /**
- * Why the endpoints could not listen, as the setting to fix: the port is taken
- * (`PROMETHEUS_CLIENT_PORT`), or the address is none of this host's (`PROMETHEUS_CLIENT_HOST`).
+ * Why the endpoints could not listen, as the setting to fix: the port is taken or below 1024
+ * for a user who may not (`PROMETHEUS_CLIENT_PORT`), or the address is none of this host's
+ * (`PROMETHEUS_CLIENT_HOST`).
  */
 export function listenError(error: unknown, { hostname, port }: { hostname: string; port: number }): ConfigError {
   const reason = (error as Error).message;
-  return error instanceof Deno.errors.AddrInUse
-    ? new ConfigError("PROMETHEUS_CLIENT_PORT", `a port free on ${hostname} (${reason})`, String(port))
-    : new ConfigError("PROMETHEUS_CLIENT_HOST", `an address of this host to listen on (${reason})`, hostname);
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new ConfigError("PROMETHEUS_CLIENT_PORT", `a port free on ${hostname} (${reason})`, String(port));
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new ConfigError("PROMETHEUS_CLIENT_PORT", `a port this user may listen on (${reason})`, String(port));
+  }
+  return new ConfigError("PROMETHEUS_CLIENT_HOST", `an address of this host to listen on (${reason})`, hostname);
 }

@@ -50,9 +50,13 @@ Deno.test("the Kafka times read: the period less FLOW_TIME_MAX_AHEAD, to its end
   });
   assert.deepEqual(kafkaTimesOf(day, { maxAgeMs: 7 * DAY, maxAheadMs: HOUR }, 2 * HOUR).untilMs, day.endMs + 2 * HOUR);
   assert.deepEqual(kafkaTimesOf(day, {}), { fromMs: undefined, untilMs: undefined }, "off: the whole topic");
+  assert.deepEqual(kafkaTimesOf(day, { maxAgeMs: 7 * DAY }, undefined, true), {
+    fromMs: day.startMs - HOUR,
+    untilMs: day.endMs + HOUR,
+  });
   assert.deepEqual(kafkaTimesOf(day, { maxAgeMs: 7 * DAY }, 2 * HOUR, true), {
-    fromMs: day.startMs,
-    untilMs: day.endMs,
+    fromMs: day.startMs - 2 * HOUR,
+    untilMs: day.endMs + 2 * HOUR,
   });
 });
 

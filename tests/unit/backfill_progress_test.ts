@@ -33,3 +33,13 @@ Deno.test("a range whose first offset taken lies past its start was cut by Kafka
   ]);
   assert.deepEqual(cutWhileRead(plan, { firstOffset: () => undefined }), [], "nothing taken, nothing cut");
 });
+
+Deno.test("a range Kafka deleted to its end before it was committed is over, and said to be deleted", () => {
+  const progress = new RangeProgress(plan, { committedOffset: () => undefined });
+  progress.held(new Map([["t:0", 25], ["u:0", 3]]));
+  assert.deepEqual(progress.read(), { done: 10, finished: false }, "u:0 still holds offset 3");
+  assert.deepEqual(progress.deleted(), ["t:0 deleted up to offset 20"]);
+  progress.held(new Map([["u:0", 4]]));
+  assert.deepEqual(progress.read(), { done: 14, finished: true });
+  assert.deepEqual(progress.deleted(), ["t:0 deleted up to offset 20", "u:0 deleted up to offset 4"]);
+});

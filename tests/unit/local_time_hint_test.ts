@@ -57,7 +57,10 @@ Deno.test("with the zone only assumed, an exporter whose records agree on a zone
     check(assumed, recordOnClock(-300, { peer_ip_src: "192.0.2.2" }), kafkaMs + second * 1000);
     check(assumed, recordOnClock(0, { peer_ip_src: "192.0.2.3" }), kafkaMs + second * 1000);
   }
-  // One late record among right ones is not enough.
+  // Two samples agreeing are not enough; nor is one late record among right ones.
+  for (let second = 0; second < 20; second += 10) {
+    check(assumed, recordOnClock(180, { peer_ip_src: "192.0.2.5" }), kafkaMs + second * 1000);
+  }
   check(assumed, recordOnClock(120, { peer_ip_src: "192.0.2.4" }), kafkaMs);
   for (let second = 10; second < 40; second += 10) {
     check(assumed, recordOnClock(0, { peer_ip_src: "192.0.2.4" }), kafkaMs + second * 1000);

@@ -323,6 +323,9 @@ Deno.test("a bounded run writes only its period's documents and takes nothing fr
   ]);
   assert.equal(taken, 6, "past the end, messages are taken and let go");
   assert.equal(pipeline.outOfPeriod, 2);
+  assert.equal(pipeline.firstOffset("pmacct", 0), 0);
+  pipeline.ingest("pmacct", 1, [dated(7, "2026-11-24")]);
+  assert.equal(pipeline.firstOffset("pmacct", 1), 7, "each partition's own first offset, whatever became of it");
   assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:1:0", "pmacct:0:3:0"]]);
   requests[0].answer(201);
   assert.equal(await pipeline.drain(1000), true);
