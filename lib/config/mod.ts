@@ -186,7 +186,10 @@ export function parseConfig(
     logLevel: choice(env, "LOG_LEVEL", LOG_LEVELS, "info"),
     logFormat: choice(env, "LOG_FORMAT", LOG_FORMATS, "text"),
     secretFiles: Object.fromEntries(
-      SECRET_FILE_NAMES.flatMap((name) => text(env, name) === undefined ? [] : [[name, text(env, name)!]]),
+      SECRET_FILE_NAMES.flatMap((name) => {
+        const path = text(env, name);
+        return path === undefined ? [] : [[name, path]];
+      }),
     ),
     warnings,
   };

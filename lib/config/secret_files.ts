@@ -28,8 +28,7 @@ export function withSecretFiles(variables: readonly Variable[]): Variable[] {
 
 /**
  * `env` with each secret set from the file its `<name>_FILE` names (kept, for the start-up line
- * to say where the secret came from); `read` returns a file's
- * text. Throws {@linkcode ConfigError} naming the `_FILE` variable when the file cannot be read or
+ * to say where the secret came from); `read` returns a file's text. Throws {@linkcode ConfigError} naming the `_FILE` variable when the file cannot be read or
  * is empty, and when the secret is also set directly (which one would win is not obvious).
  */
 export function resolveSecretFiles(env: Environment, read: (path: string) => string): Environment {

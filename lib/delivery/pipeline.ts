@@ -25,6 +25,11 @@ export interface SourceMessage {
   value: Uint8Array | null;
 }
 
+/** Whether `epochMs` lies in the bounded run's period, `[startMs, endMs)`. */
+function inPeriod({ period }: ReadBounds, epochMs: number): boolean {
+  return epochMs >= period.startMs && epochMs < period.endMs;
+}
+
 /** How records are encoded, batched and bounded, and which of their times are reported. */
 export interface PipelineOptions extends EncodeOptions, DispatchOptions, FlowTimeCheckOptions {}
 
@@ -205,7 +210,7 @@ export class Pipeline {
     const timestampMs = Number(message.timestamp);
     // A bounded run reads around its period: what cannot be a document there was dead-lettered
     // by the running bridge already, and is dead-lettered again only when published in the period.
-    const letterHere = !bounds || (timestampMs >= bounds.period.startMs && timestampMs < bounds.period.endMs);
+    const letterHere = !bounds || inPeriod(bounds, timestampMs);
     let flows = 0;
     for (const line of lines) {
       if (line.kind === "marker") {
@@ -237,7 +242,7 @@ export class Pipeline {
         this.#refuse("pmacct record cannot be encoded", { ...letter, value: line.bytes ?? line.text }, from);
         continue;
       }
-      if (bounds && !(document.epochMs >= bounds.period.startMs && document.epochMs < bounds.period.endMs)) {
+      if (bounds && !inPeriod(bounds, document.epochMs)) {
         this.#letGo(key, offset, generation);
         continue;
       }
