@@ -6,7 +6,9 @@
 import { BulkWriter } from "./lib/elastic/bulk_writer.ts";
 import { formatFindings, runChecks } from "./lib/cli/check.ts";
 import { type Command, helpText, parseCommand, UsageError } from "./lib/cli/command.ts";
-import { backfillConfig, type BackfillRun, prepareBackfill } from "./lib/cli/backfill.ts";
+import { backfillConfig, prepareBackfill } from "./lib/cli/backfill.ts";
+import type { OneOffRun } from "./lib/cli/one_off_run.ts";
+import { prepareReplay, replayConfig } from "./lib/cli/replay.ts";
 import { versionText } from "./lib/cli/version.ts";
 import { type Config, ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config/mod.ts";
 import { LogOnlyDeadLetterSink } from "./lib/delivery/dead_letters.ts";
@@ -63,12 +65,25 @@ if (command === "check") {
   console.log(text);
   Deno.exit(status);
 }
-/** `--backfill PERIOD`: the same parts, reading a bounded range in a group of its own, then exiting. */
-const backfill = typeof command === "object" ? command : undefined;
+/**
+ * `--backfill PERIOD` and `--replay-dead-letters`: the same parts, reading bounded ranges in a
+ * group of their own, then exiting.
+ */
+const oneOff = typeof command === "object" ? command : undefined;
+const backfill = oneOff && "backfill" in oneOff ? oneOff : undefined;
+const replay = oneOff && "replayDeadLetters" in oneOff ? oneOff : undefined;
 let config: Config;
 try {
-  config = backfill ? backfillConfig(settings.config) : settings.config;
+  config = backfill
+    ? backfillConfig(settings.config)
+    : replay
+    ? replayConfig(settings.config, replay)
+    : settings.config;
 } catch (error) {
+  if (error instanceof UsageError) {
+    console.error(error.message);
+    Deno.exit(2);
+  }
   exitOnConfigError(error);
 }
 const { templateFile } = settings;
@@ -93,11 +108,11 @@ const health = new Health(log, {
   ...(config.elastic.pipeline === undefined ? {} : { [PIPELINE_CHECK]: false }),
 });
 const elasticStatus = new ElasticStatus(health, metrics, config.elastic.nodes);
-// A backfill serves nothing: it runs beside a bridge that holds the port.
+// A one-off run serves nothing: it runs beside a bridge that holds the port.
 const listenAt = { hostname: config.prometheusHost, port: config.prometheusPort };
 let server: Deno.HttpServer | undefined;
 try {
-  server = backfill ? undefined : serveHttp(
+  server = oneOff ? undefined : serveHttp(
     listenAt,
     metrics.registry,
     () => health.report(),
@@ -160,16 +175,16 @@ const source: KafkaSource = new KafkaSource({
 const parts: ShutdownParts = { source, pipeline, producer, server, log };
 
 let stopping = false;
-/** Set once a backfill is planned: a signal then interrupts it, and its end exits. */
-let backfillRun: BackfillRun | undefined;
+/** Set once a one-off run is planned: a signal then interrupts it, and its end exits. */
+let oneOffRun: OneOffRun | undefined;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     if (stopping) return;
     stopping = true;
     log.info("signal received", { signal });
-    // A backfill stopped before its end has not done what it was asked: never exit 0.
-    const stopped = backfillRun?.interrupt() ??
-      shutdown(parts, config.shutdownTimeoutSeconds * 1000).then((status) => backfill ? 1 : status);
+    // A one-off run stopped before its end has not done what it was asked: never exit 0.
+    const stopped = oneOffRun?.interrupt() ??
+      shutdown(parts, config.shutdownTimeoutSeconds * 1000).then((status) => oneOff ? 1 : status);
     Deno.exit(await stopped);
   });
 }
@@ -177,7 +192,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 const [connected, kafkaClusterId] = await Promise.all([
   connectSearch({ config: config.elastic, pem: settings.elasticTls, templateFile, health, status: elasticStatus, log })
     .catch(exitOnConfigError),
-  waitForTopic(kafka, config.kafka, health, () => stopping),
+  // The source topics, also for a replay: its dead-letter topics are made next if missing.
+  waitForTopic(kafka, settings.config.kafka, health, () => stopping),
 ]);
 pipeline.identifySource(kafkaClusterId);
 if (kafkaClusterId !== undefined) {
@@ -193,7 +209,7 @@ log.info("index template installed", {
   priority: connected.template.priority,
   file: config.elastic.indexTemplateFile,
 });
-if (config.elastic.retentionDays !== undefined && !backfill) {
+if (config.elastic.retentionDays !== undefined && !oneOff) {
   log.info("retention on: deleting daily indices by the date in their names", {
     pattern: `${config.elastic.indexPrefix}-yyyy-MM-dd`,
     keep_days: config.elastic.retentionDays,
@@ -223,16 +239,20 @@ if (!stopping) {
       { initialMs: 250, maxMs: 10_000 },
     );
   }
-  if (backfill) {
-    const prepared = await prepareBackfill(backfill, {
+  if (oneOff) {
+    const runParts = {
       kafka,
       config,
       pipeline,
       metrics,
       log,
       shutdown: () => shutdown(parts, config.shutdownTimeoutSeconds * 1000),
-    }, (run) => backfillRun = run);
+    };
+    const prepared = backfill
+      ? await prepareBackfill(backfill, runParts, (run) => oneOffRun = run)
+      : await prepareReplay(replay!, runParts);
     if (prepared === 1) Deno.exit(1);
+    oneOffRun = prepared;
   }
   // A signal meanwhile shuts down on its own path, which exits.
   if (!stopping) {
@@ -243,6 +263,6 @@ if (!stopping) {
       group: config.kafka.groupId,
       assignment_protocols: config.kafka.partitionAssignmentStrategy.join(","),
     });
-    if (backfillRun) Deno.exit(await backfillRun.finish());
+    if (oneOffRun) Deno.exit(await oneOffRun.finish());
   }
 }

@@ -11,14 +11,9 @@ import type { Pipeline, ReadBounds } from "../delivery/pipeline.ts";
 import { withAdmin } from "../kafka/client.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
-import {
-  kafkaTimesOf,
-  type PartitionOffsets,
-  type PartitionRange,
-  type Period,
-  planRanges,
-  progressText,
-} from "./backfill_plan.ts";
+import { kafkaTimesOf, type PartitionOffsets, type Period, planRanges } from "./backfill_plan.ts";
+import { counterTotal, type OneOffParts, type OneOffRun, oneOffRun, type RunEnd } from "./one_off_run.ts";
+import { cutWhileRead, type ReadPlan } from "./range_progress.ts";
 import type { BackfillCommand } from "./command.ts";
 
 /**
@@ -40,12 +35,11 @@ export function backfillConfig(config: Config): Config {
   return { ...config, kafka: { ...config.kafka, groupId, fromBeginning: true } };
 }
 
-/** What a backfill reads, and where Kafka no longer holds the start of the period. */
-export interface BackfillPlan {
-  /** The group the backfill reads in (see {@linkcode backfillConfig}). */
-  groupId: string;
-  /** Each partition's offsets to read. */
-  ranges: PartitionRange[];
+/**
+ * What a backfill reads, in the group of {@linkcode backfillConfig}, and where Kafka no longer
+ * holds the start of the period.
+ */
+export interface BackfillPlan extends ReadPlan {
   /** Per truncated partition, a sentence saying from when it can be rebuilt. */
   truncated: string[];
 }
@@ -162,164 +156,21 @@ export async function dropGroup(kafka: Kafka, plan: BackfillPlan, log: Logger): 
   }
 }
 
-/** The total of a counter over its labels. */
-async function total(counter: Metrics["indexed"]): Promise<number> {
-  return (await counter.get()).values.reduce((sum, { value }) => sum + value, 0);
-}
-
-/**
- * How far each range is committed. The pipeline forgets its commits at each rejoin of the group
- * (a new generation) while Kafka keeps them, so the furthest commit seen of each range counts:
- * a range read to its end before a rejoin stays done, with nothing new to commit after it.
- */
-export class RangeProgress {
-  readonly #reached = new Map<PartitionRange, number>();
-  /** Ranges Kafka deleted to their end before they were all committed: over, and cut. */
-  readonly #deleted = new Set<PartitionRange>();
-
-  constructor(private readonly plan: BackfillPlan, private readonly pipeline: Pick<Pipeline, "committedOffset">) {}
-
-  /**
-   * Takes each partition's first offset Kafka still holds: a range not committed to its end that
-   * Kafka deleted to its end has nothing left to read (and no message may come to commit past it).
-   */
-  held(lows: ReadonlyMap<string, number>): void {
-    for (const range of this.plan.ranges) {
-      const low = lows.get(`${range.topic}:${range.partition}`);
-      if (low !== undefined && low >= range.end && (this.#reached.get(range) ?? range.start) < range.end) {
-        this.#deleted.add(range);
-      }
-    }
-  }
-
-  /** The ranges {@linkcode held} found deleted before they were read. */
-  deleted(): string[] {
-    return [...this.#deleted].map(({ topic, partition, end }) => `${topic}:${partition} deleted up to offset ${end}`);
-  }
-
-  /** Offsets committed over every range, and whether every range is committed to its end. */
-  read(): { done: number; finished: boolean } {
-    let done = 0;
-    let finished = true;
-    for (const range of this.plan.ranges) {
-      const committed = this.#deleted.has(range)
-        ? range.end
-        : this.pipeline.committedOffset(range.topic, range.partition) ?? range.start;
-      const reached = Math.min(Math.max(committed, this.#reached.get(range) ?? range.start), range.end);
-      this.#reached.set(range, reached);
-      done += reached - range.start;
-      if (reached < range.end) finished = false;
-    }
-    return { done, finished };
-  }
-}
-
-/**
- * Resolves once every range is read, indexed or dead-lettered and committed, or `stopped()`
- * says to stop. Meanwhile it shows the progress: rewritten in place on a terminal, else a log
- * line every `logEveryMs`.
- */
-export async function watchBackfill(
-  plan: BackfillPlan,
-  period: Period,
-  { pipeline, metrics, log, lowOffsets }: {
-    pipeline: Pick<Pipeline, "committedOffset">;
-    metrics: Metrics;
-    log: Logger;
-    /** Each partition's first offset held (`topic:partition`), asked every `lowEveryMs`. */
-    lowOffsets?: () => Promise<Map<string, number>>;
-  },
-  { terminal = Deno.stderr.isTerminal(), logEveryMs = 5000, lowEveryMs = 5000, stopped = (): boolean => false } = {},
-): Promise<RangeProgress> {
-  const totalOffsets = plan.ranges.reduce((sum, { start, end }) => sum + end - start, 0);
-  const ranges = new RangeProgress(plan, pipeline);
-  const started = Date.now();
-  let lastLog = started;
-  let lastLow = started;
-  const encoder = new TextEncoder();
-  for (;;) {
-    if (lowOffsets && Date.now() - lastLow >= lowEveryMs) {
-      lastLow = Date.now();
-      ranges.held(await lowOffsets().catch(() => new Map()));
-    }
-    const { done, finished } = ranges.read();
-    const now = Date.now();
-    const seconds = (now - started) / 1000;
-    const text = progressText(period, {
-      totalOffsets,
-      doneOffsets: done,
-      indexed: await total(metrics.indexed),
-      seconds,
-    });
-    if (terminal) Deno.stderr.writeSync(encoder.encode(`\r${text}\u001b[K`));
-    else if (now - lastLog >= logEveryMs || finished) {
-      log.info(text);
-      lastLog = now;
-    }
-    if (finished || stopped()) break;
-    await new Promise((resolve) => setTimeout(resolve, terminal ? 500 : 1000));
-  }
-  if (terminal) Deno.stderr.writeSync(encoder.encode("\n"));
-  return ranges;
-}
-
-/** Each partition's first offset held, by `topic:partition`, for the plan's topics. */
-function lowOffsetsOf(kafka: Kafka, plan: BackfillPlan): () => Promise<Map<string, number>> {
-  const topics = [...new Set(plan.ranges.map((range) => range.topic))];
-  return () =>
-    withAdmin(kafka, async (admin) => {
-      const lows = new Map<string, number>();
-      for (const topic of topics) {
-        for (const { partition, low } of await admin.fetchTopicOffsets(topic)) {
-          lows.set(`${topic}:${partition}`, Number(low));
-        }
-      }
-      return lows;
-    });
-}
-
-/**
- * The ranges Kafka cut while the backfill read them: the first offset taken lies past the
- * planned start (the consumer resumed at the first offset still held).
- */
-export function cutWhileRead(plan: BackfillPlan, pipeline: Pick<Pipeline, "firstOffset">): string[] {
-  return plan.ranges.flatMap(({ topic, partition, start, end }) => {
-    const first = pipeline.firstOffset(topic, partition);
-    return first !== undefined && first > start && start < end
-      ? [`${topic}:${partition} from offset ${first}, not ${start}`]
-      : [];
-  });
-}
-
 /** The closing line's counts. */
 export async function backfillSummary(pipeline: Pipeline, metrics: Metrics): Promise<Record<string, number>> {
-  const invalid = await total(metrics.decodeErrors);
-  const buffered = await total(metrics.samples);
+  const invalid = await counterTotal(metrics.decodeErrors);
+  const buffered = await counterTotal(metrics.samples);
   return {
     records_read: buffered + invalid + pipeline.outOfPeriod,
-    indexed: await total(metrics.indexed),
-    dead_lettered: await total(metrics.deadLetters),
+    indexed: await counterTotal(metrics.indexed),
+    dead_lettered: await counterTotal(metrics.deadLetters),
     out_of_period: pipeline.outOfPeriod,
   };
 }
 
-/** What a backfill drives: the bridge's parts, built as for normal running. */
-export interface BackfillParts {
-  kafka: Kafka;
+/** What a backfill drives: the bridge's parts, built as for normal running, and its settings. */
+export interface BackfillParts extends OneOffParts {
   config: Config;
-  pipeline: Pipeline;
-  metrics: Metrics;
-  log: Logger;
-  /** The bridge's graceful shutdown; resolves to its exit status. */
-  shutdown(): Promise<number>;
-}
-
-/** A prepared backfill: what finishes it, and what stops it early (a signal). Each gives the exit status. */
-export interface BackfillRun {
-  /** Waits until everything planned is committed, then shuts down, deletes the group and sums up. */
-  finish(): Promise<number>;
-  /** Shuts down at once, says how far it got, deletes the group; never 0. */
-  interrupt(): Promise<number>;
 }
 
 /**
@@ -330,8 +181,8 @@ export async function prepareBackfill(
   command: BackfillCommand,
   parts: BackfillParts,
   /** Called with the run before its group exists, so that a signal from then on ends it (and deletes the group). */
-  started: (run: BackfillRun) => void,
-): Promise<BackfillRun | 1> {
+  started: (run: OneOffRun) => void,
+): Promise<OneOffRun | 1> {
   const { kafka, config, pipeline, metrics, log } = parts;
   const { backfill: period, partial } = command;
   const plan = await planBackfill(kafka, config, command);
@@ -350,18 +201,13 @@ export async function prepareBackfill(
     });
   }
   pipeline.bound(boundsOf(plan, period));
-  let interrupted = false;
-  let ending: Promise<number> | undefined;
-  let progress: RangeProgress | undefined;
-  // Once: a signal while the backfill is already ending waits for that end.
-  const end = (outcome: string, status: number) => ending ??= endWith(outcome, status);
-  const endWith = async (outcome: string, status: number) => {
-    const shutdownStatus = await parts.shutdown();
+  const end = async ({ interrupted, shutdownStatus, progress }: RunEnd) => {
     await dropGroup(kafka, plan, log);
     const summary = await backfillSummary(pipeline, metrics);
     const cut = [...cutWhileRead(plan, pipeline), ...progress?.deleted() ?? []];
-    const failed = status !== 0 || shutdownStatus !== 0;
-    const said = failed && status === 0
+    const outcome = interrupted ? "interrupted: run it again to rebuild the whole period" : "done";
+    const failed = interrupted || shutdownStatus !== 0;
+    const said = failed && !interrupted
       ? `${outcome}, but its last records were not all indexed and committed`
       : outcome;
     if (cut.length > 0) {
@@ -377,22 +223,8 @@ export async function prepareBackfill(
     return failed ? 1 : 0;
   };
   let seeding: Promise<void> = Promise.resolve();
-  const run: BackfillRun = {
-    finish: async () => {
-      progress = await watchBackfill(plan, period, { pipeline, metrics, log, lowOffsets: lowOffsetsOf(kafka, plan) }, {
-        stopped: () => interrupted,
-      });
-      // A signal came meanwhile: its own path ends the backfill and the process.
-      if (interrupted) return await new Promise<never>(() => {});
-      return await end("done", 0);
-    },
-    interrupt: async () => {
-      interrupted = true;
-      // The group is deleted once it exists, never before its seeding could make it again.
-      await seeding.catch(() => {});
-      return await end("interrupted: run it again to rebuild the whole period", 1);
-    },
-  };
+  // The group is deleted once it exists, never before its seeding could make it again.
+  const run = oneOffRun(plan, `backfill ${period.text}`, parts, end, () => seeding);
   started(run);
   seeding = seedGroup(kafka, plan);
   await seeding;

@@ -1,6 +1,6 @@
 /**
- * `--backfill PERIOD`, the pure part: the period, which Kafka times can carry its flows, each
- * partition's offsets to read, and the progress line. The bridge files a flow under its own time
+ * `--backfill PERIOD`, the pure part: the period, which Kafka times can carry its flows, and each
+ * partition's offsets to read. The bridge files a flow under its own time
  * while that lies within `FLOW_TIME_MAX_AGE` before and `FLOW_TIME_MAX_AHEAD` after its Kafka
  * time, else under the Kafka time; so a flow of the period reached Kafka between the period's
  * start less `FLOW_TIME_MAX_AHEAD` and its end plus `FLOW_TIME_MAX_AGE` (or the margin given),
@@ -14,6 +14,7 @@
  * ```
  */
 import type { FlowTimeWindow } from "../pmacct/flow_time.ts";
+import type { PartitionRange } from "./range_progress.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** A half-open span of time, `[startMs, endMs)`, as the operator wrote it. */
@@ -91,16 +92,6 @@ export interface PartitionOffsets {
   untilOffset: number;
 }
 
-/** One partition's share of a backfill: read offsets `[start, end)`. */
-export interface PartitionRange {
-  topic: string;
-  partition: number;
-  start: number;
-  end: number;
-  /** Set when Kafka deleted records that may have held flows of the period: the first one it still holds. */
-  truncatedAt?: number;
-}
-
 /**
  * The range to read of each partition. A partition whose log no longer starts at offset 0, and
  * whose first record held is already at or after the start bound (or that holds none), may have
@@ -113,32 +104,4 @@ export function planRanges(partitions: readonly PartitionOffsets[], hasStartBoun
     const truncated = low > 0 && (!hasStartBound || fromOffset <= low);
     return truncated ? { topic, partition, start, end, truncatedAt: low } : { topic, partition, start, end };
   });
-}
-
-/** How far a backfill got, for the progress line. */
-export interface Progress {
-  /** Offsets of every partition's range, and how many of them are done (committed). */
-  totalOffsets: number;
-  doneOffsets: number;
-  /** Records indexed so far, and the seconds since reading began. */
-  indexed: number;
-  seconds: number;
-}
-
-function duration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return "?";
-  const whole = Math.round(seconds);
-  if (whole < 60) return `${whole}s`;
-  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, "0")}s`;
-  return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, "0")}m`;
-}
-
-/** `backfill 2026-11-24: 45.0% of offsets, 12,345 records/s, 1m20s left` */
-export function progressText(period: Period, { totalOffsets, doneOffsets, indexed, seconds }: Progress): string {
-  const share = totalOffsets === 0 ? 1 : doneOffsets / totalOffsets;
-  const rate = seconds > 0 ? indexed / seconds : 0;
-  const offsetRate = seconds > 0 ? doneOffsets / seconds : 0;
-  const left = share >= 1 ? 0 : offsetRate > 0 ? (totalOffsets - doneOffsets) / offsetRate : Infinity;
-  return `backfill ${period.text}: ${(share * 100).toFixed(1)}% of offsets, ` +
-    `${Math.round(rate).toLocaleString("en-US")} records/s, ${duration(left)} left`;
 }

@@ -1,7 +1,9 @@
 /**
  * The command line: no argument runs the bridge; `--help`, `--version` and `--check` answer and
- * exit; `--backfill PERIOD` re-indexes a period from Kafka and exits. Pure: the texts are built from the settings table (`VARIABLES`) that the README's
- * configuration section is generated from, so the two never disagree.
+ * exit; `--backfill PERIOD` re-indexes a period from Kafka and `--replay-dead-letters` sends the
+ * dead letters through again, each then exiting. Pure: the texts are built from the settings
+ * table (`VARIABLES`) that the README's configuration section is generated from, so the two
+ * never disagree.
  *
  * @example
  * ```ts
@@ -24,7 +26,16 @@ export interface BackfillCommand {
   partial: boolean;
 }
 
-export type Command = "run" | "help" | "version" | "check" | BackfillCommand;
+/** `--replay-dead-letters [--reason REASON] [--source-topic TOPIC]`: send the dead letters through again. */
+export interface ReplayCommand {
+  replayDeadLetters: true;
+  /** Only the letters of this `dlq.reason`. */
+  reason?: string;
+  /** Only the letters of this source topic (one of `KAFKA_TOPIC`). */
+  sourceTopic?: string;
+}
+
+export type Command = "run" | "help" | "version" | "check" | BackfillCommand | ReplayCommand;
 
 const COMMANDS: Record<string, Command> = {
   "--help": "help",
@@ -42,6 +53,7 @@ export function parseCommand(args: readonly string[]): Command {
   if (args[0] === "--") args = args.slice(1);
   if (args.length === 0) return "run";
   if (args[0] === "--backfill") return parseBackfill(args.slice(1));
+  if (args[0] === "--replay-dead-letters") return parseReplay(args.slice(1));
   const command = COMMANDS[args[0]];
   if (command === undefined) throw new UsageError(args[0]);
   if (args.length > 1) throw new UsageError(args[1]);
@@ -61,6 +73,24 @@ function parseBackfill(args: readonly string[]): BackfillCommand {
       command.marginMs = parseDuration(value);
       if (command.marginMs === undefined) throw new UsageError(`--margin ${value}`.trim(), DURATION_EXPECTED);
     } else throw new UsageError(options[i]);
+  }
+  return command;
+}
+
+function parseReplay(options: readonly string[]): ReplayCommand {
+  const command: ReplayCommand = { replayDeadLetters: true };
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i];
+    if (option !== "--reason" && option !== "--source-topic") throw new UsageError(option);
+    const value = options[++i];
+    if (value === undefined || value === "" || value.startsWith("--")) {
+      throw new UsageError(
+        option,
+        option === "--reason" ? "a dlq.reason, e.g. --reason illegal_argument_exception" : "a topic of KAFKA_TOPIC",
+      );
+    }
+    if (option === "--reason") command.reason = value;
+    else command.sourceTopic = value;
   }
   return command;
 }
@@ -103,6 +133,9 @@ export function helpText(name: string, variables: readonly Variable[]): string {
     `  ${name} --backfill PERIOD [--margin DURATION] [--partial]`,
     `  ${" ".repeat(name.length)}              re-index PERIOD (2026-11-24, or 2026-11-24T10:00Z..2026-11-24T12:00Z)`,
     `  ${" ".repeat(name.length)}              from what Kafka holds, same indices and ids, beside running bridges`,
+    `  ${name} --replay-dead-letters [--reason REASON] [--source-topic TOPIC]`,
+    `  ${" ".repeat(name.length)}              send the dead letters through again, under their records' ids; a second`,
+    `  ${" ".repeat(name.length)}              run takes only letters written since`,
     `  ${name} --version    print the versions of the bridge, Deno and the Kafka and search clients`,
     `  ${name} --help       print this`,
     "",

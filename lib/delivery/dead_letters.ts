@@ -15,6 +15,8 @@ export interface DeadLetter {
   partition: number;
   offset: string;
   position: number;
+  /** The Kafka time of the message the record was published in (epoch ms), which can name its day. */
+  timestampMs: number;
   value: Uint8Array | string;
 }
 
@@ -32,9 +34,13 @@ export function deadLetterFields(letter: DeadLetter): Record<string, unknown> {
   return { reason, topic, partition, offset, position };
 }
 
-/** The headers a dead letter carries (all `dlq.`-prefixed so they never clash with pmacct's). */
+/**
+ * The headers a dead letter carries (all `dlq.`-prefixed so they never clash with pmacct's):
+ * why, and where its record was published, which `--replay-dead-letters` reads back
+ * ({@linkcode readLetterHeaders}) to index it under its original id and day.
+ */
 export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
-  return {
+  const headers: Record<string, string> = {
     "dlq.reason": letter.reason,
     "dlq.detail": letter.detail.slice(0, 1000),
     "dlq.source.topic": letter.topic,
@@ -42,6 +48,73 @@ export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
     "dlq.source.offset": letter.offset,
     "dlq.source.position": String(letter.position),
   };
+  // A message without a Kafka time (a format before Kafka 0.10) has none to carry.
+  if (Number.isSafeInteger(letter.timestampMs) && letter.timestampMs >= 0) {
+    headers["dlq.source.timestamp"] = String(letter.timestampMs);
+  }
+  return headers;
+}
+
+/** Kafka message headers as kafkajs gives them (a `Buffer` is a `Uint8Array`). */
+export type MessageHeaders = Readonly<Record<string, Uint8Array | string | (Uint8Array | string)[] | undefined>>;
+
+/** What a dead letter's headers say: why it was written, and where its record was published. */
+export interface LetterHeaders {
+  reason: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  position: number;
+  /** Absent in letters of versions before `dlq.source.timestamp`. */
+  timestampMs?: number;
+}
+
+const headerText = new TextDecoder();
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
+
+function header(headers: MessageHeaders, name: string): string | undefined {
+  const value = headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || typeof first === "string" ? first : headerText.decode(first);
+}
+
+/**
+ * Reads back what {@linkcode deadLetterHeaders} wrote; a sentence saying what is missing when the
+ * message is no dead letter of the bridge's (a `dlq.source.*` header absent or malformed).
+ *
+ * @example
+ * ```ts
+ * readLetterHeaders({ "dlq.reason": "x", "dlq.source.topic": "pmacct", "dlq.source.partition": "0",
+ *   "dlq.source.offset": "7", "dlq.source.position": "0" });
+ * // { reason: "x", topic: "pmacct", partition: 0, offset: "7", position: 0 }
+ * ```
+ */
+export function readLetterHeaders(headers: MessageHeaders | undefined): LetterHeaders | string {
+  const read = (name: string) => header(headers ?? {}, name);
+  const reason = read("dlq.reason");
+  const topic = read("dlq.source.topic");
+  const partition = read("dlq.source.partition");
+  const offset = read("dlq.source.offset");
+  const position = read("dlq.source.position");
+  const timestamp = read("dlq.source.timestamp");
+  const bad = [
+    reason === undefined && "dlq.reason",
+    !topic && "dlq.source.topic",
+    !DECIMAL.test(partition ?? "") && "dlq.source.partition",
+    !DECIMAL.test(offset ?? "") && "dlq.source.offset",
+    !DECIMAL.test(position ?? "") && "dlq.source.position",
+    timestamp !== undefined && !DECIMAL.test(timestamp) && "dlq.source.timestamp",
+  ].filter((name) => name !== false);
+  if (bad.length > 0) return `no dead letter of the bridge's: ${bad.join(", ")} missing or malformed`;
+  const letter: LetterHeaders = {
+    reason: reason!,
+    topic: topic!,
+    partition: Number(partition),
+    offset: offset!,
+    position: Number(position),
+  };
+  if (timestamp !== undefined) letter.timestampMs = Number(timestamp);
+  return letter;
 }
 
 /**

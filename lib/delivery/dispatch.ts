@@ -7,7 +7,7 @@
 import { BulkBuffer } from "./batch.ts";
 import type { BulkItemResult, BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
 import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
-import type { EncodedDocument } from "../pmacct/document.ts";
+import type { EncodedDocument, RecordOrigin } from "../pmacct/document.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { Aborted } from "../runtime/retry.ts";
@@ -20,12 +20,14 @@ export interface PendingDocument {
   source: EncodedDocument["source"];
   /** The flow's time (`@timestamp`), whose age at acknowledgement is the flow's freshness. */
   epochMs: number;
-  topic: string;
-  partition: number;
-  /** The partition's key in the offset tracker, shared by its documents. */
+  /** Where the record was published: what its `_id` and a dead letter of it name. */
+  origin: RecordOrigin;
+  /**
+   * The partition (its key in the offset tracker) and offset of the message it was read from, to
+   * acknowledge: the origin's, except for a replayed dead letter (the dead-letter topic's).
+   */
   partitionKey: string;
   offset: string;
-  position: number;
   generation: number;
   /** The record as pmacct wrote it, for a dead letter: its bytes, or its text where not ASCII. */
   original: Uint8Array | string;
@@ -169,13 +171,15 @@ export class Dispatch {
   }
 
   #rejected(doc: PendingDocument, item: BulkItemResult): Promise<void> {
+    const { topic, partition, offset, position, timestampMs } = doc.origin;
     const letter: DeadLetter = {
       reason: item.error?.type ?? `http_${item.status}`,
       detail: item.error?.reason ?? `status ${item.status}`,
-      topic: doc.topic,
-      partition: doc.partition,
-      offset: doc.offset,
-      position: doc.position,
+      topic,
+      partition,
+      offset,
+      position,
+      timestampMs,
       value: doc.original,
     };
     return this.deps.deadLetters.send(letter, this.#abort.signal).then(() =>
@@ -185,13 +189,13 @@ export class Dispatch {
 
   /**
    * Sends the dead letter of a line that never became a document; it is held (counts towards the
-   * bound) until stored, and then acknowledged.
+   * bound) until stored, and then the message it was read from (`key`, `offset`) is acknowledged.
    */
-  deadLetter(letter: DeadLetter, key: string, generation: number): void {
+  deadLetter(letter: DeadLetter, key: string, offset: string, generation: number): void {
     const { acknowledgement } = this.deps;
     this.#deadLettersHeld++;
     const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
-      acknowledgement.acknowledge(key, letter.offset, generation);
+      acknowledgement.acknowledge(key, offset, generation);
       acknowledgement.commitReady();
     }, (error) => {
       if (!(error instanceof Aborted)) {

@@ -6,10 +6,16 @@
  */
 import { Acknowledgement, type CommitRequest, partitionKey } from "./acknowledgement.ts";
 import type { BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
-import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
+import {
+  type DeadLetter,
+  deadLetterFields,
+  type DeadLetterSink,
+  type MessageHeaders,
+  readLetterHeaders,
+} from "./dead_letters.ts";
 import { batchTexts, type DecodedLine, decodeMessage } from "../pmacct/decode.ts";
 import { Dispatch, type DispatchOptions, type PendingDocument } from "./dispatch.ts";
-import { type EncodedDocument, encodeDocument, type EncodeOptions } from "../pmacct/document.ts";
+import { type EncodedDocument, encodeDocument, type EncodeOptions, type RecordOrigin } from "../pmacct/document.ts";
 import { type FlowTimeCheckOptions, FlowTimeChecks } from "../pmacct/flow_time_checks.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
@@ -23,6 +29,8 @@ export interface SourceMessage {
   /** Kafka timestamp, epoch milliseconds as a decimal string (kafkajs' form). */
   timestamp: string;
   value: Uint8Array | null;
+  /** Read only when replaying dead letters: their `dlq.*` headers say where each record was published. */
+  headers?: MessageHeaders;
 }
 
 /** Whether `epochMs` lies in the bounded run's period, `[startMs, endMs)`. */
@@ -43,6 +51,20 @@ export interface ReadBounds {
   period: { startMs: number; endMs: number };
   /** Per partition key (see `partitionKey`), the first offset not to take. */
   endOffsets: ReadonlyMap<string, number>;
+  /**
+   * Leaves the messages at and after each end offset unacknowledged, so never committed: they are
+   * the next run's, in a group that lasts (`--replay-dead-letters`). By default they are
+   * acknowledged unread, so that the commit passes the end even where offsets are missing there.
+   */
+  keepPastEnd?: boolean;
+}
+
+/** Which dead letters a replay sends through again; the other messages are skipped. */
+export interface ReplayFilter {
+  /** Letters of these source topics: one of another has no dead-letter topic to go back to. */
+  sourceTopics: ReadonlySet<string>;
+  /** Letters of this `dlq.reason` only, when set. */
+  reason?: string;
 }
 
 export interface PipelineDeps {
@@ -84,6 +106,8 @@ export class Pipeline {
   #encodeOptions: EncodeOptions;
   #outOfPeriod = 0;
   #bounds: ReadBounds | undefined;
+  #replay: ReplayFilter | undefined;
+  #skipped = 0;
   readonly #firstOffsets = new Map<string, number>();
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
@@ -115,6 +139,16 @@ export class Pipeline {
   /** Bounds a one-off run (`--backfill`), before the first {@linkcode ingest}; none in normal running. */
   bound(bounds: ReadBounds): void {
     this.#bounds = bounds;
+  }
+
+  /**
+   * Makes this a replay of dead letters (`--replay-dead-letters`), before the first
+   * {@linkcode ingest}: the messages taken are letters, each of whose record is indexed under its
+   * original id and day, from where its `dlq.source.*` headers say it was published; a record
+   * that fails again is dead-lettered again, naming that same place, with its new reason.
+   */
+  replay(filter: ReplayFilter): void {
+    this.#replay = filter;
   }
 
   /** Starts the timer that sends due batches even when no message arrives. */
@@ -195,19 +229,26 @@ export class Pipeline {
   /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
   #take(from: TakenFrom, message: SourceMessage, lines: DecodedLine[]): number {
     const { metrics } = this.deps;
-    const { topic, partition, key, generation } = from;
+    const { key, generation } = from;
     const offset = message.offset;
     const bounds = this.#bounds;
     if (bounds && !this.#firstOffsets.has(key)) this.#firstOffsets.set(key, Number(offset));
     const end = bounds?.endOffsets.get(key);
     if (end !== undefined && Number(offset) >= end) {
+      if (!bounds!.keepPastEnd) this.#acknowledgement.begin(key, offset, 0);
+      return 0;
+    }
+    const published = this.#replay === undefined
+      ? { topic: from.topic, partition: from.partition, offset, position: 0, timestampMs: Number(message.timestamp) }
+      : this.#letterOf(from, message);
+    if (published === undefined) {
       this.#acknowledgement.begin(key, offset, 0);
       return 0;
     }
     let units = 0;
     for (const line of lines) if (line.kind !== "marker") units++;
     if (!this.#acknowledgement.begin(key, offset, units)) return 0;
-    const timestampMs = Number(message.timestamp);
+    const { topic, partition, timestampMs } = published;
     // A bounded run reads around its period: what cannot be a document there was dead-lettered
     // by the running bridge already, and is dead-lettered again only when published in the period.
     const letterHere = !bounds || inPeriod(bounds, timestampMs);
@@ -218,17 +259,17 @@ export class Pipeline {
         if (line.purgedEntries !== undefined) metrics.purgedEntries.inc(line.purgedEntries);
         continue;
       }
-      const position = line.position;
+      const position = published.position + line.position;
       if (!letterHere && line.kind === "invalid") {
         this.#letGo(key, offset, generation);
         continue;
       }
+      const origin = { topic, partition, offset: published.offset, position, timestampMs };
       if (line.kind === "invalid") {
-        const letter = { topic, partition, offset, position, reason: line.reason, detail: line.detail };
-        this.#refuse("message is not a pmacct JSON record", { ...letter, value: line.bytes }, from);
+        const letter = { ...origin, reason: line.reason, detail: line.detail, value: line.bytes };
+        this.#refuse("message is not a pmacct JSON record", letter, from, offset);
         continue;
       }
-      const origin = { topic, partition, offset, position, timestampMs };
       let document: EncodedDocument;
       try {
         document = encodeDocument(line.record, origin, this.#encodeOptions, line.text, line.bytes);
@@ -238,8 +279,8 @@ export class Pipeline {
           continue;
         }
         const detail = error instanceof Error ? error.message : String(error);
-        const letter = { topic, partition, offset, position, reason: ENCODE_ERROR, detail };
-        this.#refuse("pmacct record cannot be encoded", { ...letter, value: line.bytes ?? line.text }, from);
+        const letter = { ...origin, reason: ENCODE_ERROR, detail, value: line.bytes ?? line.text };
+        this.#refuse("pmacct record cannot be encoded", letter, from, offset);
         continue;
       }
       if (bounds && !inPeriod(bounds, document.epochMs)) {
@@ -254,16 +295,43 @@ export class Pipeline {
         id,
         source,
         epochMs,
-        topic,
-        partition,
+        origin,
         partitionKey: key,
         offset,
-        position,
         generation,
         original: line.bytes ?? line.text,
       }, from.now);
     }
     return flows;
+  }
+
+  /**
+   * Where a dead letter's record was published, from its headers, when the replay sends it
+   * through again; `undefined` for a message skipped (counted in {@linkcode skipped}): one no
+   * dead letter of the bridge's, or one the filter leaves out.
+   */
+  #letterOf(from: TakenFrom, message: SourceMessage): RecordOrigin | undefined {
+    const filter = this.#replay!;
+    const letter = readLetterHeaders(message.headers);
+    if (typeof letter === "string") {
+      this.deps.log.warn("message skipped in a dead-letter topic", {
+        problem: letter,
+        topic: from.topic,
+        partition: from.partition,
+        offset: message.offset,
+      });
+    } else if (filter.sourceTopics.has(letter.topic) && (filter.reason ?? letter.reason) === letter.reason) {
+      const { topic, partition, offset, position } = letter;
+      // A letter written before `dlq.source.timestamp`: its own time, later than its record's.
+      return { topic, partition, offset, position, timestampMs: letter.timestampMs ?? Number(message.timestamp) };
+    }
+    this.#skipped++;
+    return undefined;
+  }
+
+  /** Messages a replay of dead letters skipped: no dead letters, or left out by its filter. */
+  get skipped(): number {
+    return this.#skipped;
   }
 
   /** A line of a bounded run that is not of its period: acknowledged unwritten, and counted. */
@@ -280,12 +348,15 @@ export class Pipeline {
     return this.#firstOffsets.get(partitionKey(topic, partition));
   }
 
-  /** A line that cannot become a document: counted and logged as a decode error, and dead-lettered. */
-  #refuse(message: string, letter: DeadLetter, { key, generation }: TakenFrom): void {
-    const { reason, detail, topic, partition, offset, position } = letter;
+  /**
+   * A line that cannot become a document: counted and logged as a decode error, and dead-lettered;
+   * then the message it was read from (at `offset`) is acknowledged.
+   */
+  #refuse(message: string, letter: DeadLetter, { key, generation }: TakenFrom, offset: string): void {
+    const { reason, detail } = letter;
     this.deps.metrics.decodeErrors.inc({ reason });
-    this.deps.log.error(message, { reason, detail, topic, partition, offset, position });
-    this.#dispatch.deadLetter(letter, key, generation);
+    this.deps.log.error(message, { ...deadLetterFields(letter), detail });
+    this.#dispatch.deadLetter(letter, key, offset, generation);
   }
 
   /** The last offset committed for a partition in this generation. */

@@ -13,6 +13,7 @@ import {
   KAFKA,
   MAIN_ELASTIC,
   runMain,
+  settingsOf,
   startBridge,
   uniqueName,
   waitFor,
@@ -41,18 +42,6 @@ async function groups(): Promise<string[]> {
     await admin.disconnect();
   }
 }
-
-/** The settings the running bridge has; the backfill runs with the same. */
-const settingsOf = (topic: string) => ({
-  KAFKA_BOOTSTRAP_SERVERS: KAFKA,
-  KAFKA_TOPIC: topic,
-  KAFKA_CONSUMER_GROUP_ID: topic,
-  ELASTIC_INDEX_PREFIX: topic,
-  ELASTIC_MAX_TIME_TO_SEND: "1",
-  PMACCT_TIMEZONE: "UTC",
-  // A replay of a capture: its flows keep their own, old, days.
-  FLOW_TIME_MAX_AGE: "off",
-});
 
 integrationTest(
   "--backfill rebuilds a deleted day beside the running bridge; the live group's offsets stay",

@@ -354,6 +354,21 @@ export const BRIDGE_RUN_FLAGS: string[] = JSON.parse(Deno.readTextFileSync(`${RE
   .split(" ").filter((arg: string) => arg.startsWith("--"));
 
 /**
+ * The settings of a bridge whose topic, group and index prefix are all `topic`, as a running
+ * bridge and a one-off run beside it (`--backfill`, `--replay-dead-letters`) both have them.
+ */
+export const settingsOf = (topic: string): Record<string, string> => ({
+  KAFKA_BOOTSTRAP_SERVERS: KAFKA,
+  KAFKA_TOPIC: topic,
+  KAFKA_CONSUMER_GROUP_ID: topic,
+  ELASTIC_INDEX_PREFIX: topic,
+  ELASTIC_MAX_TIME_TO_SEND: "1",
+  PMACCT_TIMEZONE: "UTC",
+  // A replay of a capture: its flows keep their own, old, days.
+  FLOW_TIME_MAX_AGE: "off",
+});
+
+/**
  * Runs `main.ts` once to its end with only `env` (and `PATH`, `HOME`) in its environment, as a
  * command-line call (`--help`, `--check`, a bad setting) runs it; returns its status and output.
  */

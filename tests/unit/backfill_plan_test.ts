@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { kafkaTimesOf, parsePeriod, planRanges, progressText } from "../../lib/cli/backfill_plan.ts";
+import { kafkaTimesOf, parsePeriod, planRanges } from "../../lib/cli/backfill_plan.ts";
 import { parseCommand, UsageError } from "../../lib/cli/command.ts";
 
 const HOUR = 3_600_000;
@@ -84,17 +84,4 @@ Deno.test("each partition's range lies in what Kafka holds; a log that lost the 
     planRanges([{ topic: "t", partition: 0, low: 5, high: 9, fromOffset: 5, untilOffset: 9 }], false)[0].truncatedAt,
     5,
   );
-});
-
-Deno.test("the progress line: share of offsets, records per second, time left", () => {
-  const day = parsePeriod("2026-11-24");
-  const cases: Array<[number, number, number, number, string]> = [
-    [1000, 450, 9000, 45, "45.0% of offsets, 200 records/s, 55s left"],
-    [10_000_000, 100_000, 123_456, 10, "1.0% of offsets, 12,346 records/s, 16m30s left"],
-    [10, 0, 0, 0, "0.0% of offsets, 0 records/s, ? left"],
-    [0, 0, 0, 1, "100.0% of offsets, 0 records/s, 0s left"],
-  ];
-  for (const [totalOffsets, doneOffsets, indexed, seconds, text] of cases) {
-    assert.equal(progressText(day, { totalOffsets, doneOffsets, indexed, seconds }), `backfill 2026-11-24: ${text}`);
-  }
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CompressionTypes, type ProducerRecord } from "kafkajs";
-import type { DeadLetter } from "../../lib/delivery/dead_letters.ts";
+import { Buffer } from "node:buffer";
+import { type DeadLetter, deadLetterHeaders, readLetterHeaders } from "../../lib/delivery/dead_letters.ts";
 import { Health } from "../../lib/runtime/health.ts";
 import { KAFKA_CHECKS } from "../../lib/kafka/client.ts";
 import { describeDeadLetterFailure, KafkaDeadLetterSink } from "../../lib/kafka/dead_letters.ts";
@@ -15,6 +16,7 @@ const letter = (offset: number): DeadLetter => ({
   partition: 0,
   offset: String(offset),
   position: 0,
+  timestampMs: 1764064800123,
   value: new TextEncoder().encode("{not json"),
 });
 
@@ -145,4 +147,48 @@ Deno.test("a dead-letter topic that holds every slot of its own never holds anot
   abort.abort();
   sends[0].settle(refusal("MESSAGE_TOO_LARGE"));
   await Promise.allSettled(pending);
+});
+
+Deno.test("a letter's headers read back to where its record was published, as kafkajs gives them", () => {
+  const written = deadLetterHeaders({ ...letter(42), position: 3 });
+  assert.equal(written["dlq.source.timestamp"], "1764064800123");
+  const asKafkajs = Object.fromEntries(Object.entries(written).map(([name, value]) => [name, Buffer.from(value)]));
+  assert.deepEqual(readLetterHeaders(asKafkajs), {
+    reason: "invalid_json",
+    topic: "pmacct",
+    partition: 0,
+    offset: "42",
+    position: 3,
+    timestampMs: 1764064800123,
+  });
+  assert.deepEqual(readLetterHeaders({ ...written, "dlq.reason": [Buffer.from("first"), "second"] }), {
+    ...readLetterHeaders(written) as object,
+    reason: "first",
+  }, "a header given twice: its first value");
+});
+
+Deno.test("a letter of a message without a Kafka time carries none, and one of an older version reads without", () => {
+  const written = deadLetterHeaders({ ...letter(1), timestampMs: -1 });
+  assert.equal("dlq.source.timestamp" in written, false);
+  assert.deepEqual(readLetterHeaders(written), {
+    reason: "invalid_json",
+    topic: "pmacct",
+    partition: 0,
+    offset: "1",
+    position: 0,
+  });
+});
+
+Deno.test("a message that is no letter of the bridge's is named as such, with what is missing", () => {
+  assert.equal(
+    readLetterHeaders(undefined),
+    "no dead letter of the bridge's: dlq.reason, dlq.source.topic, dlq.source.partition, dlq.source.offset, " +
+      "dlq.source.position missing or malformed",
+  );
+  const written = deadLetterHeaders(letter(5));
+  assert.equal(
+    readLetterHeaders({ ...written, "dlq.source.offset": "-3", "dlq.source.timestamp": "soon" }),
+    "no dead letter of the bridge's: dlq.source.offset, dlq.source.timestamp missing or malformed",
+  );
+  assert.match(readLetterHeaders({ ...written, "dlq.source.partition": "01" }) as string, /dlq\.source\.partition/);
 });

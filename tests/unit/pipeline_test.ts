@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { bulkActionIds } from "../support/bulk_body.ts";
+import { bulkActions } from "../support/bulk_body.ts";
 import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
-import type { DeadLetter } from "../../lib/delivery/dead_letters.ts";
+import { type DeadLetter, deadLetterHeaders } from "../../lib/delivery/dead_letters.ts";
 import { Logger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
 import {
@@ -31,7 +31,11 @@ function harness(
   metrics = createMetrics(),
   overrides: Partial<PipelineOptions> = {},
 ) {
-  const requests: Array<{ ids: string[]; answer: (status: number) => void }> = [];
+  const requests: Array<{
+    ids: string[];
+    actions: Array<{ index: string; id: string }>;
+    answer: (status: number, error?: BulkItemResult["error"]) => void;
+  }> = [];
   const commits: CommitRequest[][] = [];
   const deadLetters: DeadLetter[] = [];
   let releaseDeadLetters: () => void = () => {};
@@ -39,8 +43,9 @@ function harness(
   const writer = new BulkWriter<PendingDocument>(
     (body) =>
       new Promise<BulkItemResult[]>((resolve) => {
-        const ids = bulkActionIds(body);
-        requests.push({ ids, answer: (status) => resolve(ids.map(() => ({ status }))) });
+        const actions = bulkActions(body);
+        const ids = actions.map(({ id }) => id);
+        requests.push({ ids, actions, answer: (status, error) => resolve(ids.map(() => ({ status, error }))) });
       }),
     new Logger("error", () => {}),
     createMetrics(),
@@ -331,4 +336,84 @@ Deno.test("a bounded run writes only its period's documents and takes nothing fr
   assert.equal(await pipeline.drain(1000), true);
   assert.deepEqual(requests.length, 1, "nothing else was written");
   assert.equal(lastCommit(commits), "6", "the commit passes what was let go");
+});
+
+/** A dead letter as the bridge wrote it to its topic, read back at `offset` there, `daysLater` after its record. */
+const letterMessage = (letter: DeadLetter, offset: number, daysLater = 3): SourceMessage => ({
+  offset: String(offset),
+  timestamp: String(letter.timestampMs + daysLater * 86_400_000),
+  value: typeof letter.value === "string" ? encoder.encode(letter.value) : letter.value,
+  headers: deadLetterHeaders(letter),
+});
+
+const EVER = { startMs: -8.64e15, endMs: 8.64e15 };
+
+Deno.test("a replayed letter's record goes in under its original id and day; one failing again goes back naming its origin", async () => {
+  // Filed by the Kafka time: the letter's own, days later, would name another day.
+  const byKafkaTime = { timestampSource: "kafka" as const };
+  const live = harness(10, 1, 4, createMetrics(), byKafkaTime);
+  live.pipeline.ingest("pmacct", 2, [message(7), message(8, encoder.encode("{not json"))]);
+  live.requests[0].answer(400, { type: "document_parsing_exception", reason: "field [bytes]" });
+  await live.pipeline.drain(1000);
+  const original = live.requests[0].actions[0];
+  assert.deepEqual(original, { index: "sflow-2025-11-25", id: "pmacct:2:7:0" });
+  const [rejected, undecodable] = live.deadLetters.sort((a, b) => Number(a.offset) - Number(b.offset));
+  assert.equal(rejected.timestampMs, 1764064800000, "a letter keeps its record's Kafka time");
+
+  const replay = harness(10, 1, 4, createMetrics(), byKafkaTime);
+  replay.pipeline.replay({ sourceTopics: new Set(["pmacct"]) });
+  replay.pipeline.bound({ period: EVER, endOffsets: new Map([[partitionKey("pmacct-dlq", 0), 3]]), keepPastEnd: true });
+  const taken = replay.pipeline.ingest("pmacct-dlq", 0, [
+    letterMessage(rejected, 0),
+    { offset: "1", timestamp: "1764064800000", value: record(1) },
+    letterMessage(undecodable, 2),
+    letterMessage(rejected, 3),
+  ]);
+  assert.equal(taken, 4);
+  assert.deepEqual(replay.requests.map((request) => request.actions), [[original]], "past the end: not sent");
+  replay.requests[0].answer(201);
+  assert.equal(await replay.pipeline.drain(1000), true);
+  assert.equal(replay.pipeline.skipped, 1, "the message without dlq headers");
+  assert.deepEqual(
+    replay.deadLetters.map(({ topic, partition, offset, position, timestampMs, reason }) => ({
+      topic,
+      partition,
+      offset,
+      position,
+      timestampMs,
+      reason,
+    })),
+    [{ topic: "pmacct", partition: 2, offset: "8", position: 0, timestampMs: 1764064800000, reason: "invalid_json" }],
+  );
+  assert.deepEqual(
+    replay.commits.at(-1),
+    [{ topic: "pmacct-dlq", partition: 0, offset: "3" }],
+    "the letters' offsets, up to the end",
+  );
+});
+
+Deno.test("a replay filtered by reason or source topic skips the other letters and commits past them", async () => {
+  const letter = (topic: string, offset: number, reason: string): DeadLetter => ({
+    reason,
+    detail: "",
+    topic,
+    partition: 0,
+    offset: String(offset),
+    position: 0,
+    timestampMs: 1764064800000,
+    value: record(offset),
+  });
+  const { pipeline, requests, commits } = harness(10, 2);
+  pipeline.replay({ sourceTopics: new Set(["pmacct"]), reason: "illegal_argument_exception" });
+  pipeline.ingest("all-dlq", 0, [
+    letterMessage(letter("pmacct", 10, "illegal_argument_exception"), 0),
+    letterMessage(letter("pmacct", 11, "document_parsing_exception"), 1),
+    letterMessage(letter("other", 12, "illegal_argument_exception"), 2),
+    letterMessage(letter("pmacct", 13, "illegal_argument_exception"), 3),
+  ]);
+  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:10:0", "pmacct:0:13:0"]]);
+  assert.equal(pipeline.skipped, 2);
+  requests[0].answer(201);
+  assert.equal(await pipeline.drain(1000), true);
+  assert.equal(lastCommit(commits), "4", "past the skipped letters too");
 });

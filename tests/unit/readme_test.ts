@@ -21,6 +21,8 @@ Deno.test("the README shows the command line, LOG_FORMAT, retention, alerts and 
       "--help",
       "--version",
       "--check",
+      "--backfill 2026-11-24",
+      "--replay-dead-letters",
       "LOG_FORMAT=json",
       "ELASTIC_RETENTION=30d",
       "monitoring/alerts.yml",

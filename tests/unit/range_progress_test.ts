@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { type BackfillPlan, cutWhileRead, RangeProgress } from "../../lib/cli/backfill.ts";
+import { cutWhileRead, progressText, RangeProgress, type ReadPlan } from "../../lib/cli/range_progress.ts";
 
-const plan: BackfillPlan = {
+const plan: ReadPlan = {
   groupId: "g.backfill.x",
   ranges: [
     { topic: "t", partition: 0, start: 10, end: 20 },
     { topic: "t", partition: 1, start: 5, end: 5 },
     { topic: "u", partition: 0, start: 0, end: 4 },
   ],
-  truncated: [],
 };
 
 Deno.test("a range committed to its end stays done when a rejoin makes the pipeline forget its commits", () => {
@@ -42,4 +41,19 @@ Deno.test("a range Kafka deleted to its end before it was committed is over, and
   progress.held(new Map([["u:0", 4]]));
   assert.deepEqual(progress.read(), { done: 14, finished: true });
   assert.deepEqual(progress.deleted(), ["t:0 deleted up to offset 20", "u:0 deleted up to offset 4"]);
+});
+
+Deno.test("the progress line: share of offsets, records per second, time left", () => {
+  const cases: Array<[number, number, number, number, string]> = [
+    [1000, 450, 9000, 45, "45.0% of offsets, 200 records/s, 55s left"],
+    [10_000_000, 100_000, 123_456, 10, "1.0% of offsets, 12,346 records/s, 16m30s left"],
+    [10, 0, 0, 0, "0.0% of offsets, 0 records/s, ? left"],
+    [0, 0, 0, 1, "100.0% of offsets, 0 records/s, 0s left"],
+  ];
+  for (const [totalOffsets, doneOffsets, indexed, seconds, text] of cases) {
+    assert.equal(
+      progressText("backfill 2026-11-24", { totalOffsets, doneOffsets, indexed, seconds }),
+      `backfill 2026-11-24: ${text}`,
+    );
+  }
 });

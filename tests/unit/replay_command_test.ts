@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { parseCommand, UsageError } from "../../lib/cli/command.ts";
+import { replayConfig, replayedSourceTopics } from "../../lib/cli/replay.ts";
+import { ConfigError, parseConfig } from "../../lib/config/mod.ts";
+
+const env = { KAFKA_BOOTSTRAP_SERVERS: "k:9092", KAFKA_TOPIC: "nfacct,sfacct", KAFKA_CONSUMER_GROUP_ID: "flows" };
+
+Deno.test("--replay-dead-letters takes --reason and --source-topic, each with a value", () => {
+  assert.deepEqual(parseCommand(["--replay-dead-letters"]), { replayDeadLetters: true });
+  assert.deepEqual(parseCommand(["--", "--replay-dead-letters", "--source-topic", "sfacct", "--reason", "x"]), {
+    replayDeadLetters: true,
+    reason: "x",
+    sourceTopic: "sfacct",
+  });
+  assert.throws(
+    () => parseCommand(["--replay-dead-letters", "--reason"]),
+    /"--reason" is invalid: expected a dlq\.reason/,
+  );
+  assert.throws(() => parseCommand(["--replay-dead-letters", "--source-topic", "--reason", "x"]), UsageError);
+  assert.throws(() => parseCommand(["--replay-dead-letters", "--partial"]), /unknown argument "--partial"/);
+});
+
+Deno.test("a replay reads the dead-letter topics in a lasting group of its own, one per filter", () => {
+  const config = parseConfig(env, "UTC");
+  const all = replayConfig(config, { replayDeadLetters: true });
+  assert.deepEqual(all.kafka.topics, ["nfacct-dlq", "sfacct-dlq"]);
+  assert.equal(all.kafka.groupId, "flows.replay-dead-letters");
+  assert.equal(all.kafka.fromBeginning, true);
+  assert.deepEqual(
+    [...all.kafka.deadLetterTopics],
+    [...config.kafka.deadLetterTopics],
+    "letters failing again go back",
+  );
+  assert.deepEqual(
+    replayedSourceTopics(all, { replayDeadLetters: true }),
+    ["nfacct", "sfacct"],
+    "from its own settings",
+  );
+  const one = replayConfig(config, {
+    replayDeadLetters: true,
+    reason: "illegal_argument_exception",
+    sourceTopic: "sfacct",
+  });
+  assert.deepEqual(one.kafka.topics, ["sfacct-dlq"]);
+  assert.equal(one.kafka.groupId, "flows.replay-dead-letters.reason.illegal_argument_exception.topic.sfacct");
+  const shared = replayConfig(parseConfig({ ...env, KAFKA_DLQ_TOPIC: "letters" }, "UTC"), { replayDeadLetters: true });
+  assert.deepEqual(shared.kafka.topics, ["letters"], "one dead-letter topic for both, read once");
+});
+
+Deno.test("a replay without dead-letter topics, or of a topic not read, is refused", () => {
+  const off = parseConfig({ ...env, KAFKA_DLQ_TOPIC: "off" }, "UTC");
+  assert.throws(
+    () => replayConfig(off, { replayDeadLetters: true }),
+    (error: unknown) => error instanceof ConfigError && error.variable === "KAFKA_DLQ_TOPIC",
+  );
+  assert.throws(
+    () => replayConfig(parseConfig(env, "UTC"), { replayDeadLetters: true, sourceTopic: "pmacct" }),
+    /"--source-topic pmacct" is invalid: expected a topic of KAFKA_TOPIC \(nfacct, sfacct\)/,
+  );
+});
