@@ -77,20 +77,25 @@ function parseBackfill(args: readonly string[]): BackfillCommand {
   return command;
 }
 
+/** A `dlq.reason` as the bridge writes them (Elasticsearch's error types, the decoder's reasons): a word. */
+const REASON = /^[A-Za-z0-9_]+$/;
+
 function parseReplay(options: readonly string[]): ReplayCommand {
   const command: ReplayCommand = { replayDeadLetters: true };
   for (let i = 0; i < options.length; i++) {
     const option = options[i];
     if (option !== "--reason" && option !== "--source-topic") throw new UsageError(option);
-    const value = options[++i];
-    if (value === undefined || value === "" || value.startsWith("--")) {
+    const field = option === "--reason" ? "reason" : "sourceTopic";
+    if (command[field] !== undefined) throw new UsageError(option, `${option} once`);
+    const value = options[++i] ?? "";
+    const valid = field === "reason" ? REASON.test(value) : value !== "" && !value.startsWith("--");
+    if (!valid) {
       throw new UsageError(
-        option,
-        option === "--reason" ? "a dlq.reason, e.g. --reason illegal_argument_exception" : "a topic of KAFKA_TOPIC",
+        `${option} ${value}`.trim(),
+        field === "reason" ? "a dlq.reason, e.g. --reason document_parsing_exception" : "a topic of KAFKA_TOPIC",
       );
     }
-    if (option === "--reason") command.reason = value;
-    else command.sourceTopic = value;
+    command[field] = value;
   }
   return command;
 }

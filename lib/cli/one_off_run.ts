@@ -24,12 +24,12 @@ export async function counterTotal(counter: Metrics["indexed"]): Promise<number>
 export async function watchRanges(
   plan: ReadPlan,
   label: string,
-  { pipeline, metrics, log, lowOffsets }: {
+  { pipeline, metrics, log, kafkaOffsets }: {
     pipeline: Pick<Pipeline, "committedOffset">;
     metrics: Metrics;
     log: Logger;
-    /** Each partition's first offset held (`topic:partition`), asked every `lowEveryMs`. */
-    lowOffsets?: () => Promise<Map<string, number>>;
+    /** Each partition's first offset held and the group's commit (by `topic:partition`), asked every `lowEveryMs`. */
+    kafkaOffsets?: () => Promise<KafkaOffsets>;
   },
   { terminal = Deno.stderr.isTerminal(), logEveryMs = 5000, lowEveryMs = 5000, stopped = (): boolean => false } = {},
 ): Promise<RangeProgress> {
@@ -40,9 +40,10 @@ export async function watchRanges(
   let lastLow = started;
   const encoder = new TextEncoder();
   for (;;) {
-    if (lowOffsets && Date.now() - lastLow >= lowEveryMs) {
+    if (kafkaOffsets && Date.now() - lastLow >= lowEveryMs) {
       lastLow = Date.now();
-      ranges.held(await lowOffsets().catch(() => new Map()));
+      const { lows, committed } = await kafkaOffsets().catch(() => ({ lows: new Map(), committed: new Map() }));
+      ranges.held(lows, committed);
     }
     const { done, finished } = ranges.read();
     const now = Date.now();
@@ -65,18 +66,30 @@ export async function watchRanges(
   return ranges;
 }
 
-/** Each partition's first offset held, by `topic:partition`, for the plan's topics. */
-function lowOffsetsOf(kafka: Kafka, plan: ReadPlan): () => Promise<Map<string, number>> {
+/** Of each partition, by `topic:partition`: the first offset Kafka holds, and the group's commit where it has one. */
+export interface KafkaOffsets {
+  lows: Map<string, number>;
+  committed: Map<string, number>;
+}
+
+/** What Kafka says of the plan's partitions, asked anew at each call. */
+function kafkaOffsetsOf(kafka: Kafka, plan: ReadPlan): () => Promise<KafkaOffsets> {
   const topics = [...new Set(plan.ranges.map((range) => range.topic))];
   return () =>
     withAdmin(kafka, async (admin) => {
       const lows = new Map<string, number>();
+      const committed = new Map<string, number>();
       for (const topic of topics) {
         for (const { partition, low } of await admin.fetchTopicOffsets(topic)) {
           lows.set(`${topic}:${partition}`, Number(low));
         }
       }
-      return lows;
+      for (const { topic, partitions } of await admin.fetchOffsets({ groupId: plan.groupId, topics })) {
+        for (const { partition, offset } of partitions) {
+          if (Number(offset) >= 0) committed.set(`${topic}:${partition}`, Number(offset));
+        }
+      }
+      return { lows, committed };
     });
 }
 
@@ -132,8 +145,8 @@ export function oneOffRun(
   };
   return {
     finish: async () => {
-      const lowOffsets = lowOffsetsOf(parts.kafka, plan);
-      progress = await watchRanges(plan, label, { ...parts, lowOffsets }, { stopped: () => interrupted });
+      const kafkaOffsets = kafkaOffsetsOf(parts.kafka, plan);
+      progress = await watchRanges(plan, label, { ...parts, kafkaOffsets }, { stopped: () => interrupted });
       // A signal came meanwhile: its own path ends the run and the process.
       if (interrupted) return await new Promise<never>(() => {});
       return await endOnce();

@@ -40,12 +40,19 @@ export class RangeProgress {
   constructor(private readonly plan: ReadPlan, private readonly pipeline: Pick<Pipeline, "committedOffset">) {}
 
   /**
-   * Takes each partition's first offset Kafka still holds: a range not committed to its end that
-   * Kafka deleted to its end has nothing left to read (and no message may come to commit past it).
+   * Takes what Kafka says of each partition (by `topic:partition`): its first offset held, and the
+   * group's committed offset. A range not committed to its end that Kafka deleted to its end has
+   * nothing left to read (and no message may come to commit past it). The group's commit counts
+   * as reached: one stored while the group rejoined is never the pipeline's own.
    */
-  held(lows: ReadonlyMap<string, number>): void {
+  held(lows: ReadonlyMap<string, number>, committed: ReadonlyMap<string, number> = new Map()): void {
     for (const range of this.plan.ranges) {
-      const low = lows.get(`${range.topic}:${range.partition}`);
+      const key = `${range.topic}:${range.partition}`;
+      const commit = committed.get(key);
+      if (commit !== undefined && commit > (this.#reached.get(range) ?? range.start)) {
+        this.#reached.set(range, Math.min(commit, range.end));
+      }
+      const low = lows.get(key);
       if (low !== undefined && low >= range.end && (this.#reached.get(range) ?? range.start) < range.end) {
         this.#deleted.add(range);
       }

@@ -14,7 +14,7 @@ import { withAdmin } from "../kafka/client.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import type { ReplayCommand } from "./command.ts";
 import { counterTotal, type OneOffParts, type OneOffRun, oneOffRun, type RunEnd } from "./one_off_run.ts";
-import { cutWhileRead, type ReadPlan } from "./range_progress.ts";
+import { cutWhileRead, type PartitionRange, type ReadPlan } from "./range_progress.ts";
 import { UsageError } from "./usage_error.ts";
 
 /**
@@ -50,12 +50,51 @@ export function replayConfig(config: Config, command: ReplayCommand): Config {
 }
 
 /**
+ * What a replay reads, in the group of {@linkcode replayConfig}, and what it found of the group's
+ * commits.
+ */
+export interface ReplayPlan extends ReadPlan {
+  /** Per partition, letters Kafka deleted after the group's commit, before any run replayed them. */
+  deleted: string[];
+  /** Per partition, a commit past the topic's end (a topic made again): read from its first letter. */
+  stale: string[];
+  /** The group has no commit: a first run, or Kafka expired an idle group's offsets. */
+  fresh: boolean;
+}
+
+/**
+ * The range of one partition: from the group's commit to the end offset at the start. Without a
+ * commit, or with one the topic no longer has (past its end), from the first letter held, as the
+ * consumer resumes there; a commit before that names the letters Kafka deleted unreplayed.
+ */
+export function replayRange(
+  topic: string,
+  partition: number,
+  { low, high, commit }: { low: number; high: number; commit: number },
+): { range: PartitionRange; deleted?: string; stale?: string } {
+  const range = { topic, partition, end: high };
+  if (commit > high) {
+    return {
+      range: { ...range, start: low },
+      stale: `${topic}:${partition} committed at ${commit}, past its end ${high}: replaying from its first letter`,
+    };
+  }
+  if (commit >= 0 && commit < low) {
+    return {
+      range: { ...range, start: low },
+      deleted: `${topic}:${partition} letters at offsets ${commit}-${low - 1}`,
+    };
+  }
+  return { range: { ...range, start: commit < 0 ? low : commit } };
+}
+
+/**
  * What the replay reads: of each partition of its topics, from the group's committed offset (the
  * first letter held on a first run) to the end offset at its start. A sentence instead when it
  * cannot run: a topic is missing, or the group has members (another replay of it runs now, and
  * would share the partitions out).
  */
-export async function planReplay(kafka: Kafka, config: Config): Promise<ReadPlan | string> {
+export async function planReplay(kafka: Kafka, config: Config): Promise<ReplayPlan | string> {
   const { groupId, topics } = config.kafka;
   return await withAdmin(kafka, async (admin) => {
     const existing = new Set(await admin.listTopics());
@@ -63,20 +102,28 @@ export async function planReplay(kafka: Kafka, config: Config): Promise<ReadPlan
     if (missing.length > 0) return `dead-letter topic ${missing.join(", ")} does not exist: no letters to replay`;
     const [group] = (await admin.describeGroups([groupId])).groups;
     if (group !== undefined && group.members.length > 0) {
-      return `consumer group ${groupId} has members: another replay with the same filter is running; wait for its end`;
+      return `consumer group ${groupId} has members: another replay with the same filter is running, or one was ` +
+        `killed less than KAFKA_SESSION_TIMEOUT ago`;
     }
     const committed = await admin.fetchOffsets({ groupId, topics });
-    const ranges = [];
-    for (const topic of topics) {
+    const plan: ReplayPlan = { groupId, ranges: [], deleted: [], stale: [], fresh: true };
+    for (const topic of [...topics].sort()) {
       const ofTopic = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
-      for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+      const offsets = (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition);
+      for (const { partition, low, high } of offsets) {
         const commit = Number(ofTopic.find((entry) => entry.partition === partition)?.offset ?? -1);
-        // No commit yet, or one Kafka deleted past: the consumer starts at the first letter held.
-        const start = Math.min(Math.max(commit, Number(low)), Number(high));
-        ranges.push({ topic, partition, start, end: Number(high) });
+        if (commit >= 0) plan.fresh = false;
+        const { range, deleted, stale } = replayRange(topic, partition, {
+          low: Number(low),
+          high: Number(high),
+          commit,
+        });
+        plan.ranges.push(range);
+        if (deleted) plan.deleted.push(deleted);
+        if (stale) plan.stale.push(stale);
       }
     }
-    return { groupId, ranges: ranges.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition) };
+    return plan;
   });
 }
 
@@ -111,6 +158,14 @@ export async function prepareReplay(command: ReplayCommand, parts: ReplayParts):
     log.error(`cannot replay the dead letters: ${plan}`);
     return 1;
   }
+  if (plan.fresh) {
+    log.warn(
+      "the replay's group has no committed offsets: a first run, or Kafka expired them (an idle group keeps them " +
+        "offsets.retention.minutes, 7 days by default); replaying every letter held",
+      { group: plan.groupId },
+    );
+  }
+  for (const stale of plan.stale) log.warn(`the replay's group has a commit the topic no longer has: ${stale}`);
   pipeline.replay({ sourceTopics: new Set(replayedSourceTopics(config, command)), reason: command.reason });
   pipeline.bound({
     period: { startMs: -Infinity, endMs: Infinity },
@@ -119,7 +174,7 @@ export async function prepareReplay(command: ReplayCommand, parts: ReplayParts):
   });
   const end = async ({ interrupted, shutdownStatus, progress }: RunEnd) => {
     const summary = await replaySummary(pipeline, metrics);
-    const cut = [...cutWhileRead(plan, pipeline), ...progress?.deleted() ?? []];
+    const cut = [...plan.deleted, ...cutWhileRead(plan, pipeline), ...progress?.deleted() ?? []];
     if (cut.length > 0) {
       log.error("Kafka deleted dead letters before they were replayed: they are gone", {
         ...summary,

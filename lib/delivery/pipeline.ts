@@ -52,9 +52,9 @@ export interface ReadBounds {
   /** Per partition key (see `partitionKey`), the first offset not to take. */
   endOffsets: ReadonlyMap<string, number>;
   /**
-   * Leaves the messages at and after each end offset unacknowledged, so never committed: they are
-   * the next run's, in a group that lasts (`--replay-dead-letters`). By default they are
-   * acknowledged unread, so that the commit passes the end even where offsets are missing there.
+   * Commits no further than each end offset: the messages from there on are the next run's, in a
+   * group that lasts (`--replay-dead-letters`). By default they are acknowledged unread, and the
+   * commit passes the end.
    */
   keepPastEnd?: boolean;
 }
@@ -108,6 +108,8 @@ export class Pipeline {
   #bounds: ReadBounds | undefined;
   #replay: ReplayFilter | undefined;
   #skipped = 0;
+  /** Source topics whose letters a replay skips, each said once. */
+  readonly #otherTopics = new Set<string>();
   readonly #firstOffsets = new Map<string, number>();
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
@@ -235,7 +237,10 @@ export class Pipeline {
     if (bounds && !this.#firstOffsets.has(key)) this.#firstOffsets.set(key, Number(offset));
     const end = bounds?.endOffsets.get(key);
     if (end !== undefined && Number(offset) >= end) {
-      if (!bounds!.keepPastEnd) this.#acknowledgement.begin(key, offset, 0);
+      // Kafka delivers a partition in order, so every message before this one was taken in this
+      // generation: the commit may reach the end even where its last offsets hold no message
+      // (a transaction's marker), and pass it unless the next run is to read on from there.
+      this.#acknowledgement.begin(key, bounds!.keepPastEnd ? String(end - 1) : offset, 0);
       return 0;
     }
     const published = this.#replay === undefined
@@ -320,7 +325,15 @@ export class Pipeline {
         partition: from.partition,
         offset: message.offset,
       });
-    } else if (filter.sourceTopics.has(letter.topic) && (filter.reason ?? letter.reason) === letter.reason) {
+    } else if (!filter.sourceTopics.has(letter.topic)) {
+      if (!this.#otherTopics.has(letter.topic)) {
+        this.#otherTopics.add(letter.topic);
+        this.deps.log.warn("letters of a source topic not replayed are skipped (KAFKA_TOPIC, or --source-topic)", {
+          source_topic: letter.topic,
+          topic: from.topic,
+        });
+      }
+    } else if ((filter.reason ?? letter.reason) === letter.reason) {
       const { topic, partition, offset, position } = letter;
       // A letter written before `dlq.source.timestamp`: its own time, later than its record's.
       return { topic, partition, offset, position, timestampMs: letter.timestampMs ?? Number(message.timestamp) };

@@ -116,6 +116,28 @@ integrationTest(
       );
       assert.deepEqual(await MAIN_ELASTIC.sums(topic), expected, "nothing added");
       assert.equal((await allIds(topic)).length, total);
+
+      // The letter the second run wrote back, deleted by Kafka before a run replayed it: named, exit 1.
+      const admin = new Kafka({ clientId: "test-replay", brokers: [KAFKA], logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        await admin.fetchTopicMetadata({ topics: [`${topic}-dlq`] });
+        const ends = await admin.fetchTopicOffsets(`${topic}-dlq`);
+        await admin.deleteTopicRecords({
+          topic: `${topic}-dlq`,
+          partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
+        });
+      } finally {
+        await admin.disconnect();
+      }
+      const third = await runMain(["--replay-dead-letters"], settingsOf(topic));
+      assert.equal(third.code, 1, third.stderr);
+      assert.match(
+        third.stderr,
+        new RegExp(
+          `Kafka deleted dead letters before they were replayed: they are gone .*cut="${topic}-dlq:\\d letters at offsets \\d+-\\d+"`,
+        ),
+      );
     } finally {
       await bridge.stop("SIGKILL");
     }

@@ -392,28 +392,46 @@ Deno.test("a replayed letter's record goes in under its original id and day; one
   );
 });
 
+/** A dead letter of the record at `offset` of the source topic `topic`. */
+const sourceLetter = (offset: number, topic = "pmacct", reason = "x"): DeadLetter => ({
+  reason,
+  detail: "",
+  topic,
+  partition: 0,
+  offset: String(offset),
+  position: 0,
+  timestampMs: 1764064800000,
+  value: record(offset),
+});
+
 Deno.test("a replay filtered by reason or source topic skips the other letters and commits past them", async () => {
-  const letter = (topic: string, offset: number, reason: string): DeadLetter => ({
-    reason,
-    detail: "",
-    topic,
-    partition: 0,
-    offset: String(offset),
-    position: 0,
-    timestampMs: 1764064800000,
-    value: record(offset),
-  });
   const { pipeline, requests, commits } = harness(10, 2);
   pipeline.replay({ sourceTopics: new Set(["pmacct"]), reason: "illegal_argument_exception" });
   pipeline.ingest("all-dlq", 0, [
-    letterMessage(letter("pmacct", 10, "illegal_argument_exception"), 0),
-    letterMessage(letter("pmacct", 11, "document_parsing_exception"), 1),
-    letterMessage(letter("other", 12, "illegal_argument_exception"), 2),
-    letterMessage(letter("pmacct", 13, "illegal_argument_exception"), 3),
+    letterMessage(sourceLetter(10, "pmacct", "illegal_argument_exception"), 0),
+    letterMessage(sourceLetter(11, "pmacct", "document_parsing_exception"), 1),
+    letterMessage(sourceLetter(12, "other", "illegal_argument_exception"), 2),
+    letterMessage(sourceLetter(13, "pmacct", "illegal_argument_exception"), 3),
   ]);
   assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:10:0", "pmacct:0:13:0"]]);
   assert.equal(pipeline.skipped, 2);
   requests[0].answer(201);
   assert.equal(await pipeline.drain(1000), true);
   assert.equal(lastCommit(commits), "4", "past the skipped letters too");
+});
+
+Deno.test("a replay's commit reaches its end over a last offset that holds no message, and never passes it", async () => {
+  const { pipeline, requests, commits } = harness(10, 2);
+  pipeline.replay({ sourceTopics: new Set(["pmacct"]) });
+  pipeline.bound({ period: EVER, endOffsets: new Map([[partitionKey("pmacct-dlq", 0), 5]]), keepPastEnd: true });
+  // Offset 4, the last before the end, is a transaction's marker: Kafka hands out no message there.
+  pipeline.ingest("pmacct-dlq", 0, [letterMessage(sourceLetter(1), 2), letterMessage(sourceLetter(2), 3)]);
+  requests[0].answer(201);
+  await settle();
+  await pipeline.commitAcknowledged();
+  assert.equal(lastCommit(commits), "4");
+  pipeline.ingest("pmacct-dlq", 0, [letterMessage(sourceLetter(3), 5), letterMessage(sourceLetter(4), 6)]);
+  assert.equal(await pipeline.drain(1000), true);
+  assert.equal(lastCommit(commits), "5", "the end: letters 5 and 6 are the next run's");
+  assert.equal(requests.length, 1);
 });

@@ -57,3 +57,12 @@ Deno.test("the progress line: share of offsets, records per second, time left", 
     );
   }
 });
+
+Deno.test("the group's commit counts as reached: one stored while the group rejoined is never the pipeline's", () => {
+  const progress = new RangeProgress(plan, { committedOffset: () => undefined });
+  progress.held(new Map(), new Map([["t:0", 20], ["u:0", 1]]));
+  assert.deepEqual(progress.read(), { done: 11, finished: false });
+  progress.held(new Map(), new Map([["t:0", 12], ["u:0", 9]]));
+  assert.deepEqual(progress.read(), { done: 14, finished: true }, "never back, never past the end");
+  assert.deepEqual(progress.deleted(), []);
+});

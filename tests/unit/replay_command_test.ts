@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseCommand, UsageError } from "../../lib/cli/command.ts";
-import { replayConfig, replayedSourceTopics } from "../../lib/cli/replay.ts";
+import { replayConfig, replayedSourceTopics, replayRange } from "../../lib/cli/replay.ts";
 import { ConfigError, parseConfig } from "../../lib/config/mod.ts";
 
 const env = { KAFKA_BOOTSTRAP_SERVERS: "k:9092", KAFKA_TOPIC: "nfacct,sfacct", KAFKA_CONSUMER_GROUP_ID: "flows" };
@@ -18,6 +18,15 @@ Deno.test("--replay-dead-letters takes --reason and --source-topic, each with a 
   );
   assert.throws(() => parseCommand(["--replay-dead-letters", "--source-topic", "--reason", "x"]), UsageError);
   assert.throws(() => parseCommand(["--replay-dead-letters", "--partial"]), /unknown argument "--partial"/);
+  assert.throws(
+    () => parseCommand(["--replay-dead-letters", "--reason", "a.topic.b"]),
+    /"--reason a\.topic\.b" is invalid/,
+    "a reason is a word: no filter's group name is another's",
+  );
+  assert.throws(
+    () => parseCommand(["--replay-dead-letters", "--reason", "x", "--reason", "y"]),
+    /"--reason" is invalid: expected --reason once/,
+  );
 });
 
 Deno.test("a replay reads the dead-letter topics in a lasting group of its own, one per filter", () => {
@@ -57,4 +66,19 @@ Deno.test("a replay without dead-letter topics, or of a topic not read, is refus
     () => replayConfig(parseConfig(env, "UTC"), { replayDeadLetters: true, sourceTopic: "pmacct" }),
     /"--source-topic pmacct" is invalid: expected a topic of KAFKA_TOPIC \(nfacct, sfacct\)/,
   );
+});
+
+Deno.test("a partition's range runs from the group's commit; a commit Kafka deleted past, or past the end, is said", () => {
+  const at = (commit: number) => replayRange("t-dlq", 1, { low: 150, high: 200, commit });
+  assert.deepEqual(at(-1), { range: { topic: "t-dlq", partition: 1, start: 150, end: 200 } }, "a first run");
+  assert.deepEqual(at(170), { range: { topic: "t-dlq", partition: 1, start: 170, end: 200 } });
+  assert.deepEqual(at(200), { range: { topic: "t-dlq", partition: 1, start: 200, end: 200 } }, "nothing new");
+  assert.deepEqual(at(100), {
+    range: { topic: "t-dlq", partition: 1, start: 150, end: 200 },
+    deleted: "t-dlq:1 letters at offsets 100-149",
+  });
+  assert.deepEqual(at(250), {
+    range: { topic: "t-dlq", partition: 1, start: 150, end: 200 },
+    stale: "t-dlq:1 committed at 250, past its end 200: replaying from its first letter",
+  });
 });
