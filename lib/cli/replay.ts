@@ -90,9 +90,10 @@ export function replayRange(
 
 /**
  * What the replay reads: of each partition of its topics, from the group's committed offset (the
- * first letter held on a first run) to the end offset at its start. A sentence instead when it
- * cannot run: a topic is missing, or the group has members (another replay of it runs now, and
- * would share the partitions out).
+ * first letter held on a first run) to the end offset at its start. Where that commit names
+ * letters Kafka deleted, or lies past the end, the group is moved to the range's start. A
+ * sentence instead when it cannot run: a topic is missing, or the group has members (another
+ * replay of it runs now, and would share the partitions out).
  */
 export async function planReplay(kafka: Kafka, config: Config): Promise<ReplayPlan | string> {
   const { groupId, topics } = config.kafka;
@@ -107,6 +108,7 @@ export async function planReplay(kafka: Kafka, config: Config): Promise<ReplayPl
     }
     const committed = await admin.fetchOffsets({ groupId, topics });
     const plan: ReplayPlan = { groupId, ranges: [], deleted: [], stale: [], fresh: true };
+    const moved: PartitionRange[] = [];
     for (const topic of [...topics].sort()) {
       const ofTopic = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
       const offsets = (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition);
@@ -121,7 +123,15 @@ export async function planReplay(kafka: Kafka, config: Config): Promise<ReplayPl
         plan.ranges.push(range);
         if (deleted) plan.deleted.push(deleted);
         if (stale) plan.stale.push(stale);
+        if (deleted || stale) moved.push(range);
       }
+    }
+    // The group resumes where the run reads from: a loss is said once, and a stale commit never
+    // stands for progress (nor, once the topic grows past it, skips letters).
+    for (const topic of new Set(moved.map((range) => range.topic))) {
+      const partitions = moved.filter((range) => range.topic === topic)
+        .map(({ partition, start }) => ({ partition, offset: String(start) }));
+      await admin.setOffsets({ groupId, topic, partitions });
     }
     return plan;
   });

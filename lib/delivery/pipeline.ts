@@ -52,9 +52,9 @@ export interface ReadBounds {
   /** Per partition key (see `partitionKey`), the first offset not to take. */
   endOffsets: ReadonlyMap<string, number>;
   /**
-   * Commits no further than each end offset: the messages from there on are the next run's, in a
-   * group that lasts (`--replay-dead-letters`). By default they are acknowledged unread, and the
-   * commit passes the end.
+   * Leaves the messages at and after each end offset unacknowledged, so never committed: they are
+   * the next run's, in a group that lasts (`--replay-dead-letters`). By default they are
+   * acknowledged unread, so that the commit passes the end even where offsets are missing there.
    */
   keepPastEnd?: boolean;
 }
@@ -237,10 +237,9 @@ export class Pipeline {
     if (bounds && !this.#firstOffsets.has(key)) this.#firstOffsets.set(key, Number(offset));
     const end = bounds?.endOffsets.get(key);
     if (end !== undefined && Number(offset) >= end) {
-      // Kafka delivers a partition in order, so every message before this one was taken in this
-      // generation: the commit may reach the end even where its last offsets hold no message
-      // (a transaction's marker), and pass it unless the next run is to read on from there.
-      this.#acknowledgement.begin(key, bounds!.keepPastEnd ? String(end - 1) : offset, 0);
+      // Left untaken for the next run, they never move the commit: should Kafka delete the range's
+      // last letters under a run, its commit then stays short of the end, where the run sees it.
+      if (!bounds!.keepPastEnd) this.#acknowledgement.begin(key, offset, 0);
       return 0;
     }
     const published = this.#replay === undefined

@@ -138,6 +138,9 @@ integrationTest(
           `Kafka deleted dead letters before they were replayed: they are gone .*cut="${topic}-dlq:\\d letters at offsets \\d+-\\d+"`,
         ),
       );
+      const fourth = await runMain(["--replay-dead-letters"], settingsOf(topic));
+      assert.equal(fourth.code, 0, `the loss is said once: ${fourth.stderr}`);
+      assert.match(summaryOf(fourth.stderr), /letters_read=0 /);
     } finally {
       await bridge.stop("SIGKILL");
     }
