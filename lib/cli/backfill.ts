@@ -12,7 +12,7 @@ import { withAdmin } from "../kafka/client.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { kafkaTimesOf, type PartitionOffsets, type Period, planRanges } from "./backfill_plan.ts";
-import { counterTotal, type OneOffParts, type OneOffRun, oneOffRun, type RunEnd } from "./one_off_run.ts";
+import { commitStarts, counterTotal, type OneOffParts, type OneOffRun, oneOffRun, type RunEnd } from "./one_off_run.ts";
 import { cutWhileRead, type ReadPlan } from "./range_progress.ts";
 import type { BackfillCommand } from "./command.ts";
 
@@ -135,13 +135,7 @@ export function boundsOf(plan: BackfillPlan, period: Period): ReadBounds {
 
 /** Commits each range's start offset into the backfill's own group, where its consumer then begins. */
 export async function seedGroup(kafka: Kafka, plan: BackfillPlan): Promise<void> {
-  await withAdmin(kafka, async (admin) => {
-    for (const topic of new Set(plan.ranges.map((range) => range.topic))) {
-      const partitions = plan.ranges.filter((range) => range.topic === topic)
-        .map(({ partition, start }) => ({ partition, offset: String(start) }));
-      await admin.setOffsets({ groupId: plan.groupId, topic, partitions });
-    }
-  });
+  await withAdmin(kafka, (admin) => commitStarts(admin, plan.groupId, plan.ranges));
 }
 
 /** Deletes the backfill's group once its consumer has left; a failure only leaves it to expire. */

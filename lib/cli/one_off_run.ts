@@ -4,12 +4,21 @@
  * read (rewritten in place on a terminal, a log line every few seconds off one), the Kafka
  * deleting records under them, and one end, whether everything was committed or a signal came.
  */
-import type { Kafka } from "kafkajs";
+import type { Admin, Kafka } from "kafkajs";
 import type { Pipeline } from "../delivery/pipeline.ts";
 import { withAdmin } from "../kafka/client.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
-import { progressText, RangeProgress, type ReadPlan } from "./range_progress.ts";
+import { type PartitionRange, progressText, RangeProgress, type ReadPlan } from "./range_progress.ts";
+
+/** Commits each range's start offset into `groupId`, where its consumer then begins; the group must have no members. */
+export async function commitStarts(admin: Admin, groupId: string, ranges: readonly PartitionRange[]): Promise<void> {
+  for (const topic of new Set(ranges.map((range) => range.topic))) {
+    const partitions = ranges.filter((range) => range.topic === topic)
+      .map(({ partition, start }) => ({ partition, offset: String(start) }));
+    await admin.setOffsets({ groupId, topic, partitions });
+  }
+}
 
 /** The total of a counter over its labels. */
 export async function counterTotal(counter: Metrics["indexed"]): Promise<number> {

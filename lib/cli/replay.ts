@@ -13,7 +13,7 @@ import type { Pipeline } from "../delivery/pipeline.ts";
 import { withAdmin } from "../kafka/client.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import type { ReplayCommand } from "./command.ts";
-import { counterTotal, type OneOffParts, type OneOffRun, oneOffRun, type RunEnd } from "./one_off_run.ts";
+import { commitStarts, counterTotal, type OneOffParts, type OneOffRun, oneOffRun, type RunEnd } from "./one_off_run.ts";
 import { cutWhileRead, type PartitionRange, type ReadPlan } from "./range_progress.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -128,11 +128,7 @@ export async function planReplay(kafka: Kafka, config: Config): Promise<ReplayPl
     }
     // The group resumes where the run reads from: a loss is said once, and a stale commit never
     // stands for progress (nor, once the topic grows past it, skips letters).
-    for (const topic of new Set(moved.map((range) => range.topic))) {
-      const partitions = moved.filter((range) => range.topic === topic)
-        .map(({ partition, start }) => ({ partition, offset: String(start) }));
-      await admin.setOffsets({ groupId, topic, partitions });
-    }
+    await commitStarts(admin, groupId, moved);
     return plan;
   });
 }

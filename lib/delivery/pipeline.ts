@@ -242,17 +242,21 @@ export class Pipeline {
       if (!bounds!.keepPastEnd) this.#acknowledgement.begin(key, offset, 0);
       return 0;
     }
-    const published = this.#replay === undefined
-      ? { topic: from.topic, partition: from.partition, offset, position: 0, timestampMs: Number(message.timestamp) }
-      : this.#letterOf(from, message);
-    if (published === undefined) {
+    // A replayed letter's record was published where its headers say (`null`: skipped); any other
+    // message's records, here. Read into locals: no object per message on the hot path.
+    const letter = this.#replay && this.#letterOf(from, message);
+    if (letter === null) {
       this.#acknowledgement.begin(key, offset, 0);
       return 0;
     }
     let units = 0;
     for (const line of lines) if (line.kind !== "marker") units++;
     if (!this.#acknowledgement.begin(key, offset, units)) return 0;
-    const { topic, partition, timestampMs } = published;
+    const topic = letter?.topic ?? from.topic;
+    const partition = letter?.partition ?? from.partition;
+    const publishedOffset = letter?.offset ?? offset;
+    const firstPosition = letter?.position ?? 0;
+    const timestampMs = letter?.timestampMs ?? Number(message.timestamp);
     // A bounded run reads around its period: what cannot be a document there was dead-lettered
     // by the running bridge already, and is dead-lettered again only when published in the period.
     const letterHere = !bounds || inPeriod(bounds, timestampMs);
@@ -263,12 +267,12 @@ export class Pipeline {
         if (line.purgedEntries !== undefined) metrics.purgedEntries.inc(line.purgedEntries);
         continue;
       }
-      const position = published.position + line.position;
+      const position = firstPosition + line.position;
       if (!letterHere && line.kind === "invalid") {
         this.#letGo(key, offset, generation);
         continue;
       }
-      const origin = { topic, partition, offset: published.offset, position, timestampMs };
+      const origin = { topic, partition, offset: publishedOffset, position, timestampMs };
       if (line.kind === "invalid") {
         const letter = { ...origin, reason: line.reason, detail: line.detail, value: line.bytes };
         this.#refuse("message is not a pmacct JSON record", letter, from, offset);
@@ -311,10 +315,10 @@ export class Pipeline {
 
   /**
    * Where a dead letter's record was published, from its headers, when the replay sends it
-   * through again; `undefined` for a message skipped (counted in {@linkcode skipped}): one no
-   * dead letter of the bridge's, or one the filter leaves out.
+   * through again; `null` for a message skipped (counted in {@linkcode skipped}): one no dead
+   * letter of the bridge's, or one the filter leaves out.
    */
-  #letterOf(from: TakenFrom, message: SourceMessage): RecordOrigin | undefined {
+  #letterOf(from: TakenFrom, message: SourceMessage): RecordOrigin | null {
     const filter = this.#replay!;
     const letter = readLetterHeaders(message.headers);
     if (typeof letter === "string") {
@@ -338,7 +342,7 @@ export class Pipeline {
       return { topic, partition, offset, position, timestampMs: letter.timestampMs ?? Number(message.timestamp) };
     }
     this.#skipped++;
-    return undefined;
+    return null;
   }
 
   /** Messages a replay of dead letters skipped: no dead letters, or left out by its filter. */
