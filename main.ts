@@ -89,7 +89,11 @@ try {
 const { templateFile } = settings;
 const log = new Logger(config.logLevel, console.error, config.logFormat);
 log.mask(secretValues(config));
-log.info("pmacct-kafka-elastic starting", { config: describeConfig(config) });
+// The settings as the operator set them; a one-off run adds the topics and group it reads.
+log.info("pmacct-kafka-elastic starting", {
+  config: describeConfig(settings.config),
+  ...(oneOff ? { reads_topics: config.kafka.topics.join(","), in_group: config.kafka.groupId } : {}),
+});
 for (const warning of config.warnings) log.warn(warning);
 if (!config.pmacctTimezoneSet) {
   log.info("PMACCT_TIMEZONE is not set: pmacct's local-time strings are read in the host's zone", {

@@ -107,7 +107,8 @@ integrationTest(
     await producer.connect();
     try {
       await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-      const now = Date.now();
+      // A whole second, so that the records' milliseconds never reach the next day.
+      const now = Math.floor(Date.now() / 1000) * 1000;
       const record = (i: number) => ({
         event_type: "purge",
         ip_src: "192.0.2.1",

@@ -85,6 +85,13 @@ integrationTest(
       assert.match(summary, /1 failed again/);
       assert.match(summary, new RegExp(`letters_read=${total + 1} indexed=${total} dead_lettered_again=1 skipped=0`));
       assert.match(replay.stderr, /replay of dead letters: 100\.0% of offsets/, "progress off a terminal");
+      const starting = replay.stderr.split("\n").find((line) => line.includes("pmacct-kafka-elastic starting"));
+      assert.match(starting ?? "", new RegExp(`KAFKA_TOPIC=${topic} `), "the settings as the operator set them");
+      assert.match(
+        starting ?? "",
+        new RegExp(`reads_topics=${topic}-dlq in_group=${topic}\\.replay-dead-letters`),
+        "and what the replay reads",
+      );
 
       assert.deepEqual(await MAIN_ELASTIC.sums(topic), expected, "every record, each day's count, bytes and packets");
       // Each under the id a bridge gives it: the source topic's cluster, topic, partition, offset, position.

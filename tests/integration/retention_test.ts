@@ -19,9 +19,10 @@ import {
   waitReady,
 } from "../support/stack.ts";
 
-const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
-
 async function assertRetention(target: SearchTarget) {
+  // One reading of the clock, so that no two days are the same one across midnight.
+  const now = Date.now();
+  const day = (daysAgo: number) => new Date(now - daysAgo * 86_400_000).toISOString().slice(0, 10);
   const prefix = uniqueName("retention");
   const expired = [`${prefix}-2020-01-01`, `${prefix}-${day(40)}`];
   const kept = [

@@ -177,13 +177,14 @@ Deno.test("a record that cannot be encoded is dead-lettered as encode_error, and
   const metrics = createMetrics();
   // No pmacct input is known to make encoding throw any more; a clock that reads NaN does
   // (`@timestamp` of an invalid date), which stands for any exception of the encoder.
-  let clock = Date.now();
+  const validClock = Date.UTC(2026, 10, 25, 10);
+  let clock = validClock;
   const h = harness(10, 2, 4, metrics, { timestampSource: "ingest", now: () => clock });
   const json = (records: object[]) => encoder.encode(records.map((record) => JSON.stringify(record)).join("\n"));
   h.pipeline.ingest("pmacct", 0, [message(0)]);
   clock = Number.NaN;
   h.pipeline.ingest("pmacct", 0, [message(1, json([{ bytes: 1 }, { bytes: 2 }]))]);
-  clock = Date.now();
+  clock = validClock;
   h.pipeline.ingest("pmacct", 0, [message(2), message(3), message(4)]);
   await settle();
   assert.deepEqual(h.deadLetters.map(({ offset, position, reason }) => [offset, position, reason]), [
