@@ -8,7 +8,7 @@ import { formatFindings, runChecks } from "./lib/cli/check.ts";
 import { type Command, helpText, parseCommand, UsageError } from "./lib/cli/command.ts";
 import { backfillConfig, prepareBackfill } from "./lib/cli/backfill.ts";
 import type { OneOffRun } from "./lib/cli/one_off_run.ts";
-import { prepareReplay, replayConfig } from "./lib/cli/replay.ts";
+import { prepareReplay, replayConfig, replayedSourceTopics } from "./lib/cli/replay.ts";
 import { versionText } from "./lib/cli/version.ts";
 import { type Config, ConfigError, describeConfig, secretValues, VARIABLES } from "./lib/config/mod.ts";
 import { LogOnlyDeadLetterSink } from "./lib/delivery/dead_letters.ts";
@@ -86,6 +86,7 @@ try {
   }
   exitOnConfigError(error);
 }
+const sourceTopics = replay ? replayedSourceTopics(settings.config, replay) : settings.config.kafka.topics;
 const { templateFile } = settings;
 const log = new Logger(config.logLevel, console.error, config.logFormat);
 log.mask(secretValues(config));
@@ -196,8 +197,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 const [connected, kafkaClusterId] = await Promise.all([
   connectSearch({ config: config.elastic, pem: settings.elasticTls, templateFile, health, status: elasticStatus, log })
     .catch(exitOnConfigError),
-  // The source topics, also for a replay: its dead-letter topics are made next if missing.
-  waitForTopic(kafka, settings.config.kafka, health, () => stopping),
+  // The source topics (a replay's replayed ones): their dead-letter topics are made next if missing.
+  waitForTopic(kafka, { ...settings.config.kafka, topics: sourceTopics }, health, () => stopping),
 ]);
 pipeline.identifySource(kafkaClusterId);
 if (kafkaClusterId !== undefined) {

@@ -148,6 +148,16 @@ integrationTest(
       const fourth = await runMain(["--replay-dead-letters"], settingsOf(topic));
       assert.equal(fourth.code, 0, `the loss is said once: ${fourth.stderr}`);
       assert.match(summaryOf(fourth.stderr), /letters_read=0 /);
+
+      // One source topic replayed: another of KAFKA_TOPIC that does not exist is not waited for.
+      const oneTopic = await runMain(
+        ["--replay-dead-letters", "--source-topic", topic],
+        { ...settingsOf(topic), KAFKA_TOPIC: `${topic},${topic}-absent` },
+        120_000,
+      );
+      assert.equal(oneTopic.code, 0, oneTopic.stderr);
+      assert.match(oneTopic.stderr, /the replay's group has no committed offsets/, "a group of its own");
+      assert.match(summaryOf(oneTopic.stderr), /letters_read=0 /);
     } finally {
       await bridge.stop("SIGKILL");
     }

@@ -393,12 +393,16 @@ export const settingsOf = (topic: string): Record<string, string> => ({
 /**
  * Runs `main.ts` once to its end with only `env` (and `PATH`, `HOME`) in its environment, as a
  * command-line call (`--help`, `--check`, a bad setting) runs it; returns its status and output.
+ * A run that has not ended after `timeoutMs` gets SIGTERM and fails the test, naming its output.
  */
 export async function runMain(
   args: string[],
   env: Record<string, string>,
+  timeoutMs = 300_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const signal = AbortSignal.timeout(timeoutMs);
   const output = await new Deno.Command(Deno.execPath(), {
+    signal,
     args: ["run", ...BRIDGE_RUN_FLAGS, "main.ts", ...args],
     cwd: REPO_ROOT,
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
@@ -407,7 +411,9 @@ export async function runMain(
     stderr: "piped",
   }).output();
   const decoder = new TextDecoder();
-  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+  const stderr = decoder.decode(output.stderr);
+  if (signal.aborted) throw new Error(`main.ts ${args.join(" ")} had not ended after ${timeoutMs} ms:\n${stderr}`);
+  return { code: output.code, stdout: decoder.decode(output.stdout), stderr };
 }
 
 let nextPort = 19_100 + Math.floor(Math.random() * 500);
