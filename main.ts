@@ -127,7 +127,9 @@ try {
   exitOnConfigError(listenError(error, listenAt));
 }
 
-const kafka = createKafka(config.kafka, settings.kafkaTls, log);
+const kafka = createKafka(config.kafka, settings.kafkaTls, log, {
+  offsetOutOfRange: (topic, partition) => pipeline.offsetOutOfRange(topic, partition),
+});
 const producer = config.kafka.deadLetterTopics.size > 0 ? createDeadLetterProducer(kafka) : undefined;
 const deadLetters = producer
   ? new KafkaDeadLetterSink(producer, config.kafka.deadLetterTopics, log, metrics, health)

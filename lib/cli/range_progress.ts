@@ -9,6 +9,7 @@
  * // "backfill 2026-11-24: 45.0% of offsets, 200 records/s, 55s left"
  * ```
  */
+import { lostText } from "../delivery/offset_resets.ts";
 import type { Pipeline } from "../delivery/pipeline.ts";
 
 /** One partition's share of a one-off run: read offsets `[start, end)`. */
@@ -83,15 +84,21 @@ export class RangeProgress {
 
 /**
  * The ranges Kafka cut while the run read them: the first offset taken lies past the planned
- * start (the consumer resumed at the first offset still held).
+ * start (the consumer resumed at the first offset still held), or the consumer was moved past
+ * offsets Kafka deleted before it read them.
  */
-export function cutWhileRead(plan: ReadPlan, pipeline: Pick<Pipeline, "firstOffset">): string[] {
-  return plan.ranges.flatMap(({ topic, partition, start, end }) => {
+export function cutWhileRead(plan: ReadPlan, pipeline: Pick<Pipeline, "firstOffset" | "lostOffsets">): string[] {
+  const late = plan.ranges.flatMap(({ topic, partition, start, end }) => {
     const first = pipeline.firstOffset(topic, partition);
     return first !== undefined && first > start && start < end
       ? [`${topic}:${partition} from offset ${first}, not ${start}`]
       : [];
   });
+  // A move before anything was read is the late start already named.
+  const lost = pipeline.lostOffsets().filter(({ topic, partition, from }) =>
+    from !== undefined || !late.some((text) => text.startsWith(`${topic}:${partition} `))
+  );
+  return [...late, ...lost.map(lostText)];
 }
 
 /** How far a one-off run got, for the progress line. */

@@ -71,7 +71,7 @@ export const ELASTIC_VARIABLES: readonly Variable[] = [
     name: "ELASTIC_HOSTS",
     default: "127.0.0.1:9200",
     meaning:
-      "Nodes of one Elasticsearch or OpenSearch cluster, `host[:port]`, comma-separated (port defaults to 9200); full URLs are accepted too. Requests are spread over them and move on when one fails.",
+      "Nodes of one Elasticsearch or OpenSearch cluster, `host[:port]` (port 9200 by default) or URLs, comma-separated. Requests are spread over them and move on when one fails.",
   },
   {
     name: "ELASTIC_USE_SSL",

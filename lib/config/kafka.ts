@@ -68,7 +68,7 @@ export const KAFKA_VARIABLES: readonly Variable[] = [
   {
     name: "KAFKA_AUTO_OFFSET_RESET",
     default: "earliest",
-    meaning: "Where a group with no committed offset starts: `earliest` or `latest`.",
+    meaning: "Where a group starts with no commit, or one Kafka deleted: `earliest` or `latest`.",
   },
   {
     name: "KAFKA_SESSION_TIMEOUT",

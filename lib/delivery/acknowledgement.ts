@@ -100,6 +100,11 @@ export class Acknowledgement {
     this.#tracker.complete(key, Number(offset));
   }
 
+  /** The offset after the last one taken of a partition in this generation, if any was. */
+  nextToRead(key: string): number | undefined {
+    return this.#tracker.nextAfterBegun(key);
+  }
+
   /** The last offset committed for a partition in this generation. */
   committedOffset(topic: string, partition: number): number | undefined {
     return this.#tracker.committedOffset(partitionKey(topic, partition));

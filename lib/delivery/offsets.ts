@@ -83,6 +83,12 @@ export class OffsetTracker {
     return offset <= (this.#partitions.get(key)?.lastBegun ?? -1);
   }
 
+  /** The offset after the last one begun, if any was. */
+  nextAfterBegun(key: string): number | undefined {
+    const lastBegun = this.#partitions.get(key)?.lastBegun ?? -1;
+    return lastBegun < 0 ? undefined : lastBegun + 1;
+  }
+
   /** Acknowledges `units` of the message at `offset`. */
   complete(key: string, offset: number, units = 1): void {
     const state = this.#partitions.get(key);

@@ -4,6 +4,7 @@
  * documents and dead letters, {@linkcode Acknowledgement} releases a message's offset for commit
  * only once every record of it is indexed or dead-lettered.
  */
+import { lostText, OffsetResets, type SkippedOffsets } from "./offset_resets.ts";
 import { Acknowledgement, type CommitRequest, partitionKey } from "./acknowledgement.ts";
 import type { BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
 import {
@@ -111,6 +112,7 @@ export class Pipeline {
   /** Source topics whose letters a replay skips, each said once. */
   readonly #otherTopics = new Set<string>();
   readonly #firstOffsets = new Map<string, number>();
+  readonly #resets = new OffsetResets();
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
     const { log, metrics } = deps;
@@ -202,6 +204,7 @@ export class Pipeline {
     const generation = this.#acknowledgement.generation;
     const now = this.#now();
     const key = partitionKey(topic, partition);
+    if (this.#resets.waiting && messages.length > 0) this.#resumed(key, messages[0].offset);
     let taken = this.#acknowledgement.alreadyTaken(key, messages);
     let flows = 0;
     while (taken < messages.length && dispatch.hasRoom && !dispatch.stopped) {
@@ -354,6 +357,39 @@ export class Pipeline {
   #letGo(key: string, offset: string, generation: number): void {
     this.#outOfPeriod++;
     this.#acknowledgement.acknowledge(key, offset, generation);
+  }
+
+  /**
+   * kafkajs found that Kafka no longer holds the offset a partition was to read next (deleted by
+   * retention before the bridge read it) and moves the partition to the first or last offset
+   * held, as `KAFKA_AUTO_OFFSET_RESET` says. Those records are lost: said now, counted, and said
+   * again with the offsets once reading resumes.
+   */
+  offsetOutOfRange(topic: string, partition: number): void {
+    const key = partitionKey(topic, partition);
+    const from = this.#acknowledgement.nextToRead(key);
+    this.#resets.note(key, { topic, partition, from });
+    this.deps.metrics.offsetResets.inc({ topic });
+    this.deps.log.error(
+      "Kafka no longer holds the records a partition was to read next: deleted (retention.ms, retention.bytes) " +
+        "before the bridge read them; kafkajs moves it to the first or last offset held (KAFKA_AUTO_OFFSET_RESET)",
+      { partition: `${topic}:${partition}`, from: from ?? "the group's commit" },
+    );
+  }
+
+  #resumed(key: string, offset: string): void {
+    const skipped = this.#resets.resumed(key, Number(offset));
+    if (skipped === undefined) return;
+    this.deps.log.error("records Kafka deleted before the bridge read them are lost", {
+      lost: lostText(skipped),
+      ...(skipped.from === undefined ? {} : { offsets: skipped.resumedAt! - skipped.from }),
+      resumed_at: skipped.resumedAt,
+    });
+  }
+
+  /** Offsets Kafka deleted before they were read ({@linkcode offsetOutOfRange}). */
+  lostOffsets(): SkippedOffsets[] {
+    return this.#resets.lost();
   }
 
   /**

@@ -24,10 +24,22 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [KafkaLogLevel.DEBUG]: "debug",
 };
 
-/** kafkajs' own log lines, routed through the bridge's logger. */
-function kafkaLogCreator(log: Logger) {
+/** What kafkajs tells only in its log, and the bridge acts on. */
+export interface KafkaEvents {
+  /** Kafka no longer holds the offset a partition was to read; kafkajs moves it (`KAFKA_AUTO_OFFSET_RESET`). */
+  offsetOutOfRange?: (topic: string, partition: number) => void;
+}
+
+/** kafkajs 2.2.4's words when a fetch offset is out of range and it moves the partition. */
+const OFFSET_RESET = "Offset out of range, resetting to default offset";
+
+/** kafkajs' own log lines, routed through the bridge's logger; the ones it acts on, to `events`. */
+export function kafkaLogCreator(log: Logger, events: KafkaEvents = {}) {
   return () => ({ namespace, level, log: entry }: LogEntry) => {
     const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
+    if (message === OFFSET_RESET && typeof fields.topic === "string" && typeof fields.partition === "number") {
+      events.offsetOutOfRange?.(fields.topic, fields.partition);
+    }
     log.log(LEVELS[level] ?? "info", `kafka ${namespace}: ${message}`, fields);
   };
 }
@@ -55,7 +67,12 @@ export function securityOptions(
   return { ssl, sasl };
 }
 
-export function createKafka(config: KafkaConfig, pem: PemMaterial | undefined, log: Logger): Kafka {
+export function createKafka(
+  config: KafkaConfig,
+  pem: PemMaterial | undefined,
+  log: Logger,
+  events: KafkaEvents = {},
+): Kafka {
   registerCompressionCodecs();
   if (!requestQueuePatched) {
     log.warn("kafkajs is not the version whose idle request-queue loop the bridge stops; it may use more CPU");
@@ -65,7 +82,7 @@ export function createKafka(config: KafkaConfig, pem: PemMaterial | undefined, l
     brokers: config.brokers,
     ...securityOptions(config, pem),
     logLevel: log.level === "debug" ? KafkaLogLevel.DEBUG : KafkaLogLevel.WARN,
-    logCreator: kafkaLogCreator(log),
+    logCreator: kafkaLogCreator(log, events),
     // Short: a failure reaches the bridge's own loops (which retry with backoff and report what
     // is wrong) within a second, instead of after kafkajs' own retries of a wrong password.
     retry: { initialRetryTime: 300, maxRetryTime: 2_000, retries: 2 },

@@ -73,6 +73,11 @@ export function createMetrics(registry = new client.Registry()) {
       "pmacct_bridge_flows_older_than_retention_total",
       "Flows indexed into a day that ELASTIC_RETENTION deletes at its next run",
     ),
+    offsetResets: counter(
+      "pmacct_bridge_kafka_offset_resets_total",
+      "Partitions moved because Kafka no longer held the offset to read next: records deleted (retention) before the bridge read them, lost",
+      ["topic"],
+    ),
     deadLetterWriteFailures: counter(
       "pmacct_bridge_dead_letter_write_failures_total",
       "Dead-letter writes Kafka refused (each is retried; the source offset waits), by reason: message_too_large, not_authorized, topic_missing, kafka_error",

@@ -12,6 +12,7 @@ import {
   type SourceMessage,
 } from "../../lib/delivery/pipeline.ts";
 import { partitionKey } from "../../lib/delivery/acknowledgement.ts";
+import { lostText } from "../../lib/delivery/offset_resets.ts";
 
 const encoder = new TextEncoder();
 const record = (n: number) => encoder.encode(JSON.stringify({ bytes: n, stamp_inserted: "2026-11-25 10:00:00" }));
@@ -30,6 +31,7 @@ function harness(
   concurrency = 4,
   metrics = createMetrics(),
   overrides: Partial<PipelineOptions> = {},
+  log = new Logger("error", () => {}),
 ) {
   const requests: Array<{
     ids: string[];
@@ -75,7 +77,7 @@ function harness(
         return Promise.resolve();
       },
       elasticHealth: () => {},
-      log: new Logger("error", () => {}),
+      log,
       metrics,
     },
   );
@@ -435,4 +437,53 @@ Deno.test("a replay never commits the letters past its end: they are the next ru
   assert.equal(await pipeline.drain(1000), true);
   assert.equal(lastCommit(commits), "5", "up to the end, not past it");
   assert.equal(requests.length, 1, "letters 5 and 6 not sent");
+});
+
+Deno.test("offsets Kafka deleted before they were read are said when kafkajs moves the partition, and named once reading resumes", async () => {
+  const metrics = createMetrics();
+  const lines: string[] = [];
+  const h = harness(10, 1, 4, metrics, {}, new Logger("info", (line) => lines.push(line), "json"));
+  h.pipeline.ingest("pmacct", 0, [message(0), message(1)]);
+  h.pipeline.offsetOutOfRange("pmacct", 0);
+  h.pipeline.offsetOutOfRange("pmacct", 1);
+  const said = lines.map((line) => JSON.parse(line));
+  assert.deepEqual(said.map(({ partition, from }) => [partition, from]), [["pmacct:0", 2], [
+    "pmacct:1",
+    "the group's commit",
+  ]]);
+  assert.match(said[0].message, /deleted \(retention\.ms, retention\.bytes\) before the bridge read them/);
+  const { values } = await metrics.offsetResets.get();
+  assert.deepEqual(values.map(({ labels, value }) => [labels.topic, value]), [["pmacct", 2]]);
+  assert.deepEqual(h.pipeline.lostOffsets().map(lostText), [
+    "pmacct:0 offsets 2 on, no longer held",
+    "pmacct:1 offsets from the group's commit on, no longer held",
+  ]);
+
+  lines.length = 0;
+  assert.equal(h.pipeline.ingest("pmacct", 0, [message(40), message(41)]), 2, "taken: reading goes on from there");
+  assert.equal(h.pipeline.ingest("pmacct", 1, [message(7)]), 1);
+  assert.deepEqual(
+    lines.map((line) => JSON.parse(line)).map(({ message, lost, offsets }) => [message, lost, offsets]),
+    [
+      ["records Kafka deleted before the bridge read them are lost", "pmacct:0 offsets 2-39", 38],
+      [
+        "records Kafka deleted before the bridge read them are lost",
+        "pmacct:1 offsets from the group's commit to 6",
+        undefined,
+      ],
+    ],
+  );
+  assert.deepEqual(h.pipeline.lostOffsets().map(lostText), [
+    "pmacct:0 offsets 2-39",
+    "pmacct:1 offsets from the group's commit to 6",
+  ]);
+  lines.length = 0;
+  h.pipeline.ingest("pmacct", 0, [message(42)]);
+  assert.deepEqual(lines, [], "said once");
+  for (let answered = 0; answered < 6; answered++) {
+    h.requests[answered].answer(201); // four in flight at most: each answer lets the next one go
+    await settle();
+  }
+  assert.equal(lastCommit(h.commits.filter((commit) => commit[0].partition === 0)), "43", "committed past the gap");
+  await h.pipeline.drain(1000);
 });

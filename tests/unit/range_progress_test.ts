@@ -27,10 +27,25 @@ Deno.test("a range committed to its end stays done when a rejoin makes the pipel
 
 Deno.test("a range whose first offset taken lies past its start was cut by Kafka while it was read", () => {
   const first = new Map([["t:0", 13], ["u:0", 0]]);
-  assert.deepEqual(cutWhileRead(plan, { firstOffset: (topic, partition) => first.get(`${topic}:${partition}`) }), [
-    "t:0 from offset 13, not 10",
-  ]);
-  assert.deepEqual(cutWhileRead(plan, { firstOffset: () => undefined }), [], "nothing taken, nothing cut");
+  const none = { lostOffsets: () => [] };
+  assert.deepEqual(
+    cutWhileRead(plan, { firstOffset: (topic, partition) => first.get(`${topic}:${partition}`), ...none }),
+    ["t:0 from offset 13, not 10"],
+  );
+  assert.deepEqual(cutWhileRead(plan, { firstOffset: () => undefined, ...none }), [], "nothing taken, nothing cut");
+});
+
+Deno.test("offsets Kafka deleted under the run are cut; a move before the first read is the late start, said once", () => {
+  const first = new Map([["t:0", 13], ["u:0", 0]]);
+  const cut = cutWhileRead(plan, {
+    firstOffset: (topic, partition) => first.get(`${topic}:${partition}`),
+    lostOffsets: () => [
+      { topic: "t", partition: 0, resumedAt: 13 },
+      { topic: "u", partition: 0, from: 2, resumedAt: 3 },
+      { topic: "t", partition: 1, from: 5 },
+    ],
+  });
+  assert.deepEqual(cut, ["t:0 from offset 13, not 10", "u:0 offsets 2-2", "t:1 offsets 5 on, no longer held"]);
 });
 
 Deno.test("a range Kafka deleted to its end before it was committed is over, and said to be deleted", () => {
