@@ -94,9 +94,12 @@ export function cutWhileRead(plan: ReadPlan, pipeline: Pick<Pipeline, "firstOffs
       ? [`${topic}:${partition} from offset ${first}, not ${start}`]
       : [];
   });
-  // A move before anything was read is the late start already named.
+  // Only what lies in a range counts; a move before anything was read is the late start already named.
   const lost = pipeline.lostOffsets().filter(({ topic, partition, from }) =>
-    from !== undefined || !late.some((text) => text.startsWith(`${topic}:${partition} `))
+    plan.ranges.some((range) =>
+      range.topic === topic && range.partition === partition && range.start < range.end &&
+      (from === undefined || from < range.end)
+    ) && (from !== undefined || !late.some((text) => text.startsWith(`${topic}:${partition} `)))
   );
   return [...late, ...lost.map(lostText)];
 }

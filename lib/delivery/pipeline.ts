@@ -361,9 +361,9 @@ export class Pipeline {
 
   /**
    * kafkajs found that Kafka no longer holds the offset a partition was to read next (deleted by
-   * retention before the bridge read it) and moves the partition to the first or last offset
-   * held, as `KAFKA_AUTO_OFFSET_RESET` says. Those records are lost: said now, counted, and said
-   * again with the offsets once reading resumes.
+   * retention before the bridge read it) and moves the partition to the first offset held, or to
+   * the log's end with `KAFKA_AUTO_OFFSET_RESET=latest`. Those records are skipped: said now,
+   * counted, and said again with the offsets once reading resumes.
    */
   offsetOutOfRange(topic: string, partition: number): void {
     const key = partitionKey(topic, partition);
@@ -372,22 +372,36 @@ export class Pipeline {
     this.deps.metrics.offsetResets.inc({ topic });
     this.deps.log.error(
       "Kafka no longer holds the records a partition was to read next: deleted (retention.ms, retention.bytes) " +
-        "before the bridge read them; kafkajs moves it to the first or last offset held (KAFKA_AUTO_OFFSET_RESET)",
+        "before the bridge read them; kafkajs moves it to the first offset held, or to the log's end with " +
+        "KAFKA_AUTO_OFFSET_RESET=latest",
       { partition: `${topic}:${partition}`, from: from ?? "the group's commit" },
     );
   }
 
   #resumed(key: string, offset: string): void {
-    const skipped = this.#resets.resumed(key, Number(offset));
-    if (skipped === undefined) return;
-    this.deps.log.error("records Kafka deleted before the bridge read them are lost", {
-      lost: lostText(skipped),
-      ...(skipped.from === undefined ? {} : { offsets: skipped.resumedAt! - skipped.from }),
-      resumed_at: skipped.resumedAt,
-    });
+    const resumption = this.#resets.resumed(key, Number(offset));
+    if (resumption === undefined) return;
+    if (resumption.kind === "back") {
+      // Offsets at or below the last one begun count as taken (redeliveries): never indexed.
+      this.deps.log.error(
+        "Kafka's log of a partition went back (the topic was made again, or cut short by an unclean leader " +
+          "election): the bridge does not read again offsets it read before, so the records now there are lost",
+        { lost: lostText(resumption) },
+      );
+      return;
+    }
+    this.deps.log.error(
+      "records skipped unread: Kafka deleted them before the bridge read them (with KAFKA_AUTO_OFFSET_RESET=latest, " +
+        "also those it still holds; --backfill indexes them)",
+      {
+        lost: lostText(resumption),
+        ...(resumption.from === undefined ? {} : { offsets: resumption.resumedAt - resumption.from }),
+        resumed_at: resumption.resumedAt,
+      },
+    );
   }
 
-  /** Offsets Kafka deleted before they were read ({@linkcode offsetOutOfRange}). */
+  /** Offsets skipped because Kafka no longer held them ({@linkcode offsetOutOfRange}). */
   lostOffsets(): SkippedOffsets[] {
     return this.#resets.lost();
   }
@@ -424,6 +438,7 @@ export class Pipeline {
    */
   newGeneration(): void {
     this.#acknowledgement.newGeneration();
+    this.#resets.newGeneration();
     this.#dispatch.dropUnsent();
   }
 

@@ -34,7 +34,7 @@ export interface KafkaEvents {
 const OFFSET_RESET = "Offset out of range, resetting to default offset";
 
 /** kafkajs' own log lines, routed through the bridge's logger; the ones it acts on, to `events`. */
-export function kafkaLogCreator(log: Logger, events: KafkaEvents = {}) {
+function kafkaLogCreator(log: Logger, events: KafkaEvents = {}) {
   return () => ({ namespace, level, log: entry }: LogEntry) => {
     const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
     if (message === OFFSET_RESET && typeof fields.topic === "string" && typeof fields.partition === "number") {

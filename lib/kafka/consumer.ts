@@ -153,6 +153,8 @@ export class KafkaSource {
 
   constructor(options: KafkaSourceOptions) {
     this.#options = options;
+    // At zero from the start, so that the first move of a topic is an increase an alert sees.
+    for (const topic of options.config.topics) options.metrics.offsetResets.inc({ topic }, 0);
     options.pipeline.onRoom(() => this.#resumeAll());
   }
 

@@ -439,6 +439,10 @@ Deno.test("a replay never commits the letters past its end: they are the next ru
   assert.equal(requests.length, 1, "letters 5 and 6 not sent");
 });
 
+const SKIPPED =
+  "records skipped unread: Kafka deleted them before the bridge read them (with KAFKA_AUTO_OFFSET_RESET=latest, " +
+  "also those it still holds; --backfill indexes them)";
+
 Deno.test("offsets Kafka deleted before they were read are said when kafkajs moves the partition, and named once reading resumes", async () => {
   const metrics = createMetrics();
   const lines: string[] = [];
@@ -465,9 +469,9 @@ Deno.test("offsets Kafka deleted before they were read are said when kafkajs mov
   assert.deepEqual(
     lines.map((line) => JSON.parse(line)).map(({ message, lost, offsets }) => [message, lost, offsets]),
     [
-      ["records Kafka deleted before the bridge read them are lost", "pmacct:0 offsets 2-39", 38],
+      [SKIPPED, "pmacct:0 offsets 2-39", 38],
       [
-        "records Kafka deleted before the bridge read them are lost",
+        SKIPPED,
         "pmacct:1 offsets from the group's commit to 6",
         undefined,
       ],
@@ -486,4 +490,24 @@ Deno.test("offsets Kafka deleted before they were read are said when kafkajs mov
   }
   assert.equal(lastCommit(h.commits.filter((commit) => commit[0].partition === 0)), "43", "committed past the gap");
   await h.pipeline.drain(1000);
+});
+
+Deno.test("a partition whose log went back is said, and a move a rebalance overtook gives no range", () => {
+  const lines: string[] = [];
+  const h = harness(200, 1000, 4, createMetrics(), {}, new Logger("info", (line) => lines.push(line), "json"));
+  h.pipeline.ingest("pmacct", 0, [0, 1, 2].map((offset) => message(offset)));
+  h.pipeline.offsetOutOfRange("pmacct", 0); // the topic made again: kafkajs goes back to offset 0
+  h.pipeline.offsetOutOfRange("pmacct", 1);
+  h.pipeline.ingest("pmacct", 0, [message(0)]);
+  const said = JSON.parse(lines.at(-1)!);
+  assert.match(said.message, /^Kafka's log of a partition went back/);
+  assert.equal(said.lost, "pmacct:0 went back to offset 0 from 3");
+  h.pipeline.newGeneration(); // pmacct:1 is another member's now
+  lines.length = 0;
+  h.pipeline.ingest("pmacct", 1, [message(900)]);
+  assert.deepEqual(lines, [], "no range from before the rebalance");
+  assert.deepEqual(h.pipeline.lostOffsets().map(lostText), [
+    "pmacct:0 went back to offset 0 from 3",
+    "pmacct:1 offsets from the group's commit on, no longer held",
+  ]);
 });

@@ -42,10 +42,13 @@ Deno.test("offsets Kafka deleted under the run are cut; a move before the first 
     lostOffsets: () => [
       { topic: "t", partition: 0, resumedAt: 13 },
       { topic: "u", partition: 0, from: 2, resumedAt: 3 },
-      { topic: "t", partition: 1, from: 5 },
+      { topic: "t", partition: 0, from: 15 },
+      { topic: "t", partition: 1, from: 5 }, // an empty range
+      { topic: "u", partition: 0, from: 4, resumedAt: 9 }, // from the range's end on
+      { topic: "v", partition: 0, from: 0, resumedAt: 9 }, // no range
     ],
   });
-  assert.deepEqual(cut, ["t:0 from offset 13, not 10", "u:0 offsets 2-2", "t:1 offsets 5 on, no longer held"]);
+  assert.deepEqual(cut, ["t:0 from offset 13, not 10", "u:0 offsets 2-2", "t:0 offsets 15 on, no longer held"]);
 });
 
 Deno.test("a range Kafka deleted to its end before it was committed is over, and said to be deleted", () => {
