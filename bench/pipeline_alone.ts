@@ -18,6 +18,7 @@ import { type BulkItemResult, BulkWriter } from "../lib/elastic/bulk_writer.ts";
 import { defaultMaxBuffered } from "../lib/config/elastic.ts";
 import { Logger } from "../lib/runtime/log.ts";
 import { createMetrics } from "../lib/runtime/metrics.ts";
+import { partitionKey } from "../lib/delivery/acknowledgement.ts";
 import { type PendingDocument, Pipeline, type SourceMessage } from "../lib/delivery/pipeline.ts";
 import { benchRecord } from "./records.ts";
 import type { EncodeOptions } from "../lib/pmacct/document.ts";
@@ -83,14 +84,21 @@ async function drain(messages: SourceMessage[], batchSize: number, topic: string
     { length: PARTITIONS },
     (_, partition) => messages.filter((_, i) => i % PARTITIONS === partition),
   );
+  const starts = byPartition.map((_, partition) => [partitionKey(topic, partition), { offset: 0 }] as const);
+  pipeline.startRuns(pipeline.generation, new Map(starts));
   for (let from = 0; from < byPartition[0].length; from += MESSAGES_PER_FETCH) {
     for (let partition = 0; partition < PARTITIONS; partition++) {
       const fetched = byPartition[partition].slice(from, from + MESSAGES_PER_FETCH);
-      let taken = pipeline.ingest(topic, partition, fetched);
+      if (fetched.length === 0) continue;
+      // As the consumer: admitted from its fetch offset, taken while there is room, settled.
+      const admission = pipeline.admit(topic, partition, fetched[0].offset);
+      if (!("ticket" in admission)) throw new Error(`batch of ${topic}:${partition} refused: ${admission.refused}`);
+      let taken = pipeline.ingest(admission.ticket, fetched);
       while (taken < fetched.length) {
         await pipeline.whenRoom(1000);
-        taken += pipeline.ingest(topic, partition, fetched.slice(taken));
+        taken += pipeline.ingest(admission.ticket, fetched.slice(taken));
       }
+      pipeline.settle(admission.ticket, fetched[taken - 1].offset);
     }
   }
   await pipeline.drain(60_000);

@@ -7,13 +7,13 @@
 import { type Admin, ConfigResourceTypes, type Kafka } from "kafkajs";
 import { type Config, ConfigError } from "../config/mod.ts";
 import { partitionKey } from "../delivery/acknowledgement.ts";
-import type { Pipeline, ReadBounds } from "../delivery/pipeline.ts";
 import { withAdmin } from "../kafka/client.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { kafkaTimesOf, type PartitionOffsets, type Period, planRanges } from "./backfill_plan.ts";
 import { commitStarts, counterTotal, type OneOffParts, type OneOffRun, oneOffRun, type RunEnd } from "./one_off_run.ts";
 import { cutWhileRead, type ReadPlan } from "./range_progress.ts";
+import { RangeAdmission, type ReadBounds } from "./range_admission.ts";
 import type { BackfillCommand } from "./command.ts";
 
 /**
@@ -151,14 +151,17 @@ export async function dropGroup(kafka: Kafka, plan: BackfillPlan, log: Logger): 
 }
 
 /** The closing line's counts. */
-export async function backfillSummary(pipeline: Pipeline, metrics: Metrics): Promise<Record<string, number>> {
+export async function backfillSummary(
+  admission: Pick<RangeAdmission, "outOfPeriod">,
+  metrics: Metrics,
+): Promise<Record<string, number>> {
   const invalid = await counterTotal(metrics.decodeErrors);
   const buffered = await counterTotal(metrics.samples);
   return {
-    records_read: buffered + invalid + pipeline.outOfPeriod,
+    records_read: buffered + invalid + admission.outOfPeriod,
     indexed: await counterTotal(metrics.indexed),
     dead_lettered: await counterTotal(metrics.deadLetters),
-    out_of_period: pipeline.outOfPeriod,
+    out_of_period: admission.outOfPeriod,
   };
 }
 
@@ -194,11 +197,12 @@ export async function prepareBackfill(
       keep_days: keepDays,
     });
   }
-  pipeline.bound(boundsOf(plan, period));
+  const admission = new RangeAdmission(boundsOf(plan, period));
+  pipeline.plug({ admission });
   const end = async ({ interrupted, shutdownStatus, progress }: RunEnd) => {
     await dropGroup(kafka, plan, log);
-    const summary = await backfillSummary(pipeline, metrics);
-    const cut = [...cutWhileRead(plan, pipeline), ...progress?.deleted() ?? []];
+    const summary = await backfillSummary(admission, metrics);
+    const cut = [...cutWhileRead(plan, admission, pipeline), ...progress?.deleted() ?? []];
     const outcome = interrupted ? "interrupted: run it again to rebuild the whole period" : "done";
     const failed = interrupted || shutdownStatus !== 0;
     const said = failed && !interrupted

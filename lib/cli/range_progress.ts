@@ -11,6 +11,7 @@
  */
 import { lostText } from "../delivery/offset_resets.ts";
 import type { Pipeline } from "../delivery/pipeline.ts";
+import type { RangeAdmission } from "./range_admission.ts";
 
 /** One partition's share of a one-off run: read offsets `[start, end)`. */
 export interface PartitionRange {
@@ -87,9 +88,13 @@ export class RangeProgress {
  * start (the consumer resumed at the first offset still held), or the consumer was moved past
  * offsets Kafka deleted before it read them.
  */
-export function cutWhileRead(plan: ReadPlan, pipeline: Pick<Pipeline, "firstOffset" | "lostOffsets">): string[] {
+export function cutWhileRead(
+  plan: ReadPlan,
+  admission: Pick<RangeAdmission, "firstOffset">,
+  pipeline: Pick<Pipeline, "lostOffsets">,
+): string[] {
   const late = plan.ranges.flatMap(({ topic, partition, start, end }) => {
-    const first = pipeline.firstOffset(topic, partition);
+    const first = admission.firstOffset(topic, partition);
     return first !== undefined && first > start && start < end
       ? [`${topic}:${partition} from offset ${first}, not ${start}`]
       : [];

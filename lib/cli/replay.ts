@@ -9,12 +9,13 @@
 import type { Kafka } from "kafkajs";
 import { type Config, ConfigError } from "../config/mod.ts";
 import { partitionKey } from "../delivery/acknowledgement.ts";
-import type { Pipeline } from "../delivery/pipeline.ts";
 import { withAdmin } from "../kafka/client.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import type { ReplayCommand } from "./command.ts";
 import { commitStarts, counterTotal, type OneOffParts, type OneOffRun, oneOffRun, type RunEnd } from "./one_off_run.ts";
 import { cutWhileRead, type PartitionRange, type ReadPlan } from "./range_progress.ts";
+import { ANY_TIME, RangeAdmission } from "./range_admission.ts";
+import { LetterOrigin } from "./letter_origin.ts";
 import { UsageError } from "./usage_error.ts";
 
 /**
@@ -134,13 +135,16 @@ export async function planReplay(kafka: Kafka, config: Config): Promise<ReplayPl
 }
 
 /** The closing line's counts. */
-export async function replaySummary(pipeline: Pipeline, metrics: Metrics): Promise<Record<string, number>> {
+export async function replaySummary(
+  origin: Pick<LetterOrigin, "skipped">,
+  metrics: Metrics,
+): Promise<Record<string, number>> {
   const replayed = await counterTotal(metrics.samples) + await counterTotal(metrics.decodeErrors);
   return {
-    letters_read: replayed + pipeline.skipped,
+    letters_read: replayed + origin.skipped,
     indexed: await counterTotal(metrics.indexed),
     dead_lettered_again: await counterTotal(metrics.deadLetters),
-    skipped: pipeline.skipped,
+    skipped: origin.skipped,
   };
 }
 
@@ -172,15 +176,19 @@ export async function prepareReplay(command: ReplayCommand, parts: ReplayParts):
     );
   }
   for (const stale of plan.stale) log.warn(`the replay's group has a commit the topic no longer has: ${stale}`);
-  pipeline.replay({ sourceTopics: new Set(replayedSourceTopics(config, command)), reason: command.reason });
-  pipeline.bound({
-    period: { startMs: -Infinity, endMs: Infinity },
+  const origin = new LetterOrigin({
+    sourceTopics: new Set(replayedSourceTopics(config, command)),
+    reason: command.reason,
+  }, log);
+  const admission = new RangeAdmission({
+    period: ANY_TIME,
     endOffsets: new Map(plan.ranges.map(({ topic, partition, end }) => [partitionKey(topic, partition), end])),
     keepPastEnd: true,
   });
+  pipeline.plug({ origin, admission });
   const end = async ({ interrupted, shutdownStatus, progress }: RunEnd) => {
-    const summary = await replaySummary(pipeline, metrics);
-    const cut = [...plan.deleted, ...cutWhileRead(plan, pipeline), ...progress?.deleted() ?? []];
+    const summary = await replaySummary(origin, metrics);
+    const cut = [...plan.deleted, ...cutWhileRead(plan, admission, pipeline), ...progress?.deleted() ?? []];
     if (cut.length > 0) {
       log.error("Kafka deleted dead letters before they were replayed: they are gone", {
         ...summary,

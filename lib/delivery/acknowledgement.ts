@@ -52,14 +52,75 @@ async function untilDeadline(promise: Promise<void>, deadline: number): Promise<
 /** The key of a partition in the offset tracker, shared by all its documents. */
 export const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/**
+ * Why a fetched batch is not taken: it was fetched for an earlier generation (`stale_generation`),
+ * the generation's reading of its partition has no start yet (`start_unknown`: the group's
+ * commit is being read), or it does not continue the partition's run (`not_contiguous`).
+ */
+export type Refusal = "stale_generation" | "start_unknown" | "not_contiguous";
+
+/** Whether a fetched batch is taken; a refused one is read again from `seekTo` when it is set. */
+export type Admission = { take: true } | { take: false; reason: Refusal; seekTo?: number };
+
+/**
+ * Identical refusals (the same fetch position against the same run's end) after which the offsets
+ * between count as holding nothing readable: kafkajs resolves a fetch that brought only compacted
+ * gaps or transaction markers itself, so it arrives past them each time it is sent back.
+ */
+const GAP_PROOF = 3;
+
+/**
+ * One partition's reading in the current generation: one contiguous run of offsets, from where the
+ * group's commit (or Kafka's move of the partition) put it.
+ */
+interface Run {
+  /** The offset the partition's next batch must be fetched from. */
+  next: number;
+  /**
+   * The run starts from a reset, not a commit (the group had none): its first batch may come from
+   * an earlier offset than the one read (kafkajs read the reset first), which only reads more.
+   */
+  orEarlier: boolean;
+  /** Kafka moved the partition (the offset to read was gone): its next batch starts the run again. */
+  moved: boolean;
+  /** The last refusal, and how many times in a row it was the same. */
+  refusedNext: number;
+  refusedFetch: number;
+  refusals: number;
+}
+
+/**
+ * Where a partition's reading starts in a generation: the group's commit, or where
+ * `KAFKA_AUTO_OFFSET_RESET` puts a partition without one (`orEarlier`: its first batch may come
+ * from before, since kafkajs read the partition's ends before the bridge did).
+ */
+export interface RunStart {
+  offset: number;
+  orEarlier?: boolean;
+}
+
+/** A run from `next` on. */
+const newRun = (next: number, orEarlier = false, moved = false): Run => ({
+  next,
+  orEarlier,
+  moved,
+  refusedNext: -1,
+  refusedFetch: -1,
+  refusals: 0,
+});
+
 /** Offsets taken, finished and committed, per partition and generation. */
 export class Acknowledgement {
   readonly #tracker = new OffsetTracker();
+  readonly #runs = new Map<string, Run>();
+  readonly #startWaiters = new Set<() => void>();
   #generation = 0;
   #committing: Promise<void> | undefined;
   #commitAgain = false;
   /** The error of the commits failing now, logged once. */
   #failing: string | undefined;
+  /** Offsets taken in ended generations that no commit covered: read again by whoever owns them now. */
+  #leftUncommitted = 0;
 
   constructor(private readonly deps: AcknowledgementDeps) {}
 
@@ -69,29 +130,110 @@ export class Acknowledgement {
   }
 
   /**
-   * How many leading messages were taken before in this generation: kafkajs fetches a batch again
-   * when `eachBatch` threw after ingesting. Their records are buffered or sent already, so they
-   * count as taken and are neither decoded nor buffered again.
+   * Where each partition's reading starts in `generation`: the group's commit read after the
+   * join (or where Kafka's reset puts a partition without one). Ignored once another generation
+   * began; a partition whose run began already keeps it.
    */
-  alreadyTaken(key: string, messages: readonly TakenMessage[]): number {
-    let count = 0;
-    while (count < messages.length && this.#tracker.begun(key, Number(messages[count].offset))) count++;
-    if (count > 0) {
-      this.deps.log.debug("messages delivered again in the same generation; already taken", {
-        partition: key.replace("\u0000", ":"),
-        from: messages[0].offset,
-        messages: count,
-      });
+  startRuns(generation: number, starts: ReadonlyMap<string, RunStart>): void {
+    if (generation !== this.#generation) return;
+    for (const [key, { offset, orEarlier }] of starts) {
+      if (!this.#runs.has(key)) this.#runs.set(key, newRun(offset, orEarlier));
     }
-    return count;
+    for (const wake of this.#startWaiters) wake();
+    this.#startWaiters.clear();
+  }
+
+  /** Resolves once runs start (or after `timeoutMs`): a batch refused as `start_unknown` waits here. */
+  whenStarted(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#startWaiters.delete(wake);
+        resolve();
+      }, timeoutMs);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#startWaiters.add(wake);
+    });
+  }
+
+  /**
+   * Whether a batch of `key` fetched from `fetchedOffset` is taken, handed over in `generation`.
+   * Only a batch that continues the partition's run is: kafkajs may hand over a batch fetched
+   * before a rejoin after it, or fetch again from an offset it resolved earlier; taking either
+   * would let the commit pass records that were dropped, or count records twice. A refused batch
+   * is read again from the run's end.
+   */
+  admit(key: string, fetchedOffset: number, generation: number): Admission {
+    if (generation !== this.#generation) return { take: false, reason: "stale_generation" };
+    const run = this.#runs.get(key);
+    if (run === undefined) return { take: false, reason: "start_unknown" };
+    if (run.moved || (run.orEarlier && fetchedOffset <= run.next)) {
+      run.moved = false;
+      run.next = fetchedOffset;
+    }
+    run.orEarlier = false;
+    if (fetchedOffset === run.next) {
+      run.refusals = 0;
+      return { take: true };
+    }
+    if (run.refusedNext === run.next && run.refusedFetch === fetchedOffset) run.refusals++;
+    else Object.assign(run, { refusedNext: run.next, refusedFetch: fetchedOffset, refusals: 1 });
+    if (run.refusals >= GAP_PROOF && fetchedOffset > run.next) {
+      this.deps.log.info("offsets hold no message the bridge can read (compacted away, or transaction markers)", {
+        partition: key.replace("\u0000", ":"),
+        offsets: `${run.next}-${fetchedOffset - 1}`,
+      });
+      run.next = fetchedOffset;
+      run.refusals = 0;
+      return { take: true };
+    }
+    return { take: false, reason: "not_contiguous", seekTo: run.next };
+  }
+
+  /**
+   * Kafka moved the partition because the offset it was to read is gone (`offsetOutOfRange`):
+   * its next batch, wherever fetched, starts the run again. The move is logged by the caller.
+   */
+  moved(key: string): void {
+    const run = this.#runs.get(key);
+    if (run) run.moved = true;
+    else this.#runs.set(key, newRun(-1, false, true));
+  }
+
+  /**
+   * kafkajs resolved a batch of `key` itself because nothing in it was for the bridge (transaction
+   * markers, aborted or compacted records): when it was read from the run's end, the run goes on
+   * past it.
+   */
+  passedOver(key: string, firstOffset: number | undefined, lastOffset: number): void {
+    const run = this.#runs.get(key);
+    if (run && !run.moved && (firstOffset ?? lastOffset) === run.next) run.next = lastOffset + 1;
   }
 
   /**
    * Registers a message that finishes after `units` acknowledgements (its records and dead
-   * letters); `false` if it was taken already in this generation.
+   * letters), and moves the run past it; `false` if it was taken already in this generation.
    */
   begin(key: string, offset: string, units: number): boolean {
-    return this.#tracker.begin(key, Number(offset), units);
+    const at = Number(offset);
+    if (!this.#tracker.begin(key, at, units)) return false;
+    const run = this.#runs.get(key);
+    if (run && at >= run.next) run.next = at + 1;
+    return true;
+  }
+
+  /**
+   * A batch of `generation` was taken up to `resolvedOffset` (kafkajs' last resolved offset, past
+   * trailing markers): the run goes on after it. `false` when the generation ended meanwhile: the
+   * offset must not be resolved, for kafkajs would then fetch the new generation from there.
+   */
+  settle(key: string, resolvedOffset: number, generation: number): boolean {
+    const run = this.#runs.get(key);
+    if (generation !== this.#generation || run === undefined) return false;
+    if (resolvedOffset >= run.next) run.next = resolvedOffset + 1;
+    return true;
   }
 
   /** One record of the message at `offset` is indexed or dead-lettered; ignored from an old generation. */
@@ -105,15 +247,53 @@ export class Acknowledgement {
     return this.#tracker.nextAfterBegun(key);
   }
 
+  /** The offset `key`'s next batch is to be fetched from, once its run started. */
+  position(key: string): number | undefined {
+    const run = this.#runs.get(key);
+    return run === undefined || run.moved ? undefined : run.next;
+  }
+
+  /** Messages of `key` tracked now, from the first unfinished one on (see {@linkcode OffsetTracker.span}). */
+  span(key: string): number {
+    return this.#tracker.span(key);
+  }
+
+  /** The offset whose records hold `key`'s commit, if one does. */
+  holdingOffset(key: string): number | undefined {
+    return this.#tracker.oldestUnfinished(key);
+  }
+
   /** The last offset committed for a partition in this generation. */
   committedOffset(topic: string, partition: number): number | undefined {
     return this.#tracker.committedOffset(partitionKey(topic, partition));
   }
 
-  /** Starts a new generation (after a rebalance): every partition's state is forgotten. */
+  /**
+   * Starts a new generation (after a rebalance): every partition's state is forgotten, and the
+   * offsets taken but not committed are counted as left to be read again.
+   */
   newGeneration(): void {
     this.#generation++;
-    for (const key of this.#tracker.keys()) this.#tracker.forget(key);
+    for (const key of this.#tracker.keys()) {
+      const after = this.#tracker.nextAfterBegun(key);
+      const from = this.#tracker.committedOffset(key) ?? this.#tracker.firstBegun(key);
+      if (after !== undefined && from !== undefined) this.#leftUncommitted += Math.max(0, after - from);
+      this.#tracker.forget(key);
+    }
+    this.#runs.clear();
+  }
+
+  /**
+   * Offsets this process took in generations that ended before their commit covered them: another
+   * member (or this one, later) reads them again. Shutdown reports them.
+   */
+  get leftUncommitted(): number {
+    return this.#leftUncommitted;
+  }
+
+  /** Resolves once no commit is under way: a new generation's reads of the group's commit wait for it. */
+  async idle(): Promise<void> {
+    while (this.#committing) await this.#committing;
   }
 
   /** Messages taken whose records are not all indexed or dead-lettered yet. */

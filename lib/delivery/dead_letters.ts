@@ -26,6 +26,8 @@ export interface DeadLetter {
  */
 export interface DeadLetterSink {
   send(letter: DeadLetter, signal: AbortSignal): Promise<void>;
+  /** Why such a letter is not written now (the topic refuses it), for an operator; none when nothing is known. */
+  problem?(letter: DeadLetter): string | undefined;
 }
 
 /** Where a dead letter came from and why, for log lines. */

@@ -54,11 +54,21 @@ export interface DispatchDeps {
   now: () => number;
 }
 
+/** A dead letter being written, and the message it acknowledges. */
+interface LetterOnItsWay {
+  letter: DeadLetter;
+  key: string;
+  offset: string;
+}
+
 /** The buffer, its bound, and the sends out of it. */
 export class Dispatch {
   readonly #buffer: BulkBuffer<PendingDocument>;
   readonly #inFlight = new Set<Promise<void>>();
+  /** The documents of each request in flight, and why Elasticsearch has not taken the last of them yet. */
+  readonly #batches = new Set<{ documents: PendingDocument[]; why?: string }>();
   readonly #deadLettering = new Set<Promise<void>>();
+  readonly #letters = new Set<LetterOnItsWay>();
   readonly #abort = new AbortController();
   #inFlightDocuments = 0;
   /** Dead letters of undecodable lines waiting for or in a write (rejected documents are in their batch). */
@@ -149,6 +159,8 @@ export class Dispatch {
 
   async #send(batch: PendingDocument[]): Promise<void> {
     const { acknowledgement } = this.deps;
+    const sending: { documents: PendingDocument[]; why?: string } = { documents: batch };
+    this.#batches.add(sending);
     try {
       await this.deps.writer.write(batch, {
         indexed: (documents) => {
@@ -162,12 +174,35 @@ export class Dispatch {
         rejected: (doc, item) => this.#rejected(doc, item),
         health: this.deps.elasticHealth,
         pipeline: this.deps.pipelineHealth,
+        retrying: (_documents, why) => sending.why = why,
       }, this.#abort.signal);
     } catch (error) {
       if (!(error instanceof Aborted)) {
         this.deps.log.error("bulk writer stopped unexpectedly", { error: (error as Error).message });
       }
+    } finally {
+      this.#batches.delete(sending);
     }
+  }
+
+  /**
+   * What holds the message at `offset` of partition `key`, in an operator's words: its dead letter
+   * Kafka has not taken (and why), its document Elasticsearch has not taken (and why), or the buffer.
+   */
+  whyHeld(key: string, offset: string): string {
+    for (const { letter, key: letterKey, offset: letterOffset } of this.#letters) {
+      if (letterKey !== key || letterOffset !== offset) continue;
+      const problem = this.deps.deadLetters.problem?.(letter) ?? "Kafka has not acknowledged it yet";
+      return `its dead letter (${letter.reason}) is not written: ${problem}`;
+    }
+    for (const { documents, why } of this.#batches) {
+      const document = documents.find((doc) => doc.partitionKey === key && doc.offset === offset);
+      if (document === undefined) continue;
+      return `Elasticsearch has not taken its document for index ${document.index}: ${
+        why ?? "waiting for Elasticsearch's answer"
+      }`;
+    }
+    return "its records wait in the buffer";
   }
 
   #rejected(doc: PendingDocument, item: BulkItemResult): Promise<void> {
@@ -182,9 +217,11 @@ export class Dispatch {
       timestampMs,
       value: doc.original,
     };
+    const onItsWay = { letter, key: doc.partitionKey, offset: doc.offset };
+    this.#letters.add(onItsWay);
     return this.deps.deadLetters.send(letter, this.#abort.signal).then(() =>
       this.deps.acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.generation)
-    );
+    ).finally(() => this.#letters.delete(onItsWay));
   }
 
   /**
@@ -194,6 +231,8 @@ export class Dispatch {
   deadLetter(letter: DeadLetter, key: string, offset: string, generation: number): void {
     const { acknowledgement } = this.deps;
     this.#deadLettersHeld++;
+    const onItsWay = { letter, key, offset };
+    this.#letters.add(onItsWay);
     const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
       acknowledgement.acknowledge(key, offset, generation);
       acknowledgement.commitReady();
@@ -202,6 +241,7 @@ export class Dispatch {
         this.deps.log.error("dead letter not stored", { error: (error as Error).message });
       }
     }).finally(() => {
+      this.#letters.delete(onItsWay);
       this.#deadLettering.delete(sending);
       this.#deadLettersHeld--;
       this.reportHeld();

@@ -33,6 +33,8 @@ class PartitionOffsets {
   committed: number | undefined;
   /** The highest offset begun: Kafka may deliver a message again, and it is taken only once. */
   lastBegun = -1;
+  /** The first offset begun. */
+  firstBegun: number | undefined;
 
   indexOf(offset: number): number {
     let low = this.head;
@@ -72,6 +74,7 @@ export class OffsetTracker {
     const state = this.#partition(key);
     if (offset <= state.lastBegun) return false;
     state.lastBegun = offset;
+    state.firstBegun ??= offset;
     state.offsets.push(offset);
     state.remaining.push(units);
     if (units > 0) state.unfinished++;
@@ -87,6 +90,31 @@ export class OffsetTracker {
   nextAfterBegun(key: string): number | undefined {
     const lastBegun = this.#partitions.get(key)?.lastBegun ?? -1;
     return lastBegun < 0 ? undefined : lastBegun + 1;
+  }
+
+  /**
+   * Messages of `key` tracked now: from the first one not yet finished (the commit waits there)
+   * to the last one begun. Each costs a few bytes, so a partition whose commit cannot move is
+   * read no further past a bound of these.
+   */
+  span(key: string): number {
+    const state = this.#partitions.get(key);
+    if (!state) return 0;
+    this.#advance(state);
+    return state.offsets.length - state.head;
+  }
+
+  /** The offset of the first message of `key` not finished, which holds its commit; none when all are. */
+  oldestUnfinished(key: string): number | undefined {
+    const state = this.#partitions.get(key);
+    if (!state) return undefined;
+    this.#advance(state);
+    return state.head < state.offsets.length ? state.offsets[state.head] : undefined;
+  }
+
+  /** The first offset begun of `key`, if any was. */
+  firstBegun(key: string): number | undefined {
+    return this.#partitions.get(key)?.firstBegun;
   }
 
   /** Acknowledges `units` of the message at `offset`. */
@@ -112,6 +140,15 @@ export class OffsetTracker {
   committable(key: string): number | undefined {
     const state = this.#partitions.get(key);
     if (!state) return undefined;
+    this.#advance(state);
+    if (state.frontier === undefined) return undefined;
+    const next = state.head < state.offsets.length ? state.offsets[state.head] : state.frontier;
+    if ((state.committed !== undefined && next <= state.committed)) return undefined;
+    return next;
+  }
+
+  /** Moves the head past finished messages, and lets the arrays go once most of them are behind it. */
+  #advance(state: PartitionOffsets): void {
     const { offsets, remaining } = state;
     while (state.head < offsets.length && remaining[state.head] <= 0) {
       state.frontier = offsets[state.head] + 1;
@@ -122,10 +159,6 @@ export class OffsetTracker {
       state.remaining = remaining.slice(state.head);
       state.head = 0;
     }
-    if (state.frontier === undefined) return undefined;
-    const next = state.head < state.offsets.length ? state.offsets[state.head] : state.frontier;
-    if ((state.committed !== undefined && next <= state.committed)) return undefined;
-    return next;
   }
 
   markCommitted(key: string, offset: number): void {

@@ -5,23 +5,18 @@
  * only once every record of it is indexed or dead-lettered.
  */
 import { lostText, OffsetResets, type SkippedOffsets } from "./offset_resets.ts";
-import { Acknowledgement, type CommitRequest, partitionKey } from "./acknowledgement.ts";
+import { Acknowledgement, type CommitRequest, partitionKey, type Refusal, type RunStart } from "./acknowledgement.ts";
 import type { BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
-import {
-  type DeadLetter,
-  deadLetterFields,
-  type DeadLetterSink,
-  type MessageHeaders,
-  readLetterHeaders,
-} from "./dead_letters.ts";
+import { type DeadLetter, deadLetterFields, type DeadLetterSink, type MessageHeaders } from "./dead_letters.ts";
 import { batchTexts, type DecodedLine, decodeMessage } from "../pmacct/decode.ts";
 import { Dispatch, type DispatchOptions, type PendingDocument } from "./dispatch.ts";
-import { type EncodedDocument, encodeDocument, type EncodeOptions, type RecordOrigin } from "../pmacct/document.ts";
+import { encodeDocument, type EncodeOptions, type RecordOrigin } from "../pmacct/document.ts";
 import { type FlowTimeCheckOptions, FlowTimeChecks } from "../pmacct/flow_time_checks.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
+import { type AdmissionStage, ADMIT_ALL, type OriginStage, PUBLISHED_HERE } from "./stages.ts";
 
-export type { CommitRequest } from "./acknowledgement.ts";
+export type { CommitRequest, Refusal, RunStart } from "./acknowledgement.ts";
 export type { PendingDocument } from "./dispatch.ts";
 
 /** A Kafka message as the pipeline needs it; kafkajs' own message objects are ones. */
@@ -34,38 +29,15 @@ export interface SourceMessage {
   headers?: MessageHeaders;
 }
 
-/** Whether `epochMs` lies in the bounded run's period, `[startMs, endMs)`. */
-function inPeriod({ period }: ReadBounds, epochMs: number): boolean {
-  return epochMs >= period.startMs && epochMs < period.endMs;
-}
-
 /** How records are encoded, batched and bounded, and which of their times are reported. */
-export interface PipelineOptions extends EncodeOptions, DispatchOptions, FlowTimeCheckOptions {}
-
-/**
- * What a one-off run takes: documents filed in `period` (the others are acknowledged unwritten
- * and counted in {@linkcode Pipeline.outOfPeriod}, as are undecodable lines published outside
- * it), and of each partition the messages before its end offset (those after are acknowledged
- * unread, so its commit passes the end).
- */
-export interface ReadBounds {
-  period: { startMs: number; endMs: number };
-  /** Per partition key (see `partitionKey`), the first offset not to take. */
-  endOffsets: ReadonlyMap<string, number>;
+export interface PipelineOptions extends EncodeOptions, DispatchOptions, FlowTimeCheckOptions {
   /**
-   * Leaves the messages at and after each end offset unacknowledged, so never committed: they are
-   * the next run's, in a group that lasts (`--replay-dead-letters`). By default they are
-   * acknowledged unread, so that the commit passes the end even where offsets are missing there.
+   * Messages of one partition tracked past the first one not finished, before the partition is
+   * read no further (default: ten buffers, at least 100,000; a few bytes each): one record that
+   * cannot finish (a dead letter Kafka refuses for good) holds its partition's commit, and without
+   * a bound every message read after it would be kept.
    */
-  keepPastEnd?: boolean;
-}
-
-/** Which dead letters a replay sends through again; the other messages are skipped. */
-export interface ReplayFilter {
-  /** Letters of these source topics: one of another has no dead-letter topic to go back to. */
-  sourceTopics: ReadonlySet<string>;
-  /** Letters of this `dlq.reason` only, when set. */
-  reason?: string;
+  maxUncommitted?: number;
 }
 
 export interface PipelineDeps {
@@ -88,14 +60,48 @@ export interface PipelineDeps {
  */
 export const ENCODE_ERROR = "encode_error";
 
-/** Where the messages {@linkcode Pipeline.ingest} takes come from, and when they were taken. */
-interface TakenFrom {
+/**
+ * The dead-letter reason of a message whose reading threw outside any one record (a fault of the
+ * bridge's): the whole message goes to the dead letters rather than strand its partition.
+ */
+export const INTERNAL_ERROR = "internal_error";
+
+/**
+ * A fetched batch the pipeline admitted: its partition, and the generation it was admitted in.
+ * Taking from it stops once that generation ends.
+ */
+export interface Ticket {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: string;
+  readonly generation: number;
+}
+
+/** What {@linkcode Pipeline.admit} says of a fetched batch: take it, or read the partition again from `seekTo`. */
+export type BatchAdmission = { ticket: Ticket } | { refused: Refusal; seekTo?: number };
+
+/** A partition whose commit cannot move, read no further: the offset that holds it and why. */
+export interface HeldPartition {
   topic: string;
   partition: number;
-  key: string;
-  generation: number;
-  now: number;
+  offset: number;
+  why: string;
 }
+
+/** How a drain ended: everything sent, its commit made, and what rebalances left meanwhile. */
+export interface DrainReport {
+  /** Every record held was indexed or dead-lettered in time. */
+  sent: boolean;
+  /** The last commit went through (kafkajs made it) and covers everything finished. */
+  committed: boolean;
+  /** Offsets taken and not committed when a rebalance ended their generation during the drain. */
+  leftToRebalance: number;
+}
+
+/** One line's fate, worked out before its message is registered. */
+type Outcome =
+  | { document: PendingDocument; letter?: undefined }
+  | { document?: undefined; letter: DeadLetter; said: string };
 
 /** The façade the consumer, shutdown and `main.ts` drive: the record path, composing the two jobs. */
 export class Pipeline {
@@ -103,21 +109,20 @@ export class Pipeline {
   readonly #dispatch: Dispatch;
   readonly #flowTimeChecks: FlowTimeChecks;
   readonly #now: () => number;
+  readonly #maxUncommitted: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #encodeOptions: EncodeOptions;
-  #outOfPeriod = 0;
-  #bounds: ReadBounds | undefined;
-  #replay: ReplayFilter | undefined;
-  #skipped = 0;
-  /** Source topics whose letters a replay skips, each said once. */
-  readonly #otherTopics = new Set<string>();
-  readonly #firstOffsets = new Map<string, number>();
+  #admission: AdmissionStage = ADMIT_ALL;
+  #origin: OriginStage = PUBLISHED_HERE;
   readonly #resets = new OffsetResets();
+  /** A message's outcomes, reused from message to message. */
+  readonly #outcomes: Outcome[] = [];
 
   constructor(private readonly options: PipelineOptions, private readonly deps: PipelineDeps) {
     const { log, metrics } = deps;
     this.#now = deps.now ?? Date.now;
     this.#encodeOptions = options;
+    this.#maxUncommitted = options.maxUncommitted ?? Math.max(100_000, 10 * options.maxBuffered);
     this.#acknowledgement = new Acknowledgement({ commit: deps.commit, log, metrics });
     this.#dispatch = new Dispatch(options, {
       writer: deps.writer,
@@ -140,19 +145,14 @@ export class Pipeline {
     this.#encodeOptions = { ...this.options, sourceCluster: clusterId };
   }
 
-  /** Bounds a one-off run (`--backfill`), before the first {@linkcode ingest}; none in normal running. */
-  bound(bounds: ReadBounds): void {
-    this.#bounds = bounds;
-  }
-
   /**
-   * Makes this a replay of dead letters (`--replay-dead-letters`), before the first
-   * {@linkcode ingest}: the messages taken are letters, each of whose record is indexed under its
-   * original id and day, from where its `dlq.source.*` headers say it was published; a record
-   * that fails again is dead-lettered again, naming that same place, with its new reason.
+   * Plugs a run's own stages in, before the first {@linkcode ingest}: which messages and records
+   * it writes (`--backfill`, `--replay-dead-letters`), and where its records were published
+   * (`--replay-dead-letters`). Normal running keeps the defaults.
    */
-  replay(filter: ReplayFilter): void {
-    this.#replay = filter;
+  plug(stages: { admission?: AdmissionStage; origin?: OriginStage }): void {
+    this.#admission = stages.admission ?? this.#admission;
+    this.#origin = stages.origin ?? this.#origin;
   }
 
   /** Starts the timer that sends due batches even when no message arrives. */
@@ -193,27 +193,74 @@ export class Pipeline {
     this.#dispatch.onRoom(listener);
   }
 
+  /** The current generation: a new one begins at each join of the group. */
+  get generation(): number {
+    return this.#acknowledgement.generation;
+  }
+
   /**
-   * Takes messages of one partition, in order, while the buffer has room. Returns how many were
-   * taken; for the rest the caller waits for room ({@linkcode whenRoom}) or pauses the partition
-   * and has Kafka deliver them again after {@linkcode onRoom}. Never waits itself, so the
-   * consumer keeps heartbeating and can rebalance.
+   * Where each partition's reading starts in `generation` (by {@linkcode partitionKey}): the
+   * group's commit as read after the join. Batches wait for it ({@linkcode whenStarted}).
    */
-  ingest(topic: string, partition: number, messages: readonly SourceMessage[]): number {
-    const dispatch = this.#dispatch;
-    const generation = this.#acknowledgement.generation;
-    const now = this.#now();
+  startRuns(generation: number, starts: ReadonlyMap<string, RunStart>): void {
+    this.#acknowledgement.startRuns(generation, starts);
+  }
+
+  /** Resolves once a generation's runs start, or after `timeoutMs`. */
+  whenStarted(timeoutMs: number): Promise<void> {
+    return this.#acknowledgement.whenStarted(timeoutMs);
+  }
+
+  /** Resolves once no commit is under way (a new generation reads the group's commit after it). */
+  commitsSettled(): Promise<void> {
+    return this.#acknowledgement.idle();
+  }
+
+  /**
+   * Whether a batch of `topic`:`partition` kafkajs fetched from `fetchedOffset` is taken: only one
+   * that continues the partition's run in the current generation is (see `Acknowledgement.admit`).
+   * A refusal is counted; a batch refused with `seekTo` is to be read again from there.
+   */
+  admit(topic: string, partition: number, fetchedOffset: string): BatchAdmission {
     const key = partitionKey(topic, partition);
+    const generation = this.#acknowledgement.generation;
+    const admission = this.#acknowledgement.admit(key, Number(fetchedOffset), generation);
+    if (admission.take) return { ticket: { topic, partition, key, generation } };
+    if (admission.reason !== "start_unknown") {
+      this.deps.metrics.batchesRefused.inc({ reason: admission.reason });
+      this.deps.log.debug("fetched batch not taken: it does not continue its partition's reading", {
+        partition: `${topic}:${partition}`,
+        fetched_from: fetchedOffset,
+        reason: admission.reason,
+        read_again_from: admission.seekTo,
+      });
+    }
+    return { refused: admission.reason, seekTo: admission.seekTo };
+  }
+
+  /**
+   * Takes messages of an admitted batch, in order, while the buffer has room, the partition's
+   * uncommitted span is under its bound, and the ticket's generation lasts. Returns how many were
+   * taken; for the rest the caller waits for room ({@linkcode whenRoom}) or pauses the partition.
+   * Never waits itself, so the consumer keeps heartbeating and can rebalance.
+   */
+  ingest(ticket: Ticket, messages: readonly SourceMessage[]): number {
+    const dispatch = this.#dispatch;
+    const acknowledgement = this.#acknowledgement;
+    const { key, generation } = ticket;
+    if (generation !== acknowledgement.generation) return 0;
+    const now = this.#now();
     if (this.#resets.waiting && messages.length > 0) this.#resumed(key, messages[0].offset);
-    let taken = this.#acknowledgement.alreadyTaken(key, messages);
+    const takenFrom = { ...ticket, now };
+    let taken = 0;
     let flows = 0;
-    while (taken < messages.length && dispatch.hasRoom && !dispatch.stopped) {
+    const open = () => dispatch.hasRoom && !dispatch.stopped && acknowledgement.span(key) < this.#maxUncommitted;
+    while (taken < messages.length && open()) {
       // One UTF-8 decoding for as many messages as there is room for: each holds a record or more.
       const chunk = messages.slice(taken, taken + this.options.maxBuffered - dispatch.held);
       const texts = batchTexts(chunk.map((message) => message.value));
       for (let i = 0; i < chunk.length && dispatch.hasRoom; i++) {
-        const lines = decodeMessage(chunk[i].value, texts?.[i]);
-        flows += this.#take({ topic, partition, key, generation, now }, chunk[i], lines);
+        flows += this.#take(takenFrom, chunk[i], texts?.[i]);
         taken++;
       }
     }
@@ -224,152 +271,168 @@ export class Pipeline {
   }
 
   /**
-   * Lines of a bounded run not written because they are not of its period: documents filed
-   * outside it, and lines that are no document, published outside it.
+   * The batch of `ticket` was taken up to `resolvedOffset` (what kafkajs resolves: its last
+   * message, or past trailing markers): `true` when the caller may resolve it, `false` when the
+   * generation ended meanwhile (resolving would move kafkajs past records the new one needs).
    */
-  get outOfPeriod(): number {
-    return this.#outOfPeriod;
+  settle(ticket: Ticket, resolvedOffset: string): boolean {
+    return this.#acknowledgement.settle(ticket.key, Number(resolvedOffset), ticket.generation);
   }
 
-  /** Buffers a message's flows, dead-letters its invalid lines, counts its markers; returns its flows. */
-  #take(from: TakenFrom, message: SourceMessage, lines: DecodedLine[]): number {
-    const { metrics } = this.deps;
+  /**
+   * kafkajs resolved a batch of `topic`:`partition` itself, with nothing in it for the bridge
+   * (transaction markers, aborted or compacted records): the partition's run goes on past it
+   * when it was read from the run's end.
+   */
+  passedOver(topic: string, partition: number, firstOffset: string | null, lastOffset: string): void {
+    const first = firstOffset === null ? undefined : Number(firstOffset);
+    this.#acknowledgement.passedOver(partitionKey(topic, partition), first, Number(lastOffset));
+  }
+
+  /** The offset `topic`:`partition`'s next batch is to be fetched from, once its run started. */
+  position(topic: string, partition: number): number | undefined {
+    return this.#acknowledgement.position(partitionKey(topic, partition));
+  }
+
+  /** Whether `topic`:`partition` is read no further because its commit cannot move (see `maxUncommitted`). */
+  spanFull(topic: string, partition: number): boolean {
+    return this.#acknowledgement.span(partitionKey(topic, partition)) >= this.#maxUncommitted;
+  }
+
+  /** The partitions read no further because their commit cannot move, with what holds each. */
+  heldPartitions(partitions: ReadonlyArray<{ topic: string; partition: number }>): HeldPartition[] {
+    const held: HeldPartition[] = [];
+    for (const { topic, partition } of partitions) {
+      const key = partitionKey(topic, partition);
+      if (this.#acknowledgement.span(key) < this.#maxUncommitted) continue;
+      const offset = this.#acknowledgement.holdingOffset(key);
+      if (offset === undefined) continue;
+      held.push({ topic, partition, offset, why: this.#dispatch.whyHeld(key, String(offset)) });
+    }
+    return held;
+  }
+
+  /**
+   * Takes one message: works out every line's fate first (documents, dead letters, lines a run
+   * lets go), then registers the message with as many acknowledgements as it awaits, then hands
+   * them over. Nothing can throw between the registration and the hand-over, so a message is
+   * never left waiting for an acknowledgement that cannot come. Returns its flows.
+   */
+  #take(from: Ticket & { now: number }, message: SourceMessage, text: string | undefined): number {
     const { key, generation } = from;
     const offset = message.offset;
-    const bounds = this.#bounds;
-    if (bounds && !this.#firstOffsets.has(key)) this.#firstOffsets.set(key, Number(offset));
-    const end = bounds?.endOffsets.get(key);
-    if (end !== undefined && Number(offset) >= end) {
-      // Left untaken for the next run, they never move the commit: should Kafka delete the range's
-      // last letters under a run, its commit then stays short of the end, where the run sees it.
-      if (!bounds!.keepPastEnd) this.#acknowledgement.begin(key, offset, 0);
-      return 0;
+    const acknowledgement = this.#acknowledgement;
+    const reading = this.#admission.message(key, offset);
+    // Left untaken for the next run, they never move the commit: should Kafka delete the range's
+    // last letters under a run, its commit then stays short of the end, where the run sees it.
+    if (reading === "leave") return 0;
+    const outcomes = this.#outcomes;
+    outcomes.length = 0;
+    let flows = 0;
+    try {
+      const origin = reading === "read" ? this.#origin.of(from.topic, from.partition, message) : null;
+      if (origin === null) {
+        acknowledgement.begin(key, offset, 0);
+        return 0;
+      }
+      flows = this.#linesOf(from, message, decodeMessage(message.value, text), origin);
+    } catch (error) {
+      outcomes.length = 0;
+      flows = 0;
+      const value = message.value ?? new Uint8Array();
+      const origin = PUBLISHED_HERE.of(from.topic, from.partition, message)!;
+      const detail = error instanceof Error ? error.message : String(error);
+      const letter = { ...origin, reason: INTERNAL_ERROR, detail, value };
+      outcomes.push({ letter, said: "message cannot be read (a fault of the bridge's): dead-lettered whole" });
     }
-    // A replayed letter's record was published where its headers say (`null`: skipped); any other
-    // message's records, here. Read into locals: no object per message on the hot path.
-    const letter = this.#replay && this.#letterOf(from, message);
-    if (letter === null) {
-      this.#acknowledgement.begin(key, offset, 0);
-      return 0;
+    if (!acknowledgement.begin(key, offset, outcomes.length)) return 0;
+    for (const outcome of outcomes) {
+      if (outcome.document) this.#dispatch.add(outcome.document, from.now);
+      else this.#refuse(outcome.said, outcome.letter, key, offset, generation);
     }
-    let units = 0;
-    for (const line of lines) if (line.kind !== "marker") units++;
-    if (!this.#acknowledgement.begin(key, offset, units)) return 0;
-    const topic = letter?.topic ?? from.topic;
-    const partition = letter?.partition ?? from.partition;
-    const publishedOffset = letter?.offset ?? offset;
-    const firstPosition = letter?.position ?? 0;
-    const timestampMs = letter?.timestampMs ?? Number(message.timestamp);
-    // A bounded run reads around its period: what cannot be a document there was dead-lettered
-    // by the running bridge already, and is dead-lettered again only when published in the period.
-    const letterHere = !bounds || inPeriod(bounds, timestampMs);
+    return flows;
+  }
+
+  /** Works out the fate of each line of a message into `#outcomes`; counts its markers; returns its flows. */
+  #linesOf(from: Ticket & { now: number }, message: SourceMessage, lines: DecodedLine[], base: RecordOrigin): number {
+    const { metrics } = this.deps;
+    const admission = this.#admission;
+    const outcomes = this.#outcomes;
+    const { topic, partition, offset: publishedOffset, position: firstPosition, timestampMs } = base;
     let flows = 0;
     for (const line of lines) {
       if (line.kind === "marker") {
         metrics.markers.inc({ event_type: line.eventType });
         if (line.purgedEntries !== undefined) metrics.purgedEntries.inc(line.purgedEntries);
+        if (line.badPurgedEntries !== undefined) this.#badMarker(from, message, line.badPurgedEntries);
         continue;
       }
-      const position = firstPosition + line.position;
-      if (!letterHere && line.kind === "invalid") {
-        this.#letGo(key, offset, generation);
-        continue;
-      }
-      const origin = { topic, partition, offset: publishedOffset, position, timestampMs };
+      const origin = {
+        topic,
+        partition,
+        offset: publishedOffset,
+        position: firstPosition + line.position,
+        timestampMs,
+      };
       if (line.kind === "invalid") {
+        if (!admission.letter(timestampMs)) continue;
         const letter = { ...origin, reason: line.reason, detail: line.detail, value: line.bytes };
-        this.#refuse("message is not a pmacct JSON record", letter, from, offset);
+        outcomes.push({ letter, said: "message is not a pmacct JSON record" });
         continue;
       }
-      let document: EncodedDocument;
       try {
-        document = encodeDocument(line.record, origin, this.#encodeOptions, line.text, line.bytes);
+        const document = encodeDocument(line.record, origin, this.#encodeOptions, line.text, line.bytes);
+        if (!admission.document(document.epochMs)) continue;
+        this.#flowTimeChecks.check(document, line.record, origin, from.now);
+        const { index, id, source, epochMs } = document;
+        const original = line.bytes ?? line.text;
+        outcomes.push({
+          document: {
+            index,
+            id,
+            source,
+            epochMs,
+            origin,
+            partitionKey: from.key,
+            offset: message.offset,
+            generation: from.generation,
+            original,
+          },
+        });
+        flows++;
       } catch (error) {
-        if (!letterHere) {
-          this.#letGo(key, offset, generation);
-          continue;
-        }
+        if (!admission.letter(timestampMs)) continue;
         const detail = error instanceof Error ? error.message : String(error);
         const letter = { ...origin, reason: ENCODE_ERROR, detail, value: line.bytes ?? line.text };
-        this.#refuse("pmacct record cannot be encoded", letter, from, offset);
-        continue;
+        outcomes.push({ letter, said: "pmacct record cannot be encoded" });
       }
-      if (bounds && !inPeriod(bounds, document.epochMs)) {
-        this.#letGo(key, offset, generation);
-        continue;
-      }
-      flows++;
-      this.#flowTimeChecks.check(document, line.record, origin, from.now);
-      const { index, id, source, epochMs } = document;
-      this.#dispatch.add({
-        index,
-        id,
-        source,
-        epochMs,
-        origin,
-        partitionKey: key,
-        offset,
-        generation,
-        original: line.bytes ?? line.text,
-      }, from.now);
     }
     return flows;
   }
 
-  /**
-   * Where a dead letter's record was published, from its headers, when the replay sends it
-   * through again; `null` for a message skipped (counted in {@linkcode skipped}): one no dead
-   * letter of the bridge's, or one the filter leaves out.
-   */
-  #letterOf(from: TakenFrom, message: SourceMessage): RecordOrigin | null {
-    const filter = this.#replay!;
-    const letter = readLetterHeaders(message.headers);
-    if (typeof letter === "string") {
-      this.deps.log.warn("message skipped in a dead-letter topic", {
-        problem: letter,
-        topic: from.topic,
-        partition: from.partition,
-        offset: message.offset,
-      });
-    } else if (!filter.sourceTopics.has(letter.topic)) {
-      if (!this.#otherTopics.has(letter.topic)) {
-        this.#otherTopics.add(letter.topic);
-        this.deps.log.warn("letters of a source topic not replayed are skipped (KAFKA_TOPIC, or --source-topic)", {
-          source_topic: letter.topic,
-          topic: from.topic,
-        });
-      }
-    } else if ((filter.reason ?? letter.reason) === letter.reason) {
-      const { topic, partition, offset, position } = letter;
-      // A letter written before `dlq.source.timestamp`: its own time, later than its record's.
-      return { topic, partition, offset, position, timestampMs: letter.timestampMs ?? Number(message.timestamp) };
-    }
-    this.#skipped++;
-    return null;
-  }
-
-  /** Messages a replay of dead letters skipped: no dead letters, or left out by its filter. */
-  get skipped(): number {
-    return this.#skipped;
-  }
-
-  /** A line of a bounded run that is not of its period: acknowledged unwritten, and counted. */
-  #letGo(key: string, offset: string, generation: number): void {
-    this.#outOfPeriod++;
-    this.#acknowledgement.acknowledge(key, offset, generation);
+  /** A marker whose `purged_entries` no purge can have: ignored, counted and said. */
+  #badMarker(from: Ticket, message: SourceMessage, value: unknown): void {
+    this.deps.metrics.markerValuesIgnored.inc({ field: "purged_entries" });
+    this.deps.log.warn("pmacct marker with a purged_entries no purge can have: ignored", {
+      partition: `${from.topic}:${from.partition}`,
+      offset: message.offset,
+      purged_entries: String(value).slice(0, 100),
+    });
   }
 
   /**
    * kafkajs found that Kafka no longer holds the offset a partition was to read next (deleted by
    * retention before the bridge read it) and moves the partition to the first offset held, or to
    * the log's end with `KAFKA_AUTO_OFFSET_RESET=latest`. Those records are skipped: said now,
-   * counted, and said again with the offsets once reading resumes.
+   * counted, and said again with the offsets once reading resumes; the partition's run starts
+   * again wherever its next batch comes from.
    */
   offsetOutOfRange(topic: string, partition: number): void {
     const key = partitionKey(topic, partition);
     const from = this.#acknowledgement.nextToRead(key);
+    this.#acknowledgement.moved(key);
     this.#resets.note(key, { topic, partition, from });
-    this.deps.metrics.offsetResets.inc({ topic });
+    this.deps.metrics.offsetResets.inc({ topic, reason: "deleted_unread" });
     this.deps.log.error(
       "Kafka no longer holds the records a partition was to read next: deleted (retention.ms, retention.bytes) " +
         "before the bridge read them; kafkajs moves it to the first offset held, or to the log's end with " +
@@ -407,21 +470,13 @@ export class Pipeline {
   }
 
   /**
-   * The first offset a bounded run took of a partition, whatever the generation: after its
-   * planned start, Kafka deleted records of the range while the run read it.
-   */
-  firstOffset(topic: string, partition: number): number | undefined {
-    return this.#firstOffsets.get(partitionKey(topic, partition));
-  }
-
-  /**
    * A line that cannot become a document: counted and logged as a decode error, and dead-lettered;
    * then the message it was read from (at `offset`) is acknowledged.
    */
-  #refuse(message: string, letter: DeadLetter, { key, generation }: TakenFrom, offset: string): void {
+  #refuse(said: string, letter: DeadLetter, key: string, offset: string, generation: number): void {
     const { reason, detail } = letter;
     this.deps.metrics.decodeErrors.inc({ reason });
-    this.deps.log.error(message, { ...deadLetterFields(letter), detail });
+    this.deps.log.error(said, { ...deadLetterFields(letter), detail });
     this.#dispatch.deadLetter(letter, key, offset, generation);
   }
 
@@ -431,10 +486,11 @@ export class Pipeline {
   }
 
   /**
-   * Called once a rebalance gave this member its new assignment. Acknowledgements of the old
-   * assignment no longer commit, and records buffered but not yet sent are dropped: Kafka
+   * Called once a join gave this member its new assignment. Acknowledgements of the old
+   * generation no longer commit, and records buffered but not yet sent are dropped: Kafka
    * delivers them again from the committed offset to whoever owns their partition now, under the
    * same `_id`s. Requests already in flight finish (and overwrite the same `_id`s if re-sent).
+   * The new generation takes no batch before {@linkcode startRuns}.
    */
   newGeneration(): void {
     this.#acknowledgement.newGeneration();
@@ -456,17 +512,19 @@ export class Pipeline {
   }
 
   /**
-   * Sends everything buffered and commits, within `timeoutMs`. Returns `false` if time ran out
-   * (requests still running are abandoned and their offsets stay uncommitted) or the last commit
-   * failed: either way those records are read again, under the same ids.
+   * Sends everything buffered and commits, within `timeoutMs`. Says whether everything was sent
+   * (requests still running when time ran out are abandoned, their offsets uncommitted), whether
+   * the last commit went through, and what a rebalance during the drain left uncommitted: all of
+   * that is read again, under the same ids.
    */
-  async drain(timeoutMs: number): Promise<boolean> {
+  async drain(timeoutMs: number): Promise<DrainReport> {
     const started = Date.now();
-    const finished = await this.#dispatch.drain(timeoutMs);
+    const leftBefore = this.#acknowledgement.leftUncommitted;
+    const sent = await this.#dispatch.drain(timeoutMs);
     // No more ticks: each would start another commit for the last one to wait for.
     this.stop();
     const committed = await this.#acknowledgement.commitLast(Math.max(1000, timeoutMs - (Date.now() - started)));
-    return finished && committed;
+    return { sent, committed, leftToRebalance: this.#acknowledgement.leftUncommitted - leftBefore };
   }
 
   /** Stops the timer and aborts every send under way. */

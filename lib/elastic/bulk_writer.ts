@@ -49,6 +49,8 @@ export interface BulkOutcomeHandlers<T> {
    * else the failure; while blocks are in force, one `cluster_block_exception` naming them all.
    */
   health(failure: BulkRequestError | undefined): void;
+  /** Called when documents are to be sent again, with why (the status and error, or the request's failure). */
+  retrying?(documents: T[], why: string): void;
   /**
    * Called on every answered request: the reason Elasticsearch gave when the ingest pipeline its
    * items name is missing (`ELASTIC_PIPELINE` deleted under the bridge), else `undefined`.
@@ -155,6 +157,7 @@ export class BulkWriter<T extends BulkDocument> {
       const delay = backoffDelay(attempt++, failure.blocked ? this.#blockBackoff : this.#backoff);
       this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
       const fields = { status, error: failure.error, documents: pending.length, attempt, retry_in_ms: delay };
+      handlers.retrying?.(pending, status === undefined ? failure.error : `${status} ${failure.error}`);
       if (!("retry" in failure) || (failure.blocked && !failure.auth)) {
         // The request failed whole, or a block holds the documents: `handlers.health` (or the
         // index preparer) reported why, once.

@@ -107,6 +107,10 @@ export const KAFKA_CHECKS = {
   kafka_credentials: true,
   kafka_topic: true,
   dead_letter_topic: true,
+  /** Partitions read no further because one record holds their commit. */
+  partition_commit: true,
+  /** Partitions with records to read that the consumer does not fetch. */
+  partition_fetch: true,
 } as const;
 
 /** The error and the errors it wraps (kafkajs nests the real cause in retries). */

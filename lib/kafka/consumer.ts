@@ -6,12 +6,13 @@
  * {@linkcode KafkaSource} builds a new one with backoff, so the consumer never dies while the
  * process lives, and names the cause on the log and `/readyz`.
  */
-import type { Consumer, Kafka } from "kafkajs";
+import type { Batch, Consumer, Kafka } from "kafkajs";
 import type { KafkaConfig } from "../config/mod.ts";
 import type { Health } from "../runtime/health.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import type { CommitRequest, Pipeline } from "../delivery/pipeline.ts";
+import { partitionKey, type RunStart } from "../delivery/acknowledgement.ts";
 import { backoffDelay, type BackoffPolicy } from "../runtime/retry.ts";
 import { partitionAssigner } from "./assigners.ts";
 import {
@@ -45,25 +46,60 @@ export const FETCH_OPTIONS = {
 /** How long a batch waits for buffer room (each time) before its partition is paused instead. */
 const ROOM_WAIT_MS = 1000;
 
+/**
+ * How many times a batch waits `ROOM_WAIT_MS` for its generation's start (the group's commit, read
+ * after the join) before it is handed back unread, to be fetched again.
+ */
+const START_WAITS = 5;
+
 /** Between rebuilds of a stopped consumer; back to the start after each successful join. */
 const REBUILD_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 15_000 };
+
+/** Between reads of the group's commit after a join, while they fail. */
+const START_READ_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 5000 };
 
 /** What the bridge uses of a kafkajs consumer: the seam the unit tests fake. */
 export type GroupConsumer = Pick<
   Consumer,
-  "connect" | "subscribe" | "run" | "pause" | "resume" | "commitOffsets" | "disconnect" | "on" | "events"
+  "connect" | "subscribe" | "run" | "pause" | "resume" | "seek" | "commitOffsets" | "disconnect" | "on" | "events"
 >;
 
 /** What the consumer uses of the pipeline. */
 export type ConsumerPipeline = Pick<
   Pipeline,
-  "ingest" | "whenRoom" | "hasRoom" | "held" | "onRoom" | "newGeneration" | "commitAcknowledged" | "committedOffset"
+  | "admit"
+  | "ingest"
+  | "settle"
+  | "passedOver"
+  | "generation"
+  | "startRuns"
+  | "whenStarted"
+  | "commitsSettled"
+  | "spanFull"
+  | "heldPartitions"
+  | "position"
+  | "whenRoom"
+  | "hasRoom"
+  | "held"
+  | "onRoom"
+  | "newGeneration"
+  | "commitAcknowledged"
+  | "committedOffset"
 >;
 
-/** The admin reads of the consumer: offsets for the gauges, and who is in the group. */
+/** One partition's offsets as Kafka's brokers report them. */
+export interface PartitionEnds {
+  partition: number;
+  /** The offset after the last message (the high watermark). */
+  high: string;
+  /** The first offset Kafka still holds. */
+  low: string;
+}
+
+/** The admin reads of the consumer: offsets for the starts and the gauges, and who is in the group. */
 export interface GroupAdmin {
   partitionOffsets(topics: string[]): Promise<{
-    ends: Array<Array<{ partition: number; high: string }>>;
+    ends: PartitionEnds[][];
     committed: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>;
   }>;
   describeGroup(): Promise<GroupProtocolConflict>;
@@ -102,6 +138,19 @@ export function kafkaGroupConsumer(kafka: Kafka, config: KafkaConfig): GroupCons
   });
 }
 
+/** How partitions that are assigned but not fetched are seen and healed. */
+export interface StallPolicy {
+  /** A partition with records to read, not paused by the bridge, unfetched this long, is stalled. */
+  afterMs: number;
+  /** How often the brokers are asked for the assigned partitions' end offsets. */
+  endsEveryMs: number;
+  /** A consumer is rebuilt to heal a stall at most this often (a rebuild makes the group rebalance). */
+  rebuildEveryMs: number;
+}
+
+/** Production's: a minute unfetched, end offsets every 15 s, a rebuild at most every 10 minutes. */
+export const STALL_POLICY: StallPolicy = { afterMs: 60_000, endsEveryMs: 15_000, rebuildEveryMs: 600_000 };
+
 export interface KafkaSourceOptions {
   config: KafkaConfig;
   /** Builds a consumer: the first, and a new one after each stop. */
@@ -113,6 +162,10 @@ export interface KafkaSourceOptions {
   /** `kafka` passes while the consumer is a member of its group. */
   health: Health;
   backoff?: BackoffPolicy;
+  stall?: StallPolicy;
+  /** Between the checks of held and stalled partitions and the lag gauges' updates (1 s). */
+  tickMs?: number;
+  now?: () => number;
 }
 
 /** Per source topic, per partition: an offset. */
@@ -129,6 +182,19 @@ function partitionsOf<T extends Map<number, number> | Set<number>>(
   return partitions;
 }
 const noOffsets = () => new Map<number, number>();
+const noPartitions = () => new Set<number>();
+
+/**
+ * The offset kafkajs fetched a batch from: where its messages should begin, and what tells a batch
+ * that continues its partition's reading from one fetched before a rejoin. kafkajs 2.2.4's `Batch`
+ * keeps it (`consumer/batch.js`), though its type declarations leave it out.
+ */
+function fetchedOffsetOf(batch: Batch): string {
+  return (batch as Batch & { fetchedOffset: string }).fetchedOffset;
+}
+
+/** `t:3` */
+const partitionName = (topic: string, partition: number) => `${topic}:${partition}`;
 
 /**
  * The source of records: one kafkajs consumer at a time, rebuilt with backoff whenever one stops
@@ -137,6 +203,8 @@ const noOffsets = () => new Map<number, number>();
  */
 export class KafkaSource {
   readonly #options: KafkaSourceOptions;
+  readonly #stall: StallPolicy;
+  readonly #now: () => number;
   #consumer: GroupConsumer | undefined;
   /** Whether the consumer of the moment is a member of its group (joined, not crashed). */
   #member = false;
@@ -144,33 +212,63 @@ export class KafkaSource {
   #supervising: Promise<void> | undefined;
   /** Ends the wait on the consumer of the moment (it stopped for good, or shutdown began). */
   #endWait: (cause?: unknown) => void = () => {};
-  #lagTimer: ReturnType<typeof setInterval> | undefined;
+  #tick: ReturnType<typeof setInterval> | undefined;
   readonly #highWatermarks: OffsetsByTopic = new Map();
   /** The group's committed offsets at the last join, for partitions the bridge has not committed on since. */
   readonly #committedAtJoin: OffsetsByTopic = new Map();
-  /** Paused partitions, per topic. */
-  readonly #paused = new Map<string, Set<number>>();
+  /** Partitions paused because the buffer is full: resumed once it has room. */
+  readonly #pausedForRoom = new Map<string, Set<number>>();
+  /** Partitions paused because one record holds their commit: resumed once it moves. */
+  readonly #pausedHeld = new Map<string, Set<number>>();
+  /** The assignment of the last join. */
+  #assignment: Array<{ topic: string; partition: number }> = [];
+  /** When each assigned partition was last handed over by kafkajs (or assigned). */
+  readonly #lastFetched = new Map<string, number>();
+  /** Partitions this process ever committed on: one without a commit later lost the group's. */
+  readonly #everCommitted = new Set<string>();
+  /** Stalled partitions, and when each was first healed by a seek. */
+  readonly #stalled = new Map<string, number | undefined>();
+  #lastRebuild = -Infinity;
+  #lastEnds = -Infinity;
 
   constructor(options: KafkaSourceOptions) {
     this.#options = options;
+    this.#stall = options.stall ?? STALL_POLICY;
+    this.#now = options.now ?? Date.now;
     // At zero from the start, so that the first move of a topic is an increase an alert sees.
-    for (const topic of options.config.topics) options.metrics.offsetResets.inc({ topic }, 0);
-    options.pipeline.onRoom(() => this.#resumeAll());
+    for (const topic of options.config.topics) {
+      for (const reason of ["deleted_unread", "commit_missing_skipped", "commit_missing_reread"]) {
+        options.metrics.offsetResets.inc({ topic, reason }, 0);
+      }
+    }
+    for (const reason of ["stale_generation", "not_contiguous"]) options.metrics.batchesRefused.inc({ reason }, 0);
+    for (const action of ["seek", "rebuild"]) options.metrics.fetchHeals.inc({ action }, 0);
+    options.pipeline.onRoom(() => this.#resume(this.#pausedForRoom));
   }
 
   /** Starts consuming in the background (once; not after {@linkcode stopFetching}). */
   start(): void {
     if (this.#stopping || this.#supervising) return;
-    this.#lagTimer = setInterval(() => this.#updateLag(), 1000);
+    this.#tick = setInterval(() => this.#everyTick(), this.#options.tickMs ?? 1000);
     this.#supervising = this.#supervise();
   }
 
-  /** Commits through the consumer of the moment; fails while none is a member of the group. */
-  commitOffsets(offsets: CommitRequest[]): Promise<void> {
-    if (!this.#consumer || !this.#member) {
-      return Promise.reject(new Error("the consumer is not a member of its group (rejoining)"));
+  /**
+   * Commits through the consumer of the moment; fails while none is a member of the group, and
+   * when kafkajs resolved without committing (its runner had stopped: it says nothing then).
+   */
+  async commitOffsets(offsets: CommitRequest[]): Promise<void> {
+    const consumer = this.#consumer;
+    if (!consumer || !this.#member) throw new Error("the consumer is not a member of its group (rejoining)");
+    let made = false;
+    const stopListening = consumer.on(consumer.events.COMMIT_OFFSETS, () => made = true);
+    try {
+      await consumer.commitOffsets(offsets);
+    } finally {
+      stopListening();
     }
-    return this.#consumer.commitOffsets(offsets);
+    if (!made) throw new Error("kafkajs did not commit: its consumer was not running (rejoining or stopping)");
+    for (const { topic, partition } of offsets) this.#everCommitted.add(partitionName(topic, partition));
   }
 
   /**
@@ -191,7 +289,7 @@ export class KafkaSource {
   /** Leaves the group and disconnects; whatever state the consumer is in. */
   async stop(): Promise<void> {
     this.stopFetching();
-    clearInterval(this.#lagTimer);
+    clearInterval(this.#tick);
     const consumer = this.#consumer;
     this.#member = false;
     await consumer?.disconnect();
@@ -257,19 +355,29 @@ export class KafkaSource {
     const consumer = this.#options.newConsumer();
     this.#consumer = consumer;
     this.#member = false;
-    this.#paused.clear();
+    this.#pausedForRoom.clear();
+    this.#pausedHeld.clear();
     metrics.paused.set(0);
     const current = () => consumer === this.#consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (!current()) return;
       this.#member = true;
       pipeline.newGeneration();
-      this.#resumeAll();
+      this.#resume(this.#pausedForRoom);
+      this.#resume(this.#pausedHeld);
       this.#highWatermarks.clear();
       this.#committedAtJoin.clear();
+      this.#stalled.clear();
       metrics.lag.reset();
       metrics.committed.reset();
-      this.#seedPartitionGauges(payload.memberAssignment);
+      const assignment: Record<string, number[]> = payload.memberAssignment;
+      this.#assignment = Object.entries(assignment).flatMap(([topic, partitions]) =>
+        partitions.map((partition) => ({ topic, partition }))
+      );
+      this.#lastFetched.clear();
+      for (const { topic, partition } of this.#assignment) {
+        this.#lastFetched.set(partitionName(topic, partition), this.#now());
+      }
       health.set("kafka", true);
       reportKafkaReached(health);
       metrics.kafkaUp.set(1);
@@ -278,11 +386,18 @@ export class KafkaSource {
         member: payload.memberId,
         assignment: payload.memberAssignment,
       });
+      this.#startGeneration(consumer, pipeline.generation, assignment);
     });
     consumer.on(consumer.events.REBALANCING, () => {
       if (!current()) return;
       log.info("group is rebalancing: committing what is acknowledged", { group: config.groupId });
       pipeline.commitAcknowledged();
+    });
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      // A batch kafkajs resolved without handing it over: nothing in it was for the bridge.
+      if (!current() || payload.batchSize !== 0) return;
+      this.#lastFetched.set(partitionName(payload.topic, payload.partition), this.#now());
+      pipeline.passedOver(payload.topic, payload.partition, payload.firstOffset, payload.lastOffset);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (!current()) return;
@@ -305,8 +420,100 @@ export class KafkaSource {
     this.#options.metrics.kafkaUp.set(0);
   }
 
+  /**
+   * A new generation's reading of each assigned partition starts at the group's commit, read now
+   * (after any commit of the old generation still under way): batches kafkajs hands over meanwhile
+   * wait, and one fetched from elsewhere (before the join, say) is read again from the commit.
+   * A partition the group has no commit for starts where `KAFKA_AUTO_OFFSET_RESET` puts it, which
+   * is said, and counted when the group had committed on it before. Also fills the lag and
+   * committed-offset gauges of every assigned partition, also those with nothing new to fetch.
+   */
+  async #startGeneration(consumer: GroupConsumer, generation: number, assignment: Record<string, number[]>) {
+    const { admin, pipeline, log } = this.#options;
+    const topics = Object.keys(assignment).filter((topic) => assignment[topic].length > 0);
+    if (topics.length === 0) return;
+    await pipeline.commitsSettled();
+    const ours = () => consumer === this.#consumer && generation === pipeline.generation && !this.#stopping;
+    for (let attempt = 0; ours(); attempt++) {
+      try {
+        const { ends, committed } = await admin.partitionOffsets(topics);
+        if (!ours()) return;
+        pipeline.startRuns(generation, this.#startsOf(topics, assignment, ends, committed));
+        return;
+      } catch (error) {
+        const delay = backoffDelay(attempt, START_READ_BACKOFF);
+        log.log(attempt === 0 ? "warn" : "debug", "cannot read the group's committed offsets; fetched batches wait", {
+          error: (error as Error).message,
+          retry_in_ms: delay,
+        });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** Where each assigned partition's reading starts, from the group's commits and the partitions' ends. */
+  #startsOf(
+    topics: string[],
+    assignment: Record<string, number[]>,
+    ends: PartitionEnds[][],
+    committed: Awaited<ReturnType<GroupAdmin["partitionOffsets"]>>["committed"],
+  ): Map<string, RunStart> {
+    const { config, metrics } = this.#options;
+    const starts = new Map<string, RunStart>();
+    topics.forEach((topic, i) => {
+      const commits = committed.find((candidate) => candidate.topic === topic)?.partitions ?? [];
+      const topicCommitted = commits.some(({ offset }) => Number(offset) >= 0);
+      const known = partitionsOf(this.#highWatermarks, topic, noOffsets);
+      for (const partition of assignment[topic]) {
+        const end = ends[i]?.find((candidate) => candidate.partition === partition);
+        if (end && !known.has(partition)) known.set(partition, Number(end.high));
+        const offset = Number(commits.find((candidate) => candidate.partition === partition)?.offset ?? -1);
+        const key = partitionKey(topic, partition);
+        if (offset >= 0) {
+          partitionsOf(this.#committedAtJoin, topic, noOffsets).set(partition, offset);
+          metrics.committed.set({ topic, partition: String(partition) }, offset);
+          starts.set(key, { offset });
+          continue;
+        }
+        const reset = config.fromBeginning ? Number(end?.low ?? 0) : Number(end?.high ?? 0);
+        starts.set(key, { offset: reset, orEarlier: true });
+        this.#noCommit(topic, partition, reset, topicCommitted);
+      }
+    });
+    return starts;
+  }
+
+  /**
+   * An assigned partition the group has no commit for. In a group that had committed on it (or on
+   * the topic's other partitions) the commit was lost: said at WARN with the likely causes and
+   * counted, for `latest` then skips records; in a new group, said once at INFO.
+   */
+  #noCommit(topic: string, partition: number, startsAt: number, topicCommitted: boolean): void {
+    const { config, metrics, log } = this.#options;
+    const name = partitionName(topic, partition);
+    const fields = { partition: name, group: config.groupId, starts_at: startsAt };
+    const lost = topicCommitted || this.#everCommitted.has(name);
+    const policy = config.fromBeginning
+      ? "KAFKA_AUTO_OFFSET_RESET=earliest reads it again from the first offset Kafka holds (their documents are written again)"
+      : "KAFKA_AUTO_OFFSET_RESET=latest starts at its end: the records before it are not read (--backfill indexes them)";
+    if (!lost) {
+      log.info(`no committed offset for a partition: a new group; ${policy}`, fields);
+      return;
+    }
+    metrics.offsetResets.inc({
+      topic,
+      reason: config.fromBeginning ? "commit_missing_reread" : "commit_missing_skipped",
+    });
+    log.warn(
+      "the group has no committed offset for a partition it had committed on: its offsets expired " +
+        "(offsets.retention.minutes passed with no member running), the topic was deleted and made again, " +
+        `partitions were added, or someone deleted them; ${policy}`,
+      fields,
+    );
+  }
+
   #run(consumer: GroupConsumer): Promise<void> {
-    const { pipeline, log, metrics } = this.#options;
+    const { pipeline } = this.#options;
     return consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -316,43 +523,189 @@ export class KafkaSource {
         const taking = () => isRunning() && !isStale() && !this.#stopping;
         if (!taking()) return;
         const { topic, partition, messages } = batch;
+        this.#lastFetched.set(partitionName(topic, partition), this.#now());
         partitionsOf(this.#highWatermarks, topic, noOffsets).set(partition, Number(batch.highWatermark));
-        let taken = pipeline.ingest(topic, partition, messages);
-        while (taken < messages.length && taking() && await pipeline.whenRoom(ROOM_WAIT_MS) && taking()) {
-          taken += pipeline.ingest(topic, partition, messages.slice(taken));
+        const fetchedFrom = fetchedOffsetOf(batch);
+        let admission = pipeline.admit(topic, partition, fetchedFrom);
+        // A new generation takes nothing before its start is read: wait for it, heartbeating.
+        for (let waits = 0; "refused" in admission && admission.refused === "start_unknown"; waits++) {
+          if (waits === START_WAITS || !taking()) return;
+          await pipeline.whenStarted(ROOM_WAIT_MS);
+          await heartbeat();
+          admission = pipeline.admit(topic, partition, fetchedFrom);
+        }
+        if ("refused" in admission) {
+          if (admission.seekTo !== undefined && taking()) this.#seek(consumer, topic, partition, admission.seekTo);
+          return;
+        }
+        const { ticket } = admission;
+        const open = () =>
+          taking() && ticket.generation === pipeline.generation && !pipeline.spanFull(topic, partition);
+        let taken = pipeline.ingest(ticket, messages);
+        while (taken < messages.length && open() && await pipeline.whenRoom(ROOM_WAIT_MS) && open()) {
+          taken += pipeline.ingest(ticket, messages.slice(taken));
           await heartbeat();
         }
-        if (taken > 0) resolveOffset(messages[taken - 1].offset);
-        if (taken < messages.length && !this.#stopping) {
-          // Still full (Elasticsearch slow or down): stop fetching this partition; the rest is
-          // fetched again from the resolved offset once there is room.
+        if (taken > 0) {
+          const last = messages[taken - 1].offset;
+          // kafkajs resolves a batch's last message as past its trailing markers; so does the run.
+          if (pipeline.settle(ticket, taken === messages.length ? batch.lastOffset() : last)) resolveOffset(last);
+        }
+        if (taken < messages.length && !this.#stopping && ticket.generation === pipeline.generation) {
+          // Still full (Elasticsearch slow or down), or one record holds the partition's commit:
+          // stop fetching it; the rest is fetched again from the resolved offset later.
           pause();
-          if (this.#paused.size === 0) {
-            log.debug("buffer full: pausing fetch until Elasticsearch catches up", { held: pipeline.held });
-          }
-          partitionsOf(this.#paused, topic, () => new Set<number>()).add(partition);
-          metrics.paused.set(1);
-          if (pipeline.hasRoom) this.#resumeAll();
+          this.#paused(topic, partition, pipeline.spanFull(topic, partition));
         }
         await heartbeat();
       },
     });
   }
 
-  #resumeAll(): void {
-    // During shutdown every topic stays paused: resuming one partition would fetch it again.
-    if (this.#paused.size === 0 || this.#stopping) return;
-    const partitions = [...this.#paused].map(([topic, numbers]) => ({ topic, partitions: [...numbers] }));
-    this.#options.log.debug("buffer has room again: resuming fetch", {
+  /** Reads `topic`:`partition` again from `offset`; nothing when the consumer stopped meanwhile. */
+  #seek(consumer: GroupConsumer, topic: string, partition: number, offset: number): void {
+    try {
+      consumer.seek({ topic, partition, offset: String(offset) });
+    } catch {
+      // Not running: its successor reads from the group's commit.
+    }
+  }
+
+  /** Records a partition the consumer paused: for room, or because its commit is held. */
+  #paused(topic: string, partition: number, held: boolean): void {
+    const { pipeline, log, metrics } = this.#options;
+    if (held) {
+      partitionsOf(this.#pausedHeld, topic, noPartitions).add(partition);
+      this.#reportHeld();
+      return;
+    }
+    if (this.#pausedForRoom.size === 0) {
+      log.debug("buffer full: pausing fetch until Elasticsearch catches up", { held: pipeline.held });
+    }
+    partitionsOf(this.#pausedForRoom, topic, noPartitions).add(partition);
+    metrics.paused.set(1);
+    if (pipeline.hasRoom) this.#resume(this.#pausedForRoom);
+  }
+
+  /** Resumes the partitions of `paused` (never during shutdown: resuming one would fetch it again). */
+  #resume(paused: Map<string, Set<number>>, only?: (topic: string, partition: number) => boolean): void {
+    if (paused.size === 0 || this.#stopping) return;
+    const partitions: Array<{ topic: string; partitions: number[] }> = [];
+    for (const [topic, numbers] of paused) {
+      const resumed = [...numbers].filter((partition) => only?.(topic, partition) ?? true);
+      for (const partition of resumed) numbers.delete(partition);
+      if (numbers.size === 0) paused.delete(topic);
+      if (resumed.length > 0) partitions.push({ topic, partitions: resumed });
+    }
+    if (partitions.length === 0) return;
+    this.#options.log.debug("resuming fetch", {
       partitions: partitions.map(({ topic, partitions }) => `${topic}:${partitions.join(",")}`).join(" "),
     });
-    this.#paused.clear();
-    this.#options.metrics.paused.set(0);
+    if (paused === this.#pausedForRoom && paused.size === 0) this.#options.metrics.paused.set(0);
     try {
       this.#consumer?.resume(partitions);
     } catch {
       // The consumer stopped meanwhile; its successor fetches from the committed offsets.
     }
+  }
+
+  #everyTick(): void {
+    this.#updateLag();
+    const heldBefore = this.#pausedHeld.size;
+    this.#resume(this.#pausedHeld, (topic, partition) => !this.#options.pipeline.spanFull(topic, partition));
+    if (heldBefore > 0) this.#reportHeld();
+    if (this.#member && this.#now() - this.#lastEnds >= this.#stall.endsEveryMs) {
+      this.#lastEnds = this.#now();
+      this.#readEnds();
+    }
+    this.#checkFetching();
+  }
+
+  /**
+   * Names on `/readyz` (`partition_commit`) and in `pmacct_bridge_kafka_partitions_held` the
+   * partitions read no further because one record holds their commit, with the offset and why.
+   */
+  #reportHeld(): void {
+    const { pipeline, health, metrics } = this.#options;
+    const paused = [...this.#pausedHeld].flatMap(([topic, partitions]) =>
+      [...partitions].map((partition) => ({ topic, partition }))
+    );
+    const held = pipeline.heldPartitions(paused);
+    metrics.heldPartitions.set(held.length);
+    if (held.length === 0) return health.pass("partition_commit");
+    health.fail(
+      "partition_commit",
+      held.map(({ topic, partition, offset, why }) =>
+        `${partitionName(topic, partition)} is read no further: offset ${offset} holds its commit (${why})`
+      ).join("; "),
+    );
+  }
+
+  /** Asks the brokers for the assigned partitions' end offsets: the lag gauges never wait for a fetch. */
+  async #readEnds(): Promise<void> {
+    const topics = [...new Set(this.#assignment.map(({ topic }) => topic))];
+    if (topics.length === 0) return;
+    const consumer = this.#consumer;
+    try {
+      const { ends } = await this.#options.admin.partitionOffsets(topics);
+      if (consumer !== this.#consumer) return;
+      topics.forEach((topic, i) => {
+        const known = partitionsOf(this.#highWatermarks, topic, noOffsets);
+        for (const { partition, high } of ends[i] ?? []) {
+          if (this.#assignment.some((one) => one.topic === topic && one.partition === partition)) {
+            known.set(partition, Math.max(known.get(partition) ?? 0, Number(high)));
+          }
+        }
+      });
+    } catch (error) {
+      this.#options.log.debug("could not read the assigned partitions' end offsets", {
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  /**
+   * A partition with records to read that kafkajs has not handed over for `afterMs`, though the
+   * bridge did not pause it (kafkajs can keep a partition assigned and never fetch it): named on
+   * `/readyz` (`partition_fetch`), counted in `pmacct_bridge_kafka_partitions_stalled`, and healed,
+   * first by reading it again from the bridge's position, then by a new consumer.
+   */
+  #checkFetching(): void {
+    const { pipeline, health, metrics, log } = this.#options;
+    const now = this.#now();
+    const stalled: string[] = [];
+    for (const { topic, partition } of this.#member ? this.#assignment : []) {
+      const name = partitionName(topic, partition);
+      const paused = this.#pausedForRoom.get(topic)?.has(partition) || this.#pausedHeld.get(topic)?.has(partition);
+      const position = pipeline.position(topic, partition) ?? this.#committedAtJoin.get(topic)?.get(partition);
+      const high = this.#highWatermarks.get(topic)?.get(partition);
+      const behind = high !== undefined && position !== undefined ? high - position : 0;
+      const since = now - (this.#lastFetched.get(name) ?? now);
+      if (paused || behind <= 0 || since < this.#stall.afterMs) {
+        this.#stalled.delete(name);
+        continue;
+      }
+      stalled.push(
+        `${name} (${behind} records from offset ${position}, not fetched for ${Math.round(since / 1000)} s)`,
+      );
+      const sought = this.#stalled.get(name);
+      if (sought === undefined) {
+        this.#stalled.set(name, now);
+        metrics.fetchHeals.inc({ action: "seek" });
+        log.warn("partition assigned but not fetched: reading it again from the bridge's position", {
+          partition: name,
+          offset: position,
+        });
+        this.#seek(this.#consumer!, topic, partition, position!);
+      } else if (now - sought >= 2 * this.#stall.afterMs && now - this.#lastRebuild >= this.#stall.rebuildEveryMs) {
+        this.#lastRebuild = now;
+        metrics.fetchHeals.inc({ action: "rebuild" });
+        this.#endWait(new Error(`kafkajs does not fetch ${name} though it is assigned: building a new consumer`));
+      }
+    }
+    metrics.stalledPartitions.set(stalled.length);
+    if (stalled.length === 0) health.pass("partition_fetch");
+    else health.fail("partition_fetch", `assigned partitions not fetched: ${stalled.join("; ")}; healing`);
   }
 
   #updateLag(): void {
@@ -365,39 +718,6 @@ export class KafkaSource {
           metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, highWatermark - committed));
         }
       }
-    }
-  }
-
-  /**
-   * Reads the assigned partitions' end offsets and the group's committed offsets once after a
-   * join, so the lag and committed-offset gauges cover every assigned partition, also those with
-   * nothing new to fetch (the bridge only learns about a partition from its fetches otherwise).
-   * Observability only: a failure is logged and the gauges fill in as records arrive.
-   */
-  async #seedPartitionGauges(assignment: Record<string, number[]>): Promise<void> {
-    const { admin, pipeline, metrics, log } = this.#options;
-    const topics = Object.keys(assignment).filter((topic) => assignment[topic].length > 0);
-    if (topics.length === 0) return;
-    try {
-      const { ends, committed } = await admin.partitionOffsets(topics);
-      topics.forEach((topic, i) => {
-        const known = partitionsOf(this.#highWatermarks, topic, noOffsets);
-        const committedOfTopic = committed.find((candidate) => candidate.topic === topic)?.partitions ?? [];
-        for (const partition of assignment[topic]) {
-          const end = ends[i].find((candidate) => candidate.partition === partition);
-          if (end && !known.has(partition)) known.set(partition, Number(end.high));
-          const offset = Number(committedOfTopic.find((candidate) => candidate.partition === partition)?.offset);
-          // A commit of this generation that landed while we asked is newer than what we got.
-          if (offset >= 0 && pipeline.committedOffset(topic, partition) === undefined) {
-            partitionsOf(this.#committedAtJoin, topic, noOffsets).set(partition, offset);
-            metrics.committed.set({ topic, partition: String(partition) }, offset);
-          }
-        }
-      });
-    } catch (error) {
-      log.debug("could not read the assigned partitions' offsets for the lag gauges", {
-        error: (error as Error).message,
-      });
     }
   }
 }

@@ -143,6 +143,12 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     }
   }
 
+  /** Why letters of `letter`'s source topic are not written now, if they are refused. */
+  problem(letter: DeadLetter): string | undefined {
+    const topic = this.routes.get(letter.topic);
+    return topic === undefined ? undefined : this.#failing.get(topic);
+  }
+
   async #write(topic: string, letter: DeadLetter, signal: AbortSignal): Promise<void> {
     const value = typeof letter.value === "string" ? letter.value : Buffer.from(letter.value);
     for (let attempt = 0;; attempt++) {

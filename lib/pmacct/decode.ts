@@ -35,7 +35,14 @@ export type DecodedLine =
     /** Those bytes, when the text is ASCII (so that its character offsets are byte offsets). */
     bytes?: Uint8Array;
   }
-  | { kind: "marker"; position: number; eventType: string; purgedEntries?: number }
+  | {
+    kind: "marker";
+    position: number;
+    eventType: string;
+    purgedEntries?: number;
+    /** `purged_entries` was there but no count a purge can have (negative, fractional, absurd): ignored. */
+    badPurgedEntries?: unknown;
+  }
   | { kind: "invalid"; position: number; reason: DecodeFailure; detail: string; bytes: Uint8Array };
 
 /** `event_type` values pmacct uses for its start/end-of-purge markers. */
@@ -51,6 +58,17 @@ const BYTE_ORDER_MARK = 0xfeff;
  * hold one anyway, the parts miscount and the batch is decoded message by message instead.
  */
 const SEPARATOR = "\u0000";
+
+/**
+ * The most entries one purge can report. pmacct holds its cache in memory; a billion entries is
+ * hundreds of gigabytes, so a larger count is a broken or forged marker, not a purge.
+ */
+export const MAX_PURGED_ENTRIES = 1_000_000_000;
+
+/** Whether `count` is a number of entries a purge can have purged. */
+function isPurgeCount(count: number): boolean {
+  return Number.isInteger(count) && count >= 0 && count <= MAX_PURGED_ENTRIES;
+}
 
 function decodeLine(line: string, position: number, original: Uint8Array | string): DecodedLine {
   const bytes = () => typeof original === "string" ? encoder.encode(original) : original;
@@ -82,10 +100,12 @@ function decodeLine(line: string, position: number, original: Uint8Array | strin
   const record = value as Record<string, unknown>;
   const eventType = record.event_type;
   if (typeof eventType === "string" && MARKER_EVENT_TYPES.has(eventType)) {
-    const purged = Number(record.purged_entries);
-    return Number.isFinite(purged) && record.purged_entries !== null
-      ? { kind: "marker", position, eventType, purgedEntries: purged }
-      : { kind: "marker", position, eventType };
+    const purged = record.purged_entries;
+    if (purged === undefined || purged === null) return { kind: "marker", position, eventType };
+    const count = Number(purged);
+    return isPurgeCount(count)
+      ? { kind: "marker", position, eventType, purgedEntries: count }
+      : { kind: "marker", position, eventType, badPurgedEntries: purged };
   }
   return { kind: "flow", position, record, text: line, bytes: asciiBytes };
 }

@@ -75,8 +75,26 @@ export function createMetrics(registry = new client.Registry()) {
     ),
     offsetResets: counter(
       "pmacct_bridge_kafka_offset_resets_total",
-      "Partitions moved because Kafka no longer held the offset to read next: records deleted (retention) before the bridge read them, lost",
-      ["topic"],
+      "Partitions read from where KAFKA_AUTO_OFFSET_RESET puts them, by reason: deleted_unread (Kafka no longer held the offset to read next: records deleted before the bridge read them, lost), commit_missing_skipped (the group had no commit for a partition it had read before; latest: records skipped), commit_missing_reread (the same with earliest: records read again)",
+      ["topic", "reason"],
+    ),
+    batchesRefused: counter(
+      "pmacct_bridge_kafka_batches_refused_total",
+      "Fetched batches not taken because they did not continue their partition's reading (stale_generation: fetched before a rejoin; not_contiguous: fetched from another offset), each read again from the right one",
+      ["reason"],
+    ),
+    heldPartitions: gauge(
+      "pmacct_bridge_kafka_partitions_held",
+      "Partitions read no further because one record holds their commit (a dead letter Kafka refuses, a document Elasticsearch holds); /readyz names them",
+    ),
+    stalledPartitions: gauge(
+      "pmacct_bridge_kafka_partitions_stalled",
+      "Assigned partitions with records to read that the consumer has not fetched for a while, though the bridge did not pause them; /readyz names them",
+    ),
+    fetchHeals: counter(
+      "pmacct_bridge_kafka_fetch_heals_total",
+      "Stalled partitions healed, by action: seek (read again from the bridge's position), rebuild (a new consumer)",
+      ["action"],
     ),
     deadLetterWriteFailures: counter(
       "pmacct_bridge_dead_letter_write_failures_total",
@@ -86,6 +104,11 @@ export function createMetrics(registry = new client.Registry()) {
     markers: counter("pmacct_bridge_markers_total", "pmacct kafka_markers seen (not indexed), by event_type", [
       "event_type",
     ]),
+    markerValuesIgnored: counter(
+      "pmacct_bridge_pmacct_marker_values_ignored_total",
+      "pmacct markers whose counts no purge can have (a negative, fractional or absurd purged_entries), ignored, by field",
+      ["field"],
+    ),
     purgedEntries: counter(
       "pmacct_bridge_pmacct_purged_entries_total",
       "Records pmacct reports having purged to Kafka (purged_entries of its purge_close markers); compare with samples_count_total",

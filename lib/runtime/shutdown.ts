@@ -24,13 +24,17 @@ export interface ShutdownParts {
   log: Logger;
 }
 
-/** Returns the exit status: 0 when everything was flushed and committed in time, 1 otherwise. */
+/**
+ * Returns the exit status: 0 when everything was flushed and committed in time, 1 otherwise; the
+ * log then says what is left for the next start (or the partitions' next owner) to read again.
+ */
 export async function shutdown(parts: ShutdownParts, timeoutMs: number): Promise<number> {
   const { source, producer, pipeline, server, log } = parts;
   const started = Date.now();
   log.info("shutting down: flushing buffered records", { held: pipeline.held, timeout_ms: timeoutMs });
   source?.stopFetching();
-  const drained = await pipeline.drain(timeoutMs);
+  const { sent, committed, leftToRebalance } = await pipeline.drain(timeoutMs);
+  const unfinished = pipeline.unfinished();
   const remaining = Math.max(1000, timeoutMs - (Date.now() - started));
   const withTimeout = (step: Promise<unknown>) =>
     Promise.race([
@@ -39,12 +43,21 @@ export async function shutdown(parts: ShutdownParts, timeoutMs: number): Promise
     ]);
   await withTimeout(Promise.all([source?.stop(), producer?.disconnect()]));
   await withTimeout(server?.shutdown() ?? Promise.resolve());
-  if (drained) {
+  if (sent && committed && leftToRebalance === 0) {
     log.info("shutdown complete: everything buffered was indexed and committed", { took_ms: Date.now() - started });
     return 0;
   }
-  log.warn("shutdown incomplete: records not indexed in time, or offsets not committed; they will be read again", {
-    unfinished_messages: pipeline.unfinished(),
+  const left = [
+    !sent && `records of ${unfinished} messages were not indexed or dead-lettered in time`,
+    !committed && "the last commit did not go through (Kafka refused it, or kafkajs made none: its consumer was " +
+      "rejoining or stopping), so what was indexed since the commit before",
+    leftToRebalance > 0 &&
+    `a rebalance during the drain gave ${leftToRebalance} offsets taken but not committed to their next owner`,
+  ].filter(Boolean);
+  log.warn(`shutdown incomplete: ${left.join("; ")}: read again at the next start, under the same ids`, {
+    unfinished_messages: unfinished,
+    committed,
+    left_to_rebalance: leftToRebalance,
   });
   return 1;
 }

@@ -49,7 +49,10 @@ integrationTest(
         );
         const sums = Object.values(await indexedSums(topic));
         assert.equal(sums.reduce((sum, day) => sum + day.bytes, 0), 5 + 6 + 7 + 8 + 9, "exactly the records held");
-        assert.equal(await bridge.metric(`pmacct_bridge_kafka_offset_resets_total{topic="${topic}"}`), 1);
+        assert.equal(
+          await bridge.metric(`pmacct_bridge_kafka_offset_resets_total{topic="${topic}",reason="deleted_unread"}`),
+          1,
+        );
       } finally {
         await bridge.stop("SIGKILL");
       }

@@ -1,13 +1,19 @@
 /**
- * Same-generation redelivery with real kafkajs, the real broker and the real Elasticsearch: an
- * `eachBatch` that throws after ingesting (as a heartbeat error inside the wait for room does)
- * makes kafkajs fetch the same messages again without a rebalance. Every record of the
- * `kafka_multi_values` messages is indexed once, counted once, and the group's committed offset
- * reaches the end only when all are indexed.
+ * Same-generation redelivery with real kafkajs, the real broker and the real Elasticsearch: the
+ * bridge's own consumer (`KafkaSource`), whose `eachBatch` throws after ingesting (here kafkajs'
+ * `resolveOffset` throws once, as a heartbeat error inside the wait for room would), so kafkajs
+ * fetches the same messages again without a rebalance. The batch fetched again is not taken (it
+ * does not continue the partition's reading), the partition is read again from where the bridge
+ * got to, every record of the `kafka_multi_values` messages is indexed once and counted once, and
+ * the group's committed offset reaches the end only when all are indexed.
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
+import { type Consumer, Kafka, logLevel } from "kafkajs";
+import { parseConfig } from "../../lib/config/mod.ts";
 import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
+import { KAFKA_CHECKS } from "../../lib/kafka/client.ts";
+import { kafkaGroupAdmin, kafkaGroupConsumer, KafkaSource } from "../../lib/kafka/consumer.ts";
+import { Health } from "../../lib/runtime/health.ts";
 import { Logger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
 import { type PendingDocument, Pipeline } from "../../lib/delivery/pipeline.ts";
@@ -59,7 +65,43 @@ integrationTest(
 
     const log = new Logger("error", () => {});
     const metrics = createMetrics();
-    const consumer = kafka.consumer({ groupId: name, retry: { retries: 8, initialRetryTime: 100 } });
+    const config = parseConfig({
+      KAFKA_BOOTSTRAP_SERVERS: KAFKA,
+      KAFKA_TOPIC: name,
+      KAFKA_CONSUMER_GROUP_ID: name,
+      KAFKA_AUTO_OFFSET_RESET: "earliest",
+    }, "UTC").kafka;
+    const batchesFrom: string[] = [];
+    const seeks: string[] = [];
+    /** The bridge's kafkajs consumer, whose first `resolveOffset` throws inside `eachBatch`. */
+    const failingOnce = (consumer: Consumer): Consumer => {
+      let failed = false;
+      const seek = consumer.seek.bind(consumer);
+      consumer.seek = (where) => {
+        seeks.push(where.offset);
+        seek(where);
+      };
+      const run = consumer.run.bind(consumer);
+      consumer.run = (options) =>
+        run({
+          ...options,
+          eachBatch: (payload) => {
+            batchesFrom.push(payload.batch.messages[0].offset);
+            return options!.eachBatch!({
+              ...payload,
+              resolveOffset: (offset) => {
+                if (!failed) {
+                  failed = true;
+                  throw new Error("eachBatch fails after ingesting");
+                }
+                payload.resolveOffset(offset);
+              },
+            });
+          },
+        });
+      return consumer;
+    };
+    const bridge: { source?: KafkaSource } = {};
     const pipeline = new Pipeline({
       indexPrefix: name,
       timezone: "UTC",
@@ -71,38 +113,30 @@ integrationTest(
     }, {
       writer: new BulkWriter<PendingDocument>(elasticBulk(), log, metrics),
       deadLetters: { send: () => Promise.reject(new Error("no record here is a dead letter")) },
-      commit: (offsets) => consumer.commitOffsets(offsets),
+      commit: (offsets) => bridge.source!.commitOffsets(offsets),
       elasticHealth: () => {},
       log,
       metrics,
     });
-    let joins = 0;
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      joins++;
-      pipeline.newGeneration();
+    const source = bridge.source = new KafkaSource({
+      config,
+      newConsumer: () => failingOnce(kafkaGroupConsumer(kafka, config) as Consumer),
+      admin: kafkaGroupAdmin(kafka, name),
+      pipeline,
+      log,
+      metrics,
+      health: new Health(log, { ...KAFKA_CHECKS }),
     });
-    const batchesFrom: string[] = [];
     try {
       pipeline.start(50);
-      await consumer.connect();
-      await consumer.subscribe({ topics: [name], fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-          batchesFrom.push(batch.messages[0].offset);
-          const taken = pipeline.ingest(batch.topic, batch.partition, batch.messages);
-          if (batchesFrom.length === 1) throw new Error("eachBatch fails after ingesting");
-          resolveOffset(batch.messages[taken - 1].offset);
-          await heartbeat();
-        },
-      });
+      source.start();
       await waitFor(
         `the group's offset at ${MESSAGES}`,
         async () => (await committedOffset(admin, name, name)) === MESSAGES,
       );
-      assert.equal(joins, 1, "one generation: the batch came again without a rebalance");
+      assert.equal(pipeline.generation, 1, "one generation: the batch came again without a rebalance");
       assert.deepEqual(batchesFrom.slice(0, 2), ["0", "0"], "kafkajs fetched the failed batch again");
+      assert.ok(seeks.length > 0 && Number(seeks[0]) > 0, `read again from where the bridge got to: ${seeks}`);
       const total = MESSAGES * RECORDS_PER_MESSAGE;
       assert.equal((await metrics.samples.get()).values[0].value, total, "each record counted once");
       await waitFor(`${total} documents`, async () => (await allIds(name)).length === total || undefined);
@@ -114,7 +148,7 @@ integrationTest(
       );
     } finally {
       await pipeline.drain(5000);
-      await consumer.disconnect();
+      await source.stop();
       await admin.deleteTopics({ topics: [name] }).catch(() => {});
       await Promise.all([admin.disconnect(), producer.disconnect()]);
     }

@@ -104,3 +104,70 @@ Deno.test("a drain's last commit gives up at its bound while Kafka does not answ
   assert.ok(Date.now() - started < 1000, "bounded");
   commits[0].answer();
 });
+
+const startAt = (acks: Acknowledgement, offset: number, orEarlier = false) =>
+  acks.startRuns(acks.generation, new Map([[key, { offset, orEarlier }]]));
+
+Deno.test("a batch is taken only in its generation, once the run started, and only where the run goes on", () => {
+  const { acks } = harness();
+  const generation = acks.generation;
+  assert.deepEqual(acks.admit(key, 5, generation), { take: false, reason: "start_unknown" });
+  startAt(acks, 5);
+  assert.deepEqual(acks.admit(key, 5, generation + 1), { take: false, reason: "stale_generation" });
+  assert.deepEqual(acks.admit(key, 9, generation), { take: false, reason: "not_contiguous", seekTo: 5 });
+  assert.deepEqual(acks.admit(key, 3, generation), { take: false, reason: "not_contiguous", seekTo: 5 });
+  assert.deepEqual(acks.admit(key, 5, generation), { take: true });
+  acks.begin(key, "5", 1);
+  acks.begin(key, "6", 1);
+  assert.equal(acks.position(key), 7, "the run goes on past each message taken");
+  assert.equal(acks.settle(key, 8, generation), true, "resolved past a trailing marker");
+  assert.deepEqual(acks.admit(key, 9, generation), { take: true });
+  acks.newGeneration();
+  assert.equal(acks.settle(key, 9, generation), false, "a batch of the old generation is not resolved");
+  assert.equal(acks.leftUncommitted, 2, "offsets 5 and 6 were taken, none committed");
+});
+
+Deno.test("a run started from a reset takes a first batch from before it; a moved partition starts again where it is read", () => {
+  const { acks } = harness();
+  startAt(acks, 100, true); // latest: kafkajs read the end before the bridge did
+  assert.deepEqual(acks.admit(key, 97, acks.generation), { take: true });
+  assert.equal(acks.position(key), 97);
+  assert.deepEqual(acks.admit(key, 90, acks.generation), { take: false, reason: "not_contiguous", seekTo: 97 });
+  acks.moved(key); // Kafka deleted the offset to read: kafkajs moves the partition
+  assert.equal(acks.position(key), undefined);
+  assert.deepEqual(acks.admit(key, 500, acks.generation), { take: true });
+  assert.equal(acks.position(key), 500);
+});
+
+Deno.test("a batch kafkajs resolved itself moves the run only when read from the run's end; a gap proven three times is passed", () => {
+  const logged: string[] = [];
+  const acks = new Acknowledgement({
+    commit: () => Promise.resolve(),
+    log: new Logger("info", (line) => logged.push(line)),
+    metrics: createMetrics(),
+  });
+  startAt(acks, 10);
+  acks.passedOver(key, 12, 14);
+  assert.equal(acks.position(key), 10, "fetched elsewhere (before a rejoin, say): no move");
+  acks.passedOver(key, 10, 11);
+  assert.equal(acks.position(key), 12);
+  acks.passedOver(key, undefined, 12); // compacted away: kafkajs resolves the offset it fetched
+  assert.equal(acks.position(key), 13);
+  for (let time = 1; time < 3; time++) {
+    assert.deepEqual(acks.admit(key, 20, acks.generation), { take: false, reason: "not_contiguous", seekTo: 13 });
+  }
+  assert.deepEqual(acks.admit(key, 20, acks.generation), { take: true }, "read from 13 three times, arriving at 20");
+  assert.match(logged.join("\n"), /offsets=13-19/);
+});
+
+Deno.test("the span of tracked messages starts at the first unfinished one, which holds the commit", () => {
+  const { acks } = harness();
+  startAt(acks, 0);
+  for (let offset = 0; offset < 5; offset++) acks.begin(key, String(offset), 1);
+  for (const offset of ["0", "2", "3", "4"]) acks.acknowledge(key, offset, acks.generation);
+  assert.equal(acks.span(key), 4, "1 to 4");
+  assert.equal(acks.holdingOffset(key), 1);
+  acks.acknowledge(key, "1", acks.generation);
+  assert.equal(acks.span(key), 0);
+  assert.equal(acks.holdingOffset(key), undefined);
+});

@@ -137,7 +137,9 @@ Deno.test("an exception of the bridge that stops the consumer is named as such, 
   await source.stop();
 });
 
-const idlePipeline = { held: 0, drain: () => Promise.resolve(true), unfinished: () => 0 };
+/** A drain that sent everything and committed it, nothing left to a rebalance. */
+const DRAINED = { sent: true, committed: true, leftToRebalance: 0 };
+const idlePipeline = { held: 0, drain: () => Promise.resolve(DRAINED), unfinished: () => 0 };
 
 Deno.test("SIGTERM before the first join (Kafka not answering yet): shutdown ends with 0, nothing rebuilt", async () => {
   let answer = () => {};
@@ -179,7 +181,7 @@ Deno.test("SIGTERM while joined: fetching is paused, the consumer stays to commi
       drain: async () => {
         await source.commitOffsets([{ topic: "pmacct", partition: 0, offset: "5" }]);
         commitDuringDrain = true;
-        return true;
+        return DRAINED;
       },
       unfinished: () => 0,
     },
@@ -195,7 +197,7 @@ Deno.test("once shutdown began, a partition paused for a full buffer stays pause
   const roomListeners: Array<() => void> = [];
   const pipeline = {
     ...fakePipeline(),
-    ingest: (_topic: string, _partition: number, messages: readonly unknown[]) => room ? messages.length : 0,
+    ingest: (_ticket: unknown, messages: readonly unknown[]) => room ? messages.length : 0,
     whenRoom: () => Promise.resolve(room),
     onRoom: (listener: () => void) => void roomListeners.push(listener),
     get hasRoom() {
@@ -207,16 +209,16 @@ Deno.test("once shutdown began, a partition paused for a full buffer stays pause
   await until("the consumer to run", () => latest()?.running);
   latest().join("pmacct");
   // The buffer is full: the batch is not taken, and its partition is paused.
-  await latest().deliver("pmacct", 0, ["7", "8"]);
+  await latest().deliver("pmacct", 0, [7, 8]);
   assert.ok(latest().calls.includes("pause pmacct:0"));
   assert.ok(!latest().calls.some((call) => call.startsWith("resolve")));
   source.stopFetching();
   room = true;
   assert.equal(roomListeners.length, 1);
   for (const listener of roomListeners) listener();
-  assert.ok(!latest().calls.includes("resume"), "a paused partition resumed during shutdown");
+  assert.ok(!latest().calls.some((call) => call.startsWith("resume")), "a paused partition resumed during shutdown");
   // A batch kafkajs still hands over is not taken either.
-  await latest().deliver("pmacct", 1, ["3"]);
+  await latest().deliver("pmacct", 1, [3]);
   assert.ok(!latest().calls.some((call) => call.startsWith("resolve")));
   await source.stop();
 });

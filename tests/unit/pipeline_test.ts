@@ -1,3 +1,4 @@
+import { drained, feed } from "../support/feed.ts";
 import assert from "node:assert/strict";
 import { bulkActions } from "../support/bulk_body.ts";
 import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
@@ -13,6 +14,8 @@ import {
 } from "../../lib/delivery/pipeline.ts";
 import { partitionKey } from "../../lib/delivery/acknowledgement.ts";
 import { lostText } from "../../lib/delivery/offset_resets.ts";
+import { LetterOrigin } from "../../lib/cli/letter_origin.ts";
+import { ANY_TIME, RangeAdmission } from "../../lib/cli/range_admission.ts";
 
 const encoder = new TextEncoder();
 const record = (n: number) => encoder.encode(JSON.stringify({ bytes: n, stamp_inserted: "2026-11-25 10:00:00" }));
@@ -94,16 +97,17 @@ function harness(
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+const quiet = new Logger("error", () => {});
 const lastCommit = (commits: CommitRequest[][]) => commits.at(-1)?.[0].offset;
 
 Deno.test("takes messages only while there is room, and says when room is back", async () => {
   const { pipeline, requests } = harness(4);
   let roomCalls = 0;
   pipeline.onRoom(() => roomCalls++);
-  const taken = pipeline.ingest("pmacct", 0, [0, 1, 2, 3, 4, 5].map((offset) => message(offset)));
+  const taken = feed(pipeline, "pmacct", 0, [0, 1, 2, 3, 4, 5].map((offset) => message(offset)));
   assert.equal(taken, 4, "the bound is 4 records");
   assert.equal(pipeline.hasRoom, false);
-  assert.equal(pipeline.ingest("pmacct", 0, [message(4)]), 0, "full: nothing taken");
+  assert.equal(feed(pipeline, "pmacct", 0, [message(4)]), 0, "full: nothing taken");
   assert.equal(requests.length, 2, "two full batches of 2 went out");
   assert.equal(await pipeline.whenRoom(20), false, "nothing finished: still full");
   const room = pipeline.whenRoom(60_000);
@@ -117,7 +121,7 @@ Deno.test("takes messages only while there is room, and says when room is back",
 
 Deno.test("commits only past acknowledged records, never past a failing one", async () => {
   const { pipeline, requests, commits } = harness(10);
-  pipeline.ingest("pmacct", 0, [0, 1, 2, 3].map((offset) => message(offset)));
+  feed(pipeline, "pmacct", 0, [0, 1, 2, 3].map((offset) => message(offset)));
   assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:0:0", "pmacct:0:1:0"], [
     "pmacct:0:2:0",
     "pmacct:0:3:0",
@@ -137,7 +141,7 @@ Deno.test("commits only past acknowledged records, never past a failing one", as
 Deno.test("an undecodable message commits only after its dead letter is stored", async () => {
   const h = harness(10);
   h.holdDeadLetters();
-  h.pipeline.ingest("pmacct", 0, [message(0, encoder.encode("{not json")), message(1, null)]);
+  feed(h.pipeline, "pmacct", 0, [message(0, encoder.encode("{not json")), message(1, null)]);
   await settle();
   assert.equal(h.commits.length, 0);
   h.releaseDeadLetters();
@@ -152,14 +156,14 @@ Deno.test("an undecodable message commits only after its dead letter is stored",
 
 Deno.test("after a rebalance, unsent records are dropped and old acknowledgements do not commit", async () => {
   const { pipeline, requests, commits } = harness(10);
-  pipeline.ingest("pmacct", 0, [0, 1, 2].map((offset) => message(offset)));
+  feed(pipeline, "pmacct", 0, [0, 1, 2].map((offset) => message(offset)));
   assert.equal(pipeline.held, 3);
   pipeline.newGeneration();
   assert.equal(pipeline.held, 2, "the unsent third record is dropped; the batch in flight stays");
   requests[0].answer(201);
   await settle();
   assert.equal(commits.length, 0, "an acknowledgement of the old assignment commits nothing");
-  pipeline.ingest("pmacct", 0, [message(0), message(1)]);
+  feed(pipeline, "pmacct", 0, [message(0), message(1)]);
   assert.deepEqual(requests[1].ids, ["pmacct:0:0:0", "pmacct:0:1:0"], "read again under the same ids");
   requests[1].answer(200);
   await settle();
@@ -169,8 +173,8 @@ Deno.test("after a rebalance, unsent records are dropped and old acknowledgement
 
 Deno.test("drain gives up at its bound and leaves unindexed records uncommitted", async () => {
   const { pipeline, commits } = harness(10);
-  pipeline.ingest("pmacct", 0, [message(0), message(1)]);
-  assert.equal(await pipeline.drain(50), false);
+  feed(pipeline, "pmacct", 0, [message(0), message(1)]);
+  assert.equal((await pipeline.drain(50)).sent, false);
   assert.equal(commits.length, 0);
   assert.equal(pipeline.unfinished(), 2);
 });
@@ -183,11 +187,11 @@ Deno.test("a record that cannot be encoded is dead-lettered as encode_error, and
   let clock = validClock;
   const h = harness(10, 2, 4, metrics, { timestampSource: "ingest", now: () => clock });
   const json = (records: object[]) => encoder.encode(records.map((record) => JSON.stringify(record)).join("\n"));
-  h.pipeline.ingest("pmacct", 0, [message(0)]);
+  feed(h.pipeline, "pmacct", 0, [message(0)]);
   clock = Number.NaN;
-  h.pipeline.ingest("pmacct", 0, [message(1, json([{ bytes: 1 }, { bytes: 2 }]))]);
+  feed(h.pipeline, "pmacct", 0, [message(1, json([{ bytes: 1 }, { bytes: 2 }]))]);
   clock = validClock;
-  h.pipeline.ingest("pmacct", 0, [message(2), message(3), message(4)]);
+  feed(h.pipeline, "pmacct", 0, [message(2), message(3), message(4)]);
   await settle();
   assert.deepEqual(h.deadLetters.map(({ offset, position, reason }) => [offset, position, reason]), [
     ["1", 0, "encode_error"],
@@ -213,13 +217,14 @@ Deno.test("a record that cannot be encoded is dead-lettered as encode_error, and
 const multiValue = (offset: number, count: number) =>
   message(offset, encoder.encode(Array.from({ length: count }, (_, i) => JSON.stringify({ bytes: i })).join("\n")));
 
-Deno.test("messages delivered again in the same generation never let the commit pass an unindexed record", async () => {
+Deno.test("a batch fetched again from an earlier offset is not taken: the partition is read again from its run's end", async () => {
   const { pipeline, requests, commits } = harness(20, 1, 20);
   const batch = [multiValue(0, 2), multiValue(1, 3), multiValue(2, 2)];
-  assert.equal(pipeline.ingest("pmacct", 0, batch), 3);
+  assert.equal(feed(pipeline, "pmacct", 0, batch), 3);
   // eachBatch threw after ingesting (a heartbeat error, say): kafkajs fetches from the last
   // resolved offset again, in the same generation.
-  assert.equal(pipeline.ingest("pmacct", 0, batch.slice(0, 2)), 2, "the copies count as taken");
+  assert.deepEqual(pipeline.admit("pmacct", 0, "0"), { refused: "not_contiguous", seekTo: 3 });
+  assert.equal(feed(pipeline, "pmacct", 0, batch.slice(0, 2)), 0, "the copies are not taken");
   const index = async (id: string) => {
     for (const request of requests) if (request.ids.includes(id)) request.answer(201);
     await settle();
@@ -237,23 +242,22 @@ Deno.test("messages delivered again in the same generation never let the commit 
     "pmacct:0:2:1",
   ], "every record is sent once");
   assert.equal(pipeline.held, 3, "records 1:0, 2:0 and 2:1 are held, once each");
+  assert.equal(feed(pipeline, "pmacct", 0, [message(3)]), 1, "read again from the run's end: taken");
   for (const request of requests) request.answer(201);
   await settle();
-  assert.equal(lastCommit(commits), "3");
+  assert.equal(lastCommit(commits), "4");
   await pipeline.drain(1000);
 });
 
-Deno.test("a redelivered batch that reaches further takes only its new messages", async () => {
+Deno.test("a batch that skips past the run's end is not taken; one fetched from it is", async () => {
   const { pipeline, requests, commits } = harness(20, 1);
-  pipeline.ingest("pmacct", 0, [message(0), message(1)]);
-  requests[0].answer(201);
-  requests[1].answer(201);
+  feed(pipeline, "pmacct", 0, [message(0), message(1)]);
+  assert.deepEqual(pipeline.admit("pmacct", 0, "5"), { refused: "not_contiguous", seekTo: 2 });
+  assert.equal(feed(pipeline, "pmacct", 0, [message(0), message(1), message(2)]), 0);
+  assert.equal(feed(pipeline, "pmacct", 0, [message(2)]), 1);
+  for (const request of requests) request.answer(201);
   await settle();
-  assert.equal(lastCommit(commits), "2");
-  assert.equal(pipeline.ingest("pmacct", 0, [message(0), message(1), message(2)]), 3);
   assert.deepEqual(requests.map((request) => request.ids[0]), ["pmacct:0:0:0", "pmacct:0:1:0", "pmacct:0:2:0"]);
-  requests[2].answer(201);
-  await settle();
   assert.equal(lastCommit(commits), "3");
   await pipeline.drain(1000);
 });
@@ -262,7 +266,7 @@ Deno.test("dead letters waiting to be written count toward the bound, so a refus
   const h = harness(4);
   h.holdDeadLetters();
   const poison = [0, 1, 2, 3, 4, 5].map((offset) => message(offset, encoder.encode("{not json")));
-  assert.equal(h.pipeline.ingest("pmacct", 0, poison), 4, "four letters fill the bound");
+  assert.equal(feed(h.pipeline, "pmacct", 0, poison), 4, "four letters fill the bound");
   assert.equal(h.pipeline.held, 4);
   assert.equal(h.pipeline.hasRoom, false);
   assert.equal(await h.pipeline.whenRoom(20), false, "no letter written: still full");
@@ -283,7 +287,7 @@ Deno.test("each indexed flow is one observation of its age, from its own time to
       bytes: 1,
       stamp_inserted: new Date(Date.now() - ageSeconds * 1000).toISOString().slice(0, 19).replace("T", " "),
     }));
-  h.pipeline.ingest("pmacct", 0, [message(0, stamp(90)), message(1, stamp(90)), message(2, stamp(1000))]);
+  feed(h.pipeline, "pmacct", 0, [message(0, stamp(90)), message(1, stamp(90)), message(2, stamp(1000))]);
   await settle();
   // By id, not by order: near midnight the oldest flow is another day's index, whose batch goes first.
   const requestFor = (id: string) => h.requests.find((request) => request.ids[0] === id)!;
@@ -320,11 +324,12 @@ Deno.test("a bounded run writes only its period's documents and takes nothing fr
   const dated = (offset: number, day: string) =>
     message(offset, encoder.encode(JSON.stringify({ bytes: offset, stamp_inserted: `${day} 10:00:00` })));
   const startMs = Date.UTC(2026, 10, 25);
-  pipeline.bound({
+  const admission = new RangeAdmission({
     period: { startMs, endMs: startMs + 86_400_000 },
     endOffsets: new Map([[partitionKey("pmacct", 0), 4]]),
   });
-  const taken = pipeline.ingest("pmacct", 0, [
+  pipeline.plug({ admission });
+  const taken = feed(pipeline, "pmacct", 0, [
     dated(0, "2026-11-24"),
     dated(1, "2026-11-25"),
     dated(2, "2026-11-26"),
@@ -333,13 +338,13 @@ Deno.test("a bounded run writes only its period's documents and takes nothing fr
     dated(5, "2026-11-25"),
   ]);
   assert.equal(taken, 6, "past the end, messages are taken and let go");
-  assert.equal(pipeline.outOfPeriod, 2);
-  assert.equal(pipeline.firstOffset("pmacct", 0), 0);
-  pipeline.ingest("pmacct", 1, [dated(7, "2026-11-24")]);
-  assert.equal(pipeline.firstOffset("pmacct", 1), 7, "each partition's own first offset, whatever became of it");
+  assert.equal(admission.outOfPeriod, 2);
+  assert.equal(admission.firstOffset("pmacct", 0), 0);
+  feed(pipeline, "pmacct", 1, [dated(7, "2026-11-24")]);
+  assert.equal(admission.firstOffset("pmacct", 1), 7, "each partition's own first offset, whatever became of it");
   assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:1:0", "pmacct:0:3:0"]]);
   requests[0].answer(201);
-  assert.equal(await pipeline.drain(1000), true);
+  assert.equal(await drained(pipeline), true);
   assert.deepEqual(requests.length, 1, "nothing else was written");
   assert.equal(lastCommit(commits), "6", "the commit passes what was let go");
 });
@@ -352,13 +357,11 @@ const letterMessage = (letter: DeadLetter, offset: number, daysLater = 3): Sourc
   headers: deadLetterHeaders(letter),
 });
 
-const EVER = { startMs: -8.64e15, endMs: 8.64e15 };
-
 Deno.test("a replayed letter's record goes in under its original id and day; one failing again goes back naming its origin", async () => {
   // Filed by the Kafka time: the letter's own, days later, would name another day.
   const byKafkaTime = { timestampSource: "kafka" as const };
   const live = harness(10, 1, 4, createMetrics(), byKafkaTime);
-  live.pipeline.ingest("pmacct", 2, [message(7), message(8, encoder.encode("{not json"))]);
+  feed(live.pipeline, "pmacct", 2, [message(7), message(8, encoder.encode("{not json"))]);
   live.requests[0].answer(400, { type: "document_parsing_exception", reason: "field [bytes]" });
   await live.pipeline.drain(1000);
   const original = live.requests[0].actions[0];
@@ -367,9 +370,16 @@ Deno.test("a replayed letter's record goes in under its original id and day; one
   assert.equal(rejected.timestampMs, 1764064800000, "a letter keeps its record's Kafka time");
 
   const replay = harness(10, 1, 4, createMetrics(), byKafkaTime);
-  replay.pipeline.replay({ sourceTopics: new Set(["pmacct"]) });
-  replay.pipeline.bound({ period: EVER, endOffsets: new Map([[partitionKey("pmacct-dlq", 0), 3]]), keepPastEnd: true });
-  const taken = replay.pipeline.ingest("pmacct-dlq", 0, [
+  const origin = new LetterOrigin({ sourceTopics: new Set(["pmacct"]) }, quiet);
+  replay.pipeline.plug({
+    origin,
+    admission: new RangeAdmission({
+      period: ANY_TIME,
+      endOffsets: new Map([[partitionKey("pmacct-dlq", 0), 3]]),
+      keepPastEnd: true,
+    }),
+  });
+  const taken = feed(replay.pipeline, "pmacct-dlq", 0, [
     letterMessage(rejected, 0),
     { offset: "1", timestamp: "1764064800000", value: record(1) },
     letterMessage(undecodable, 2),
@@ -378,8 +388,8 @@ Deno.test("a replayed letter's record goes in under its original id and day; one
   assert.equal(taken, 4);
   assert.deepEqual(replay.requests.map((request) => request.actions), [[original]], "past the end: not sent");
   replay.requests[0].answer(201);
-  assert.equal(await replay.pipeline.drain(1000), true);
-  assert.equal(replay.pipeline.skipped, 1, "the message without dlq headers");
+  assert.equal(await drained(replay.pipeline), true);
+  assert.equal(origin.skipped, 1, "the message without dlq headers");
   assert.deepEqual(
     replay.deadLetters.map(({ topic, partition, offset, position, timestampMs, reason }) => ({
       topic,
@@ -412,29 +422,36 @@ const sourceLetter = (offset: number, topic = "pmacct", reason = "x"): DeadLette
 
 Deno.test("a replay filtered by reason or source topic skips the other letters and commits past them", async () => {
   const { pipeline, requests, commits } = harness(10, 2);
-  pipeline.replay({ sourceTopics: new Set(["pmacct"]), reason: "illegal_argument_exception" });
-  pipeline.ingest("all-dlq", 0, [
+  const origin = new LetterOrigin({ sourceTopics: new Set(["pmacct"]), reason: "illegal_argument_exception" }, quiet);
+  pipeline.plug({ origin });
+  feed(pipeline, "all-dlq", 0, [
     letterMessage(sourceLetter(10, "pmacct", "illegal_argument_exception"), 0),
     letterMessage(sourceLetter(11, "pmacct", "document_parsing_exception"), 1),
     letterMessage(sourceLetter(12, "other", "illegal_argument_exception"), 2),
     letterMessage(sourceLetter(13, "pmacct", "illegal_argument_exception"), 3),
   ]);
   assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:10:0", "pmacct:0:13:0"]]);
-  assert.equal(pipeline.skipped, 2);
+  assert.equal(origin.skipped, 2);
   requests[0].answer(201);
-  assert.equal(await pipeline.drain(1000), true);
+  assert.equal(await drained(pipeline), true);
   assert.equal(lastCommit(commits), "4", "past the skipped letters too");
 });
 
 Deno.test("a replay never commits the letters past its end: they are the next run's", async () => {
   const { pipeline, requests, commits } = harness(10, 2);
-  pipeline.replay({ sourceTopics: new Set(["pmacct"]) });
-  pipeline.bound({ period: EVER, endOffsets: new Map([[partitionKey("pmacct-dlq", 0), 5]]), keepPastEnd: true });
-  pipeline.ingest("pmacct-dlq", 0, [letterMessage(sourceLetter(1), 3), letterMessage(sourceLetter(2), 4)]);
+  pipeline.plug({
+    origin: new LetterOrigin({ sourceTopics: new Set(["pmacct"]) }, quiet),
+    admission: new RangeAdmission({
+      period: ANY_TIME,
+      endOffsets: new Map([[partitionKey("pmacct-dlq", 0), 5]]),
+      keepPastEnd: true,
+    }),
+  });
+  feed(pipeline, "pmacct-dlq", 0, [letterMessage(sourceLetter(1), 3), letterMessage(sourceLetter(2), 4)]);
   requests[0].answer(201);
   await settle();
-  pipeline.ingest("pmacct-dlq", 0, [letterMessage(sourceLetter(3), 5), letterMessage(sourceLetter(4), 6)]);
-  assert.equal(await pipeline.drain(1000), true);
+  feed(pipeline, "pmacct-dlq", 0, [letterMessage(sourceLetter(3), 5), letterMessage(sourceLetter(4), 6)]);
+  assert.equal(await drained(pipeline), true);
   assert.equal(lastCommit(commits), "5", "up to the end, not past it");
   assert.equal(requests.length, 1, "letters 5 and 6 not sent");
 });
@@ -447,7 +464,7 @@ Deno.test("offsets Kafka deleted before they were read are said when kafkajs mov
   const metrics = createMetrics();
   const lines: string[] = [];
   const h = harness(10, 1, 4, metrics, {}, new Logger("info", (line) => lines.push(line), "json"));
-  h.pipeline.ingest("pmacct", 0, [message(0), message(1)]);
+  feed(h.pipeline, "pmacct", 0, [message(0), message(1)]);
   h.pipeline.offsetOutOfRange("pmacct", 0);
   h.pipeline.offsetOutOfRange("pmacct", 1);
   const said = lines.map((line) => JSON.parse(line));
@@ -464,8 +481,8 @@ Deno.test("offsets Kafka deleted before they were read are said when kafkajs mov
   ]);
 
   lines.length = 0;
-  assert.equal(h.pipeline.ingest("pmacct", 0, [message(40), message(41)]), 2, "taken: reading goes on from there");
-  assert.equal(h.pipeline.ingest("pmacct", 1, [message(7)]), 1);
+  assert.equal(feed(h.pipeline, "pmacct", 0, [message(40), message(41)]), 2, "taken: reading goes on from there");
+  assert.equal(feed(h.pipeline, "pmacct", 1, [message(7)]), 1);
   assert.deepEqual(
     lines.map((line) => JSON.parse(line)).map(({ message, lost, offsets }) => [message, lost, offsets]),
     [
@@ -482,7 +499,7 @@ Deno.test("offsets Kafka deleted before they were read are said when kafkajs mov
     "pmacct:1 offsets from the group's commit to 6",
   ]);
   lines.length = 0;
-  h.pipeline.ingest("pmacct", 0, [message(42)]);
+  feed(h.pipeline, "pmacct", 0, [message(42)]);
   assert.deepEqual(lines, [], "said once");
   for (let answered = 0; answered < 6; answered++) {
     h.requests[answered].answer(201); // four in flight at most: each answer lets the next one go
@@ -495,19 +512,58 @@ Deno.test("offsets Kafka deleted before they were read are said when kafkajs mov
 Deno.test("a partition whose log went back is said, and a move a rebalance overtook gives no range", () => {
   const lines: string[] = [];
   const h = harness(200, 1000, 4, createMetrics(), {}, new Logger("info", (line) => lines.push(line), "json"));
-  h.pipeline.ingest("pmacct", 0, [0, 1, 2].map((offset) => message(offset)));
+  feed(h.pipeline, "pmacct", 0, [0, 1, 2].map((offset) => message(offset)));
   h.pipeline.offsetOutOfRange("pmacct", 0); // the topic made again: kafkajs goes back to offset 0
   h.pipeline.offsetOutOfRange("pmacct", 1);
-  h.pipeline.ingest("pmacct", 0, [message(0)]);
+  feed(h.pipeline, "pmacct", 0, [message(0)]);
   const said = JSON.parse(lines.at(-1)!);
   assert.match(said.message, /^Kafka's log of a partition went back/);
   assert.equal(said.lost, "pmacct:0 went back to offset 0 from 3");
   h.pipeline.newGeneration(); // pmacct:1 is another member's now
   lines.length = 0;
-  h.pipeline.ingest("pmacct", 1, [message(900)]);
+  feed(h.pipeline, "pmacct", 1, [message(900)]);
   assert.deepEqual(lines, [], "no range from before the rebalance");
   assert.deepEqual(h.pipeline.lostOffsets().map(lostText), [
     "pmacct:0 went back to offset 0 from 3",
     "pmacct:1 offsets from the group's commit on, no longer held",
   ]);
+});
+
+Deno.test("a marker whose purged_entries no purge can have is ignored and counted; the message's flow goes in", async () => {
+  const metrics = createMetrics();
+  const lines: string[] = [];
+  const h = harness(10, 1, 4, metrics, {}, new Logger("warn", (line) => lines.push(line)));
+  const lines_ = (...texts: string[]) => encoder.encode(texts.join("\n"));
+  const marker = (purged: unknown) => JSON.stringify({ event_type: "purge_close", purged_entries: purged });
+  const taken = feed(h.pipeline, "pmacct", 0, [
+    message(0, lines_(marker(-1), JSON.stringify({ bytes: 1, stamp_inserted: "2026-11-25 10:00:00" }))),
+    message(1, lines_(marker(2.5), marker(1e300), marker("12"))),
+  ]);
+  assert.equal(taken, 2);
+  assert.deepEqual(h.requests.map((request) => request.ids), [["pmacct:0:0:1"]]);
+  h.requests[0].answer(201);
+  assert.equal(await drained(h.pipeline), true);
+  assert.equal(lastCommit(h.commits), "2", "committed past both messages");
+  assert.equal((await metrics.markerValuesIgnored.get()).values[0].value, 3);
+  assert.equal((await metrics.purgedEntries.get()).values[0].value, 12, "a count written as text is a count");
+  assert.equal(lines.filter((line) => line.includes("purged_entries no purge can have")).length, 3);
+});
+
+Deno.test("a message whose reading throws outside any record is dead-lettered whole; its partition goes on", async () => {
+  const h = harness(10, 1);
+  h.pipeline.plug({
+    origin: {
+      of: (topic, partition, message) => {
+        if (message.offset === "1") throw new TypeError("a fault of the bridge's");
+        return { topic, partition, offset: message.offset, position: 0, timestampMs: Number(message.timestamp) };
+      },
+    },
+  });
+  assert.equal(feed(h.pipeline, "pmacct", 0, [message(0), message(1), message(2)]), 3);
+  for (const request of h.requests) request.answer(201);
+  assert.equal(await drained(h.pipeline), true);
+  assert.deepEqual(h.deadLetters.map(({ offset, reason, detail }) => [offset, reason, detail]), [
+    ["1", "internal_error", "a fault of the bridge's"],
+  ]);
+  assert.equal(lastCommit(h.commits), "3");
 });

@@ -1,3 +1,4 @@
+import { drained, feed } from "../support/feed.ts";
 import assert from "node:assert/strict";
 import { BulkWriter } from "../../lib/elastic/bulk_writer.ts";
 import { Logger } from "../../lib/runtime/log.ts";
@@ -62,8 +63,8 @@ Deno.test("misdated flows are counted each and logged once per exporter; ids beg
     flow("2040-06-01 00:00:00", "192.0.2.2"),
     flow("2026-12-01 11:00:00", "192.0.2.3"),
   ].map((value, offset) => ({ offset: String(offset), timestamp: String(NOW), value }));
-  assert.equal(pipeline.ingest("t", 0, messages), 4);
-  assert.equal(await pipeline.drain(5000), true);
+  assert.equal(feed(pipeline, "t", 0, messages), 4);
+  assert.equal(await drained(pipeline, 5000), true);
   assert.deepEqual(ids, ["C1:t:0:0:0", "C1:t:0:1:0", "C1:t:0:2:0", "C1:t:0:3:0"]);
   assert.equal(await metricValue(metrics, "pmacct_bridge_flow_time_refused_total"), 3);
   const refused = lines.filter((line) => line.includes("flow time refused"));
@@ -79,8 +80,8 @@ Deno.test("flows older than ELASTIC_RETENTION are indexed, counted and logged", 
     timestamp: String(NOW),
     value: flow(time, "192.0.2.9"),
   }));
-  pipeline.ingest("t", 0, messages);
-  assert.equal(await pipeline.drain(5000), true);
+  feed(pipeline, "t", 0, messages);
+  assert.equal(await drained(pipeline, 5000), true);
   assert.equal(ids.length, 3, "all indexed");
   assert.deepEqual(ids, ["t:0:0:0", "t:0:1:0", "t:0:2:0"], "no cluster id: ids start at the topic");
   assert.equal(await metricValue(metrics, "pmacct_bridge_flows_older_than_retention_total"), 2);

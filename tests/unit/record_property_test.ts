@@ -7,6 +7,7 @@
  *
  * Seeded: the seed is printed, and `PROPERTY_SEED=<seed>` runs the same cases again (`random`: new ones).
  */
+import { drained, feed } from "../support/feed.ts";
 import assert from "node:assert/strict";
 import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
 import type { DeadLetter } from "../../lib/delivery/dead_letters.ts";
@@ -379,8 +380,8 @@ Deno.test(`mutated pmacct records end indexed as documented or dead-lettered, ne
       metrics,
     },
   );
-  assert.equal(pipeline.ingest("pmacct", 0, messages), messages.length);
-  assert.equal(await pipeline.drain(30_000), true, `seed ${seed}: drained`);
+  assert.equal(feed(pipeline, "pmacct", 0, messages), messages.length);
+  assert.equal(await drained(pipeline, 30_000), true, `seed ${seed}: drained`);
   assert.equal(commits.at(-1), String(messages.length), `seed ${seed}: committed to the end`);
   assert.deepEqual(sentTwice, [], `seed ${seed}: documents sent twice`);
 
