@@ -24,6 +24,8 @@
 #   es9            Elasticsearch 9.1.5 over HTTPS :9202 (certificate from .stack/certs/ca.pem), users
 #                  only (admin/admin-secret), action.auto_create_index=false
 #   opensearch     OpenSearch 2.19.3 :9203
+#   eslimits       Elasticsearch 8.14.1 :9204, http.max_content_length=1mb, security off,
+#                  action.auto_create_index=false (requests refused for their size)
 #   escluster-1 escluster-2 escluster-3
 #                  a 3-node Elasticsearch 8.14.1 cluster :9211-9213 (`escluster` names all three)
 set -euo pipefail
@@ -77,7 +79,7 @@ LOG_DIR=$STACK_DIR/logs
 RUN_DIR=$STACK_DIR/run
 DATA_DIR=$STACK_DIR/data
 CERT_DIR=$STACK_DIR/certs
-ALL_SERVICES="kafka kafka4 elasticsearch es7 es9 opensearch escluster-1 escluster-2 escluster-3"
+ALL_SERVICES="kafka kafka4 elasticsearch es7 es9 opensearch eslimits escluster-1 escluster-2 escluster-3"
 # es9 has no anonymous access: this file-realm superuser is made at each start.
 ES9_ADMIN=admin:admin-secret
 
@@ -99,7 +101,7 @@ kind_of() {
   case "$1" in
   kafka | kafka4) echo kafka ;;
   opensearch) echo opensearch ;;
-  elasticsearch | es7 | es9 | escluster-[123]) echo elasticsearch ;;
+  elasticsearch | es7 | es9 | eslimits | escluster-[123]) echo elasticsearch ;;
   *) die "unknown service $1 (one of: $ALL_SERVICES escluster)" ;;
   esac
 }
@@ -108,7 +110,7 @@ version_of() {
   case "$1" in
   kafka) echo 3.9.1 ;;
   kafka4) echo 4.1.1 ;;
-  elasticsearch | escluster-[123]) echo 8.14.1 ;;
+  elasticsearch | eslimits | escluster-[123]) echo 8.14.1 ;;
   es7) echo 7.17.25 ;;
   es9) echo 9.1.5 ;;
   opensearch) echo 2.19.3 ;;
@@ -123,6 +125,7 @@ http_port_of() {
   es7) echo 9201 ;;
   es9) echo 9202 ;;
   opensearch) echo 9203 ;;
+  eslimits) echo 9204 ;;
   escluster-[123]) echo $((9210 + ${1#escluster-})) ;;
   esac
 }

@@ -3,14 +3,23 @@
  * for good. Whole-request failures and per-item 429/5xx/401/403 are retried (only the failed
  * items) with capped, jittered backoff, for ever unless a retry budget is set: nothing is
  * reported as sent before Elasticsearch said so. A document a block refuses (`index.blocks.write`,
- * read-only, flood stage) is retried for ever, and the blocks in force are reported as one state.
+ * read-only, flood stage, a closed index) is retried for ever, and the blocks in force are
+ * reported as one state. A request refused for its size (413, a circuit breaker) is split; the
+ * documents of an index that cannot be created wait while the others are sent.
  */
 import { bulkBody, type BulkDocument } from "./bulk_body.ts";
-import { CLUSTER_BLOCK, type ClusterBlock, isClusterBlock, parseBlocks } from "./block.ts";
+import { CLUSTER_BLOCK, type ClusterBlock, isClusterBlock, isWriteBlocked, itemBlock, parseBlocks } from "./block.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { Aborted, backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF, sleep } from "../runtime/retry.ts";
-import { classifyStatus, INDEX_NOT_FOUND, isAuthFailure, isMissingPipeline } from "./retry_policy.ts";
+import {
+  classifyStatus,
+  INDEX_NOT_FOUND,
+  isAuthFailure,
+  isMissingPipeline,
+  refusedForSize,
+  spendsRetryBudget,
+} from "./retry_policy.ts";
 
 /** One item of a `_bulk` response. */
 export interface BulkItemResult {
@@ -45,8 +54,9 @@ export interface BulkOutcomeHandlers<T> {
   /** A permanent rejection; the returned promise settles once the document is dead-lettered. */
   rejected(document: T, item: BulkItemResult): Promise<void>;
   /**
-   * Called on every request: `undefined` when it reached Elasticsearch and no block is in force,
-   * else the failure; while blocks are in force, one `cluster_block_exception` naming them all.
+   * Called on every request: `undefined` when it reached Elasticsearch (refused for its size, too)
+   * and no block is in force, else the failure; while blocks are in force (a closed index is one),
+   * one `cluster_block_exception` naming them all.
    */
   health(failure: BulkRequestError | undefined): void;
   /** Called when documents are to be sent again, with why (the status and error, or the request's failure). */
@@ -63,7 +73,11 @@ export interface BulkOutcomeHandlers<T> {
  * none on their own; told to forget an index Elasticsearch reports missing.
  */
 export interface IndexPreparer {
-  ensure(indices: Iterable<string>): Promise<void>;
+  /**
+   * Creates those of `indices` not known to exist; resolves with the ones that could not be
+   * created, each with why, so that only their documents wait.
+   */
+  ensure(indices: Iterable<string>): Promise<Map<string, BulkRequestError>>;
   forget(index: string): void;
 }
 
@@ -73,12 +87,15 @@ export interface RetryOptions {
   backoff?: BackoffPolicy;
   /**
    * Retries per document before it is dead-lettered as `retry_budget_exhausted`; `undefined`
-   * retries for ever. Never applies to 401/403, blocks or a missing ingest pipeline: refused
-   * credentials, an index that takes no writes and a pipeline yet to be made are not the data's
-   * fault.
+   * retries for ever. Never applies to 401/403, blocks, a closed index or a missing ingest
+   * pipeline: refused credentials, an index that takes no writes and a pipeline yet to be made are
+   * not the data's fault.
    */
   maxRetries?: number;
 }
+
+/** No index is missing: what a writer without a preparer finds. */
+const ALL_CREATED: ReadonlyMap<string, BulkRequestError> = new Map();
 
 export class BulkWriter<T extends BulkDocument> {
   readonly #backoff: BackoffPolicy;
@@ -120,95 +137,121 @@ export class BulkWriter<T extends BulkDocument> {
     const spentRetries = new Map<T, number>();
     while (pending.length > 0) {
       if (signal.aborted) throw new Aborted();
-      const failure = await this.#attempt(pending, handlers, signal);
+      const left = await this.#attempt(pending, handlers, signal);
       if (signal.aborted) throw new Aborted();
-      if (failure === undefined) {
-        this.metrics.bulkRequests.inc({ outcome: "ok" });
-        return;
-      }
-      if ("retry" in failure) {
-        this.metrics.bulkRequests.inc({ outcome: "partial" });
-        pending = failure.retry;
-      } else {
-        this.metrics.bulkRequests.inc({ outcome: "failed" });
-      }
-      const status = failure.status;
-      if (status === 413 && !("retry" in failure)) {
-        // The body exceeds http.max_content_length: halve it until it fits, or a lone document
-        // is itself too large and will never be accepted.
-        await this.#split(pending, handlers, signal, failure.error);
-        return;
-      }
-      // Refused credentials, blocks, missing indices and a missing pipeline are not the data's
-      // fault: they never spend the budget, and documents held by them stay when the others are
-      // given up.
-      const spent = "retry" in failure ? failure.spent : (failure.blocked || isAuthFailure(status)) ? [] : pending;
+      this.metrics.bulkRequests.inc({ outcome: left?.outcome ?? "ok" });
+      if (left === undefined) return;
+      // Over http.max_content_length, or a breaker's limit: halve the request until it passes. A
+      // lone document still too large will never be accepted; one a breaker still refuses waits.
+      if (left.tooLarge && pending.length > 1) return await this.#split(pending, handlers, signal, left);
+      if (left.tooLarge && left.status === 413) return await this.#rejectTooLarge(pending[0], handlers, left.error);
+      pending = left.retry;
+      // Documents held by refused credentials, blocks, missing indices or a missing pipeline stay
+      // when the others are given up.
       const maxRetries = this.#maxRetries;
-      if (spent.length > 0 && maxRetries !== undefined) {
-        const exhausted = spent.filter((doc) => (spentRetries.get(doc) ?? 0) >= maxRetries);
+      if (left.spent.length > 0 && maxRetries !== undefined) {
+        const exhausted = left.spent.filter((doc) => (spentRetries.get(doc) ?? 0) >= maxRetries);
         if (exhausted.length > 0) {
-          await this.#giveUp(exhausted, handlers, status);
+          await this.#giveUp(exhausted, handlers, left.status);
           const givenUp = new Set(exhausted);
           pending = pending.filter((doc) => !givenUp.has(doc));
           if (pending.length === 0) return;
         }
-        for (const doc of spent) spentRetries.set(doc, (spentRetries.get(doc) ?? 0) + 1);
+        for (const doc of left.spent) spentRetries.set(doc, (spentRetries.get(doc) ?? 0) + 1);
       }
-      const delay = backoffDelay(attempt++, failure.blocked ? this.#blockBackoff : this.#backoff);
-      this.metrics.retried.inc({ status: String(status ?? 0) }, pending.length);
-      const fields = { status, error: failure.error, documents: pending.length, attempt, retry_in_ms: delay };
-      handlers.retrying?.(pending, status === undefined ? failure.error : `${status} ${failure.error}`);
-      if (!("retry" in failure) || (failure.blocked && !failure.auth)) {
-        // The request failed whole, or a block holds the documents: `handlers.health` (or the
-        // index preparer) reported why, once.
-        this.log.debug("_bulk request failed or blocked; retrying", fields);
-      } else if (failure.auth) {
-        this.log.error("Elasticsearch refused the credentials for some documents; retrying", fields);
-      } else this.log.warn("documents not accepted by Elasticsearch; retrying", fields);
+      const delay = backoffDelay(attempt++, left.blocked ? this.#blockBackoff : this.#backoff);
+      this.metrics.retried.inc({ status: String(left.status ?? 0) }, pending.length);
+      const fields = { status: left.status, error: left.error, documents: pending.length, attempt, retry_in_ms: delay };
+      handlers.retrying?.(pending, left.status === undefined ? left.error : `${left.status} ${left.error}`);
+      // Readiness (or the index preparer) said why already, once.
+      if (left.reported) this.log.debug("_bulk request failed or held; retrying", fields);
+      else if (left.auth) this.log.error("Elasticsearch refused the credentials for some documents; retrying", fields);
+      else this.log.warn("documents not accepted by Elasticsearch; retrying", fields);
       await this.#sleep(delay, signal);
     }
   }
 
-  /** One `_bulk` request; `undefined` when all documents got their final outcome. */
+  /**
+   * One `_bulk` request of the documents whose indices exist; `undefined` when every document got
+   * its final outcome, else what is to be sent again (with those whose index could not be made).
+   */
   async #attempt(
     pending: T[],
     handlers: BulkOutcomeHandlers<T>,
     signal: AbortSignal,
-  ): Promise<{ status?: number; error: string; blocked: boolean } | Retry<T> | undefined> {
-    try {
-      if (this.#indices) await this.#indices.ensure(pending.map((doc) => doc.index));
-    } catch (error) {
-      const failure = error as BulkRequestError;
-      const blocked = isClusterBlock(failure.type);
-      if (blocked) this.#reportBlocks(handlers, parseBlocks(failure.message));
-      // Otherwise a refusal (403) is reported by the preparer as the privilege it needs, and
-      // anything else says the cluster is unwell.
-      else if (failure.status !== 403) handlers.health(failure);
-      return { status: failure.status, error: failure.message, blocked };
+  ): Promise<Leftover<T> | undefined> {
+    // No await without a preparer: the request leaves in the same turn as the batch.
+    const uncreated = this.#indices ? await this.#prepare(this.#indices, pending, handlers) : ALL_CREATED;
+    const waiting = waitingForIndices(pending, uncreated);
+    const sendable = uncreated.size === 0 ? pending : pending.filter((doc) => !uncreated.has(doc.index));
+    if (waiting === undefined) return await this.#send(sendable, handlers, signal);
+    if (sendable.length === 0) return waiting;
+    const sent = await this.#send(sendable, handlers, signal);
+    if (sent === undefined) return { ...waiting, outcome: "ok" };
+    return {
+      ...sent,
+      retry: [...sent.retry, ...waiting.retry],
+      spent: [...sent.spent, ...waiting.spent],
+      blocked: sent.blocked || waiting.blocked,
+    };
+  }
+
+  /**
+   * Creates the indices `pending` writes to that are not known yet; returns those that could not
+   * be, after reporting a block or an outage that refused them. Any other refusal (a missing
+   * privilege, an alias holding the name, the shard limit) the preparer puts on `/readyz` itself.
+   */
+  async #prepare(
+    indices: IndexPreparer,
+    pending: T[],
+    handlers: BulkOutcomeHandlers<T>,
+  ): Promise<ReadonlyMap<string, BulkRequestError>> {
+    const uncreated = await indices.ensure(pending.map((doc) => doc.index));
+    for (const failure of uncreated.values()) {
+      if (isClusterBlock(failure.type)) this.#reportBlocks(handlers, parseBlocks(failure.message));
+      else if (failure.status === undefined) handlers.health(failure);
     }
+    return uncreated;
+  }
+
+  /** Sends `sendable` in one `_bulk` request; `undefined` when all got their final outcome. */
+  async #send(sendable: T[], handlers: BulkOutcomeHandlers<T>, signal: AbortSignal): Promise<Leftover<T> | undefined> {
     let items: BulkItemResult[];
     const started = performance.now();
     try {
-      items = await this.transport(bulkBody(pending), signal);
+      items = await this.transport(bulkBody(sendable), signal);
     } catch (error) {
       const failure = error instanceof BulkRequestError ? error : new BulkRequestError((error as Error).message);
-      const blocked = isClusterBlock(failure.type);
-      if (blocked) this.#reportBlocks(handlers, parseBlocks(failure.message));
-      else handlers.health(failure);
-      return { status: failure.status, error: failure.message, blocked };
+      return this.#failedWhole(sendable, failure, handlers);
     } finally {
       this.metrics.bulkDuration.observe((performance.now() - started) / 1000);
     }
-    if (items.length !== pending.length) {
+    if (items.length !== sendable.length) {
       handlers.health(undefined);
-      return {
-        error: `_bulk answered ${items.length} items for ${pending.length} documents; resending all`,
-        blocked: false,
-      };
+      const error = `_bulk answered ${items.length} items for ${sendable.length} documents; resending all`;
+      return { ...sentAgain(sendable, true), error, outcome: "failed", reported: true };
     }
-    this.#answeredBlocks(pending, items, handlers);
-    const retry = await this.#settle(pending, items, handlers);
-    return retry.retry.length === 0 ? undefined : retry;
+    this.#answeredBlocks(sendable, items, handlers);
+    return await this.#settle(sendable, items, handlers);
+  }
+
+  /** A request failed whole: reported as the block, outage or size refusal it is; all of it is sent again. */
+  #failedWhole(sent: T[], failure: BulkRequestError, handlers: BulkOutcomeHandlers<T>): Leftover<T> {
+    const blocked = isClusterBlock(failure.type);
+    const tooLarge = refusedForSize(failure.status, failure.type, failure.message);
+    if (blocked) this.#reportBlocks(handlers, parseBlocks(failure.message));
+    // Refused for its size, the request was answered: no outage. The split says why.
+    else if (tooLarge) this.#reportBlocks(handlers, []);
+    else handlers.health(failure);
+    return {
+      ...sentAgain(sent, spendsRetryBudget(failure.status, failure)),
+      status: failure.status,
+      error: failure.message,
+      outcome: "failed",
+      tooLarge,
+      reported: !tooLarge,
+      blocked,
+    };
   }
 
   /**
@@ -218,8 +261,7 @@ export class BulkWriter<T extends BulkDocument> {
   #answeredBlocks(sent: T[], items: BulkItemResult[], handlers: BulkOutcomeHandlers<T>): void {
     const seen = new Map<string, ClusterBlock | undefined>();
     for (let i = 0; i < sent.length; i++) {
-      const error = items[i].error;
-      const block = isClusterBlock(error?.type) ? parseBlocks(error?.reason ?? "")[0] : undefined;
+      const block = itemBlock(sent[i].index, items[i].error);
       if (block !== undefined || !seen.has(sent[i].index)) seen.set(sent[i].index, block);
     }
     this.#blocks.delete("");
@@ -239,17 +281,27 @@ export class BulkWriter<T extends BulkDocument> {
     handlers.health(new BulkRequestError(`${CLUSTER_BLOCK}: ${text}`, undefined, CLUSTER_BLOCK));
   }
 
-  async #split(pending: T[], handlers: BulkOutcomeHandlers<T>, signal: AbortSignal, error: string): Promise<void> {
-    if (pending.length === 1) {
-      this.metrics.rejected.inc({ status: "413", reason: "request_too_large" });
-      this.log.error("Elasticsearch refused a document as too large", { id: pending[0].id, error });
-      await handlers.rejected(pending[0], { status: 413, error: { type: "request_too_large", reason: error } });
-      return;
-    }
-    this.log.warn("_bulk request too large for Elasticsearch; splitting it", { documents: pending.length });
+  /** Halves a request refused for its size, and writes each half on its own. */
+  async #split(
+    pending: T[],
+    handlers: BulkOutcomeHandlers<T>,
+    signal: AbortSignal,
+    refusal: Leftover<T>,
+  ): Promise<void> {
+    const why = refusal.status === 413
+      ? "_bulk request too large for Elasticsearch"
+      : "a circuit breaker refused the _bulk request";
+    this.log.warn(`${why}; splitting it`, { documents: pending.length, status: refusal.status, error: refusal.error });
     const half = Math.ceil(pending.length / 2);
     await this.write(pending.slice(0, half), handlers, signal);
     await this.write(pending.slice(half), handlers, signal);
+  }
+
+  /** A lone document over `http.max_content_length`: it will never be accepted. */
+  async #rejectTooLarge(document: T, handlers: BulkOutcomeHandlers<T>, error: string): Promise<void> {
+    this.metrics.rejected.inc({ status: "413", reason: "request_too_large" });
+    this.log.error("Elasticsearch refused a document as too large", { id: document.id, error });
+    await handlers.rejected(document, { status: 413, error: { type: "request_too_large", reason: error } });
   }
 
   /** The retry budget is spent: dead-letter what is left, saying why. */
@@ -280,7 +332,11 @@ export class BulkWriter<T extends BulkDocument> {
   }
 
   /** Applies per-item results; returns what is to be retried, and why. */
-  async #settle(sent: T[], items: BulkItemResult[], handlers: BulkOutcomeHandlers<T>): Promise<Retry<T>> {
+  async #settle(
+    sent: T[],
+    items: BulkItemResult[],
+    handlers: BulkOutcomeHandlers<T>,
+  ): Promise<Leftover<T> | undefined> {
     const indexed: T[] = [];
     const retry: T[] = [];
     const spent: T[] = [];
@@ -301,15 +357,13 @@ export class BulkWriter<T extends BulkDocument> {
         indexedByStatus.set(item.status, (indexedByStatus.get(item.status) ?? 0) + 1);
       } else if (outcome === "retry") {
         retry.push(sent[i]);
-        const block = isClusterBlock(item.error?.type);
+        const block = isWriteBlocked(item.error?.type);
         blocked ||= block;
         auth ||= !block && isAuthFailure(item.status);
         // A missing pipeline is configuration, like a block: waited out, never dead-lettered.
         const pipeline = isMissingPipeline(item.error);
         if (pipeline) missingPipeline = item.error!.reason;
-        if (!block && !isAuthFailure(item.status) && item.error?.type !== INDEX_NOT_FOUND && !pipeline) {
-          spent.push(sent[i]);
-        }
+        if (spendsRetryBudget(item.status, item.error)) spent.push(sent[i]);
         status = item.status;
         error = pipeline ? item.error!.reason! : item.error?.type ?? `status ${item.status}`;
       } else {
@@ -329,20 +383,68 @@ export class BulkWriter<T extends BulkDocument> {
     handlers.pipeline?.(missingPipeline);
     if (indexed.length > 0) handlers.indexed(indexed);
     await Promise.all(rejections);
-    return { retry, spent, status, error, auth, blocked };
+    if (retry.length === 0) return undefined;
+    return {
+      retry,
+      spent,
+      status,
+      error,
+      outcome: "partial",
+      tooLarge: false,
+      reported: blocked && !auth,
+      auth,
+      blocked,
+    };
   }
 }
 
-/** Documents of an answered request that are to be sent again, and why. */
-interface Retry<T> {
+/** What an attempt left to send again, and why. */
+interface Leftover<T> {
   retry: T[];
   /** Those whose retry spends the budget (not held by credentials, a block, a missing index or pipeline). */
   spent: T[];
-  /** The status and error type of the last of them. */
-  status: number;
+  /** The status and error of the last failure. */
+  status?: number;
   error: string;
+  /** How its `_bulk` request went: "failed" whole, or not sent, when no document had an index. */
+  outcome: "ok" | "partial" | "failed";
+  /** The request was refused whole for its size (413, a circuit breaker): a smaller one may pass. */
+  tooLarge: boolean;
+  /** Why was said already (readiness: an outage, a block, an index not created); logged at debug. */
+  reported: boolean;
   /** Some were refused for the credentials. */
   auth: boolean;
-  /** Some were refused by a block. */
+  /** Some are held by a block. */
   blocked: boolean;
+}
+
+/** All of `documents` sent again, each spending its budget if `spending`. */
+function sentAgain<T>(documents: T[], spending: boolean) {
+  return { retry: documents, spent: spending ? documents : [], tooLarge: false, auth: false, blocked: false };
+}
+
+/** The documents whose index could not be created: sent again once it is, spending as their failure says. */
+function waitingForIndices<T extends BulkDocument>(
+  pending: T[],
+  uncreated: ReadonlyMap<string, BulkRequestError>,
+): Leftover<T> | undefined {
+  if (uncreated.size === 0) return undefined;
+  const retry = pending.filter((doc) => uncreated.has(doc.index));
+  const spends = (doc: T) => {
+    const failure = uncreated.get(doc.index)!;
+    return spendsRetryBudget(failure.status, failure);
+  };
+  const failures = [...uncreated.values()];
+  const last = failures[failures.length - 1];
+  return {
+    retry,
+    spent: retry.filter(spends),
+    status: last.status,
+    error: last.message,
+    outcome: "failed",
+    tooLarge: false,
+    reported: true,
+    auth: false,
+    blocked: failures.some((failure) => isClusterBlock(failure.type)),
+  };
 }

@@ -7,7 +7,7 @@ import type { Health } from "../runtime/health.ts";
 import type { SearchService } from "./service.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { tlsProblem } from "../runtime/tls_problem.ts";
-import { describeBlocks, isClusterBlock, parseBlocks } from "./block.ts";
+import { explainBlocks, isClusterBlock, parseBlocks, UNTIL_LIFTED } from "./block.ts";
 
 /** The readiness checks this file owns, and whether each passes before anything was tried. */
 export const ELASTIC_CHECKS = {
@@ -35,11 +35,10 @@ export function classifyElasticFailure(
 ): { check: keyof typeof ELASTIC_CHECKS; problem: string } {
   if (isClusterBlock(failure.type)) {
     const blocks = parseBlocks(failure.message);
-    const what = blocks.length > 0 ? describeBlocks(blocks) : `a block refuses writes (${failure.message})`;
-    return {
-      check: BLOCK_CHECK,
-      problem: `${what}; Elasticsearch takes no writes there until the block is lifted; retrying`,
-    };
+    const what = blocks.length > 0
+      ? explainBlocks(blocks)
+      : `a block refuses writes (${failure.message}); ${UNTIL_LIFTED}`;
+    return { check: BLOCK_CHECK, problem: `${what}; retrying` };
   }
   const tls = tlsProblem(failure.message);
   if (tls === "certificate is not trusted") {

@@ -120,7 +120,7 @@ export function createMetrics(registry = new client.Registry()) {
     ),
     elasticBlocked: gauge(
       "pmacct_bridge_elasticsearch_blocked",
-      "Indices (or the cluster) whose blocks refuse the bridge's writes now, such as index.blocks.write; 0 when none",
+      "Indices (or the cluster) whose blocks refuse the bridge's writes now, such as index.blocks.write or a closed index; 0 when none",
     ),
     kafkaUp: gauge("pmacct_bridge_kafka_up", "1 while the consumer is a member of its group"),
     retentionDeleted: counter(

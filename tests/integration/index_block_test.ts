@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { AGGREGATE, expectedTotals, produceLiveTraffic, totalCount } from "../support/live_traffic.ts";
+import { flowRecord } from "../support/flow_records.ts";
 import {
   alive,
   indexedDocuments,
@@ -25,23 +26,6 @@ import {
 } from "../support/stack.ts";
 
 const BLOCK_MS = 25_000;
-
-/** A record of this moment, as pmacct writes one (UTC), so that it lands in today's index. */
-function recordOfNow(sequence: number): string {
-  const now = new Date().toISOString().slice(0, 19).replace("T", " ");
-  return JSON.stringify({
-    event_type: "purge",
-    ip_src: "192.0.2.7",
-    ip_dst: "198.51.100.9",
-    port_src: 40_000 + sequence,
-    port_dst: 443,
-    ip_proto: "tcp",
-    timestamp_start: now,
-    timestamp_end: now,
-    packets: 1 + sequence,
-    bytes: 100 * (1 + sequence),
-  });
-}
 
 function setWriteBlock(prefix: string, blocked: boolean): Promise<unknown> {
   return MAIN_ELASTIC.request("PUT", `/${prefix}-*/_settings`, { "index.blocks.write": blocked ? true : null });
@@ -76,7 +60,7 @@ integrationTest(
       await producer.connect();
       await replaySyntheticTraffic(topic, AGGREGATE);
       let sequence = 0;
-      await producer.send({ topic, messages: [{ value: recordOfNow(sequence++) }] });
+      await producer.send({ topic, messages: [{ value: flowRecord(sequence++) }] });
       const named = await waitFor(
         `/readyz naming the block (log: ${bridge.logPath})`,
         async () => {
@@ -92,7 +76,7 @@ integrationTest(
 
       // Records keep coming for as long as the block lasts; nothing gets past it, and it stays named.
       while (Date.now() - blockedAt < BLOCK_MS) {
-        await producer.send({ topic, messages: [{ value: recordOfNow(sequence++) }] });
+        await producer.send({ topic, messages: [{ value: flowRecord(sequence++) }] });
         const { status, problems } = await readiness(bridge);
         assert.equal(status, 503);
         assert.match(problems.elasticsearch_block ?? "", /is blocked: index write \(api\)/);

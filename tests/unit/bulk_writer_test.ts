@@ -7,12 +7,15 @@ import {
   BulkRequestError,
   type BulkTransport,
   BulkWriter,
+  type IndexPreparer,
 } from "../../lib/elastic/bulk_writer.ts";
 import { Logger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
 import { Aborted } from "../../lib/runtime/retry.ts";
 import { toSearchError } from "../../lib/elastic/transport.ts";
 import { BLOCKED_ITEMS, CLUSTER_READ_ONLY, responseError } from "../support/cluster_blocks.ts";
+import { ALIAS_HOLDS_NAME, CLOSED_INDEX_ITEM, INFLIGHT_BREAKER, SHARD_LIMIT } from "../support/refusals.ts";
+import { classifyElasticFailure } from "../../lib/elastic/status.ts";
 
 const FAST = { initialMs: 1, maxMs: 2 };
 const quiet = () => new Logger("error", () => {});
@@ -31,6 +34,11 @@ function scripted(steps: Array<(ids: string[]) => BulkItemResult[] | Error>) {
     return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
   };
   return { transport, calls };
+}
+
+/** An index preparer that could not create the indices `refused` names at each call (with why). */
+function refusing(refused: () => Array<[string, BulkRequestError]>): IndexPreparer {
+  return { ensure: () => Promise.resolve(new Map(refused())), forget: () => {} };
 }
 
 function recorder() {
@@ -154,7 +162,7 @@ Deno.test("a retry budget dead-letters what is left, but never for refused crede
   assert.deepEqual(own.outcome.indexed, ["t:0:0:0"]);
 });
 
-Deno.test("413 halves the request; a lone document too large is rejected", async () => {
+Deno.test("413 halves the request, reported as no outage; a lone document too large is rejected", async () => {
   const { transport, calls } = scripted([
     (ids) =>
       ids.length > 1 || ids[0] === "t:0:2:0"
@@ -170,6 +178,7 @@ Deno.test("413 halves the request; a lone document too large is rejected", async
   assert.deepEqual(outcome.indexed.sort(), ["t:0:0:0", "t:0:1:0"]);
   assert.deepEqual(outcome.rejected, [["t:0:2:0", "request_too_large"]]);
   assert.deepEqual(calls[0].length, 3);
+  assert.ok(outcome.health.every(Boolean), "a 413 is answered: no outage");
 });
 
 Deno.test("retryNow cuts a long backoff short; abort ends the write without an outcome", async () => {
@@ -210,7 +219,7 @@ Deno.test("indices are created before the first write; a missing index is create
   const indices = {
     ensure: (names: Iterable<string>) => {
       ensured.push([...new Set(names)]);
-      return Promise.resolve();
+      return Promise.resolve(new Map());
     },
     forget: (index: string) => forgotten.push(index),
   };
@@ -230,10 +239,9 @@ Deno.test("indices are created before the first write; a missing index is create
 Deno.test("an index the user may not create holds the batch (no request, no dead letter) until it may", async () => {
   const { transport, calls } = scripted([(ids) => ids.map(() => ({ status: 201 }))]);
   let refusals = 2;
-  const indices = {
-    ensure: () => refusals-- > 0 ? Promise.reject(new BulkRequestError("may not create", 403)) : Promise.resolve(),
-    forget: () => {},
-  };
+  const indices = refusing(() =>
+    refusals-- > 0 ? [["sflow-2026-11-25", new BulkRequestError("may not create", 403)]] : []
+  );
   const { outcome, handlers } = recorder();
   await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 1, indices }).write(
     docs(2),
@@ -302,13 +310,9 @@ Deno.test("a whole request or index creation a cluster block refuses is retried 
   ]);
   const creation = toSearchError(responseError(CLUSTER_READ_ONLY.createIndex));
   let refusals = 1;
-  const indices = {
-    ensure: () =>
-      refusals-- > 0
-        ? Promise.reject(new BulkRequestError(creation.message, creation.status, creation.type))
-        : Promise.resolve(),
-    forget: () => {},
-  };
+  const indices = refusing(() =>
+    refusals-- > 0 ? [["sflow-2026-12-02", new BulkRequestError(creation.message, creation.status, creation.type)]] : []
+  );
   const failures: Array<string | undefined> = [];
   const { outcome, handlers } = recorder();
   handlers.health = (failure) => failures.push(failure?.message);
@@ -365,4 +369,93 @@ Deno.test("items refused for a missing ingest pipeline wait for it: retried, nev
   assert.deepEqual(outcome.indexed, ["t:0:0:0"]);
   const reason = "pipeline with id [enrich] does not exist";
   assert.deepEqual(pipelineReports, [reason, reason, undefined], "readiness hears of it, and of its end");
+});
+
+/** A scripted service's creation error, as the index preparer passes it on. */
+function creationRefused(answer: { status: number; error: unknown }): BulkRequestError {
+  const refusal = toSearchError(responseError(answer));
+  return new BulkRequestError(refusal.message, refusal.status, refusal.type);
+}
+
+Deno.test("an index that cannot be created holds only its own documents: the others of the request are sent and indexed", async () => {
+  const twoDays = docs(4).map((doc, i) => ({ ...doc, index: i % 2 === 0 ? "sflow-2026-12-01" : "sflow-2026-12-02" }));
+  for (const answer of [ALIAS_HOLDS_NAME, SHARD_LIMIT]) {
+    const { transport, calls } = scripted([(ids) => ids.map(() => ({ status: 201 }))]);
+    const { outcome, handlers } = recorder();
+    const indices = refusing(() => [["sflow-2026-12-02", creationRefused(answer)]]);
+    await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 2, indices }).write(
+      twoDays,
+      handlers,
+      new AbortController().signal,
+    );
+    assert.deepEqual(calls, [["t:0:0:0", "t:0:2:0"]], "the healthy day's documents only, at once");
+    assert.deepEqual(outcome.indexed, ["t:0:0:0", "t:0:2:0"]);
+    assert.deepEqual(outcome.rejected, [
+      ["t:0:1:0", "retry_budget_exhausted"],
+      ["t:0:3:0", "retry_budget_exhausted"],
+    ], "the usual budget, spent by the other day's documents alone");
+    assert.ok(outcome.health.every(Boolean), "an index refused is not the cluster down: the preparer names it");
+  }
+
+  // Without a budget they wait until the index can be made.
+  let refusals = 3;
+  const { transport, calls } = scripted([(ids) => ids.map(() => ({ status: 201 }))]);
+  const { outcome, handlers } = recorder();
+  const indices = refusing(() => refusals-- > 0 ? [["sflow-2026-12-02", creationRefused(SHARD_LIMIT)]] : []);
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, indices }).write(
+    twoDays,
+    handlers,
+    new AbortController().signal,
+  );
+  assert.deepEqual(calls, [["t:0:0:0", "t:0:2:0"], ["t:0:1:0", "t:0:3:0"]]);
+  assert.deepEqual(outcome.indexed, ["t:0:0:0", "t:0:2:0", "t:0:1:0", "t:0:3:0"]);
+  assert.deepEqual(outcome.rejected, []);
+});
+
+Deno.test("a closed index holds its documents as a block: retried, never dead-lettered nor spending the budget, named with how to reopen it", async () => {
+  const closedAndToday = docs(3).map((doc, i) => ({ ...doc, index: i === 1 ? "sflow-2026-12-07" : doc.index }));
+  const closed = (ids: string[]) => ids.map((id) => id === "t:0:1:0" ? { status: 201 } : CLOSED_INDEX_ITEM);
+  const { transport, calls } = scripted([closed, closed, closed, closed, (ids) => ids.map(() => ({ status: 201 }))]);
+  const failures: Array<BulkRequestError | undefined> = [];
+  const { outcome, handlers } = recorder();
+  handlers.health = (failure) => failures.push(failure);
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 0 }).write(
+    closedAndToday,
+    handlers,
+    new AbortController().signal,
+  );
+  assert.equal(calls.length, 5);
+  assert.deepEqual(calls.slice(1), Array(4).fill(["t:0:0:0", "t:0:2:0"]), "only the closed index's documents again");
+  assert.deepEqual(outcome.rejected, []);
+  assert.deepEqual(outcome.indexed, ["t:0:1:0", "t:0:0:0", "t:0:2:0"]);
+  assert.deepEqual(failures.map((failure) => failure?.type), [...Array(4).fill("cluster_block_exception"), undefined]);
+  const { check, problem } = classifyElasticFailure(failures[0]!, ["http://127.0.0.1:9200"]);
+  assert.equal(check, "elasticsearch_block");
+  assert.equal(
+    problem,
+    "index sflow-2026-11-25 is closed; Elasticsearch takes no writes there until it is reopened: " +
+      "POST /sflow-2026-11-25/_open; retrying",
+  );
+});
+
+Deno.test("a circuit breaker's 429 splits the request down to one document; one it still refuses is retried, not dead-lettered", async () => {
+  const breaker = toSearchError(responseError(INFLIGHT_BREAKER));
+  let loneRefusals = 2;
+  const { transport, calls } = scripted([
+    (ids) =>
+      ids.length > 1 || (ids[0] === "t:0:4:0" && loneRefusals-- > 0)
+        ? new BulkRequestError(breaker.message, breaker.status, breaker.type)
+        : ids.map(() => ({ status: 201 })),
+  ]);
+  const { outcome, handlers } = recorder();
+  await new BulkWriter(transport, quiet(), createMetrics(), { backoff: FAST, maxRetries: 5 }).write(
+    docs(5),
+    handlers,
+    new AbortController().signal,
+  );
+  assert.deepEqual(calls.map((ids) => ids.length), [5, 3, 2, 1, 1, 1, 2, 1, 1, 1, 1]);
+  assert.deepEqual(calls.slice(-3), [["t:0:4:0"], ["t:0:4:0"], ["t:0:4:0"]], "the lone document, retried");
+  assert.deepEqual(outcome.rejected, []);
+  assert.deepEqual(outcome.indexed.sort(), ["t:0:0:0", "t:0:1:0", "t:0:2:0", "t:0:3:0", "t:0:4:0"]);
+  assert.ok(outcome.health.every(Boolean), "a refusal for size is no outage");
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BulkRequestError } from "../../lib/elastic/bulk_writer.ts";
-import { describeBlocks, parseBlocks } from "../../lib/elastic/block.ts";
+import { describeBlocks, itemBlock, parseBlocks } from "../../lib/elastic/block.ts";
 import { INDEX_CHECK, IndexCreator } from "../../lib/elastic/indices.ts";
 import type { SearchService } from "../../lib/elastic/service.ts";
 import { classifyElasticFailure, ELASTIC_CHECKS, ElasticStatus } from "../../lib/elastic/status.ts";
@@ -15,6 +15,7 @@ import {
   CLUSTER_READ_ONLY_ALLOW_DELETE_BULK,
   responseError,
 } from "../support/cluster_blocks.ts";
+import { ALIAS_HOLDS_NAME, CLOSED_INDEX_ITEM, SHARD_LIMIT } from "../support/refusals.ts";
 
 const NODES = ["http://127.0.0.1:9200"];
 
@@ -106,22 +107,30 @@ Deno.test("a block is its own /readyz problem; the cluster stays up, auth_failed
   assert.ok(lines.some((line) => line.includes("resolved") && line.includes("elasticsearch_block")));
 });
 
-Deno.test("a block refusing an index's creation is passed on as a block, not as a missing create_index privilege", async () => {
-  const health = new Health(new Logger("error", () => {}), { [INDEX_CHECK]: true });
-  let blocked = true;
+/** An index creator whose cluster answers the creation of an index with `refusal(index)`, or creates it. */
+function creatorRefusing(
+  health: Health,
+  refusal: (index: string) => { status: number; error: unknown } | undefined,
+): IndexCreator {
   const service = {
-    createIndex: () =>
-      blocked
-        ? Promise.reject(toSearchError(responseError(CLUSTER_READ_ONLY.createIndex)))
-        : Promise.resolve("created"),
+    createIndex: (index: string) => {
+      const answer = refusal(index);
+      return answer ? Promise.reject(toSearchError(responseError(answer))) : Promise.resolve("created");
+    },
   } as unknown as SearchService;
-  const creator = new IndexCreator(
+  return new IndexCreator(
     service,
     buildIndexTemplate("sflow", { mappings: {}, settings: {} }, 1, 0),
     health,
     new Logger("error", () => {}),
   );
-  const failure = await creator.ensure(["sflow-2026-12-02"]).then(() => undefined, (error) => error);
+}
+
+Deno.test("a block refusing an index's creation is passed on as a block, not as a missing create_index privilege", async () => {
+  const health = new Health(new Logger("error", () => {}), { [INDEX_CHECK]: true });
+  let blocked = true;
+  const creator = creatorRefusing(health, () => blocked ? CLUSTER_READ_ONLY.createIndex : undefined);
+  const failure = (await creator.ensure(["sflow-2026-12-02"])).get("sflow-2026-12-02");
   assert.ok(failure instanceof BulkRequestError);
   assert.equal(failure.type, "cluster_block_exception");
   assert.equal(failure.status, 403);
@@ -131,5 +140,59 @@ Deno.test("a block refusing an index's creation is passed on as a block, not as 
   );
   assert.equal(health.ok(INDEX_CHECK), true, "no privilege problem reported");
   blocked = false;
-  await creator.ensure(["sflow-2026-12-02"]);
+  assert.equal((await creator.ensure(["sflow-2026-12-02"])).size, 0);
+});
+
+Deno.test("an index the cluster refuses to create is named on /readyz until it is made; another's creation does not hide it", async () => {
+  const health = new Health(new Logger("error", () => {}), { [INDEX_CHECK]: true });
+  const refused = new Map([["sflow-2026-12-02", ALIAS_HOLDS_NAME], ["sflow-2026-12-03", SHARD_LIMIT]]);
+  const creator = creatorRefusing(health, (index) => refused.get(index));
+  const failures = await creator.ensure(["sflow-2026-12-01", "sflow-2026-12-02", "sflow-2026-12-03"]);
+  assert.deepEqual([...failures.keys()].sort(), ["sflow-2026-12-02", "sflow-2026-12-03"]);
+  assert.equal(failures.get("sflow-2026-12-02")!.status, 400);
+  const problem = () => health.report().problems[INDEX_CHECK] ?? "";
+  assert.equal(
+    problem(),
+    "cannot create index sflow-2026-12-02: invalid_index_name_exception: Invalid index name [sflow-2026-12-02], " +
+      "already exists as alias; its records are retried, the other indices' are written; " +
+      "cannot create index sflow-2026-12-03: validation_exception: Validation Failed: 1: this action would add [2] " +
+      "shards, but this cluster currently has [1]/[1] maximum normal shards open;; its records are retried, the other " +
+      "indices' are written",
+  );
+  refused.delete("sflow-2026-12-03");
+  assert.equal((await creator.ensure(["sflow-2026-12-03"])).size, 0);
+  assert.match(problem(), /^cannot create index sflow-2026-12-02: .*already exists as alias; [^;]*$/, "still named");
+  refused.delete("sflow-2026-12-02");
+  assert.equal((await creator.ensure(["sflow-2026-12-02"])).size, 0);
+  assert.equal(health.ok(INDEX_CHECK), true);
+});
+
+Deno.test("a closed index is counted as a blocked index and named on /readyz with how to reopen it", async () => {
+  const health = new Health(new Logger("error", () => {}), { ...ELASTIC_CHECKS });
+  const metrics = createMetrics();
+  const status = new ElasticStatus(health, metrics, NODES);
+  const closed = itemBlock("sflow-2026-12-01", CLOSED_INDEX_ITEM.error)!;
+  const written = parseBlocks(BLOCKED_ITEMS["index.blocks.write"].error.reason)[0];
+  assert.deepEqual(parseBlocks(closed.text), [closed], "read back as the block it is");
+  status.bulkHealth(
+    new BulkRequestError(`cluster_block_exception: ${closed.text}`, undefined, "cluster_block_exception"),
+  );
+  assert.equal(
+    health.report().problems.elasticsearch_block,
+    "index sflow-2026-12-01 is closed; Elasticsearch takes no writes there until it is reopened: " +
+      "POST /sflow-2026-12-01/_open; retrying",
+  );
+  assert.equal(await gauge(metrics, "pmacct_bridge_elasticsearch_blocked"), 1);
+  const both = { ...written, index: "sflow-2026-12-02", text: written.text.replace("2026-12-01", "2026-12-02") };
+  status.bulkHealth(
+    new BulkRequestError(`cluster_block_exception: ${closed.text}${both.text}`, undefined, "cluster_block_exception"),
+  );
+  assert.equal(
+    health.report().problems.elasticsearch_block,
+    "index sflow-2026-12-02 is blocked: index write (api); Elasticsearch takes no writes there until the block is " +
+      "lifted; index sflow-2026-12-01 is closed; Elasticsearch takes no writes there until it is reopened: " +
+      "POST /sflow-2026-12-01/_open; retrying",
+  );
+  assert.equal(await gauge(metrics, "pmacct_bridge_elasticsearch_blocked"), 2);
+  assert.equal(await gauge(metrics, "pmacct_bridge_elasticsearch_auth_failed"), 0);
 });
