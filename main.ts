@@ -155,6 +155,7 @@ const pipeline = new Pipeline({
   maxBatch: config.elastic.maxSamplesPerSend,
   maxWaitMs: config.elastic.maxTimeToSendSeconds * 1000,
   maxBuffered: config.elastic.maxBufferedSamples,
+  maxBufferedBytes: config.elastic.maxBufferedBytes,
   concurrency: config.elastic.bulkConcurrency,
 }, {
   writer,

@@ -4,10 +4,12 @@
  */
 import type { FieldNames } from "../pmacct/document.ts";
 import {
+  byteSize,
   choice,
   ConfigError,
   type Environment,
   flag,
+  formatBytes,
   integer,
   list,
   optionalInteger,
@@ -52,6 +54,8 @@ export interface ElasticConfig {
   maxSamplesPerSend: number;
   maxTimeToSendSeconds: number;
   maxBufferedSamples: number;
+  /** Bytes of records and dead letters held (`ELASTIC_MAX_BUFFERED_BYTES`). */
+  maxBufferedBytes: number;
   bulkConcurrency: number;
   requestTimeoutSeconds: number;
   /** Retries of a document before it is dead-lettered; `undefined`: for ever. */
@@ -167,6 +171,12 @@ export const ELASTIC_VARIABLES: readonly Variable[] = [
     name: "ELASTIC_MAX_BUFFERED_SAMPLES",
     default: "10 × batch size",
     meaning: "Records held in memory; at this bound the bridge stops fetching until Elasticsearch catches up.",
+  },
+  {
+    name: "ELASTIC_MAX_BUFFERED_BYTES",
+    default: "32mb",
+    meaning:
+      "Bytes of records and dead letters held (`kb`, `mb`, `gb`); fetching stops at this bound too. A `_bulk` request carries a quarter of it (16mb at most); a larger record is a `record_too_large` dead letter.",
   },
   { name: "ELASTIC_BULK_CONCURRENCY", default: "2", meaning: "`_bulk` requests in flight at once." },
   {
@@ -300,6 +310,13 @@ function checkPlainHttp(
   }
 }
 
+/**
+ * `ELASTIC_MAX_BUFFERED_BYTES` when unset. pmacct's records are a few hundred bytes, so 10,000 of
+ * them never come near it; it binds for records of tens or hundreds of kilobytes (wide
+ * multi-value messages, long labels), whose count alone would let the heap grow past gigabytes.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 ** 2;
+
 /** `ELASTIC_MAX_BUFFERED_SAMPLES` when unset: ten batches, and at least 10,000 records. */
 export function defaultMaxBuffered(maxSamplesPerSend: number): number {
   return Math.max(10 * maxSamplesPerSend, 10_000);
@@ -338,6 +355,10 @@ export function parseElasticConfig(env: Environment, warnings: string[]): Elasti
     maxBufferedSamples: integer(env, "ELASTIC_MAX_BUFFERED_SAMPLES", defaultMaxBuffered(maxSamplesPerSend), {
       min: maxSamplesPerSend,
     }),
+    maxBufferedBytes: byteSize(env, "ELASTIC_MAX_BUFFERED_BYTES", DEFAULT_MAX_BUFFERED_BYTES, {
+      min: 64 * 1024,
+      max: 64 * 1024 ** 3,
+    }),
     bulkConcurrency: integer(env, "ELASTIC_BULK_CONCURRENCY", 2, { min: 1, max: 64 }),
     requestTimeoutSeconds: integer(env, "ELASTIC_REQUEST_TIMEOUT", 30, { min: 1, max: 3600 }),
     maxRetries: text(env, "ELASTIC_MAX_RETRIES")?.toLowerCase() === "forever"
@@ -371,6 +392,7 @@ export function describeElasticConfig(config: ElasticConfig): Array<[string, unk
     ["ELASTIC_MAX_SAMPLES_PER_SEND", config.maxSamplesPerSend],
     ["ELASTIC_MAX_TIME_TO_SEND", config.maxTimeToSendSeconds],
     ["ELASTIC_MAX_BUFFERED_SAMPLES", config.maxBufferedSamples],
+    ["ELASTIC_MAX_BUFFERED_BYTES", formatBytes(config.maxBufferedBytes)],
     ["ELASTIC_BULK_CONCURRENCY", config.bulkConcurrency],
     ["ELASTIC_REQUEST_TIMEOUT", config.requestTimeoutSeconds],
     ["ELASTIC_MAX_RETRIES", config.maxRetries ?? "forever"],

@@ -80,13 +80,13 @@ export const KAFKA_VARIABLES: readonly Variable[] = [
     name: "KAFKA_PARTITION_ASSIGNMENT_STRATEGY",
     default: "roundrobin,range",
     meaning:
-      "Assignment protocols offered to the group, preferred first: `roundrobin`, `range` (librdkafka's `partition.assignment.strategy`). Offering one that the group's other clients offer lets the bridge share the group with them (see [compatibility](docs/compatibility.md)).",
+      "Assignment protocols offered, preferred first: `roundrobin`, `range` (librdkafka's `partition.assignment.strategy`); one the group's other clients offer lets the bridge share it ([compatibility](docs/compatibility.md)).",
   },
   {
     name: "KAFKA_DLQ_TOPIC",
     default: "`<topic>-dlq` for each topic",
     meaning:
-      "Dead-letter topic for undecodable messages and documents Elasticsearch rejects for good, one for all source topics (by default each has its own); created at start if missing (where the bridge may); `off` logs and counts them only.",
+      "Dead-letter topic for undecodable messages and documents Elasticsearch rejects for good, one for all source topics; created at start if missing (where the bridge may); `off` logs and counts them only.",
   },
   {
     name: "KAFKA_SECURITY_PROTOCOL",

@@ -64,6 +64,46 @@ export function integer(
   return parsed;
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1024,
+  kib: 1024,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/**
+ * A size in bytes: a whole number of bytes, or of `kb`, `mb`, `gb` (1024-based, as Elasticsearch
+ * reads them; `kib`, `mib`, `gib` too), any case, e.g. `64mb`.
+ */
+export function byteSize(
+  env: Environment,
+  name: string,
+  fallback: number,
+  { min, max }: { min: number; max: number },
+): number {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  const [, digits, unit] = /^(\d+)\s*([a-z]*)$/i.exec(value.trim()) ?? [];
+  const scale = BYTE_UNITS[unit?.toLowerCase() ?? "?"];
+  const bytes = Number(digits) * scale;
+  if (digits === undefined || scale === undefined || bytes < min || bytes > max) {
+    throw new ConfigError(name, `a size from ${formatBytes(min)} to ${formatBytes(max)}, e.g. 64mb`, value);
+  }
+  return bytes;
+}
+
+/** `67108864` as `64mb`: the largest unit that divides it. */
+export function formatBytes(bytes: number): string {
+  for (const unit of ["gb", "mb", "kb"]) {
+    if (bytes % BYTE_UNITS[unit] === 0) return `${bytes / BYTE_UNITS[unit]}${unit}`;
+  }
+  return `${bytes}b`;
+}
+
 export function optionalInteger(
   env: Environment,
   name: string,

@@ -11,11 +11,15 @@
  * ```
  */
 
-export interface BufferPolicy {
+export interface BufferPolicy<T = unknown> {
   /** Documents per `_bulk` request (`ELASTIC_MAX_SAMPLES_PER_SEND`). */
   maxBatch: number;
   /** How long a document may wait (`ELASTIC_MAX_TIME_TO_SEND`, in ms). */
   maxWaitMs: number;
+  /** Bytes per `_bulk` request, as `sizeOf` counts them; a document larger goes alone. */
+  maxBatchBytes?: number;
+  /** A document's bytes; 0 each by default. */
+  sizeOf?: (item: T) => number;
 }
 
 interface Bucket<T> {
@@ -28,11 +32,22 @@ interface Bucket<T> {
 export class BulkBuffer<T extends { index: string }> {
   #buckets = new Map<string, Bucket<T>>();
   #size = 0;
+  #bytes = 0;
+  readonly #sizeOf: (item: T) => number;
+  readonly #maxBatchBytes: number;
 
-  constructor(readonly policy: BufferPolicy) {}
+  constructor(readonly policy: BufferPolicy<T>) {
+    this.#sizeOf = policy.sizeOf ?? (() => 0);
+    this.#maxBatchBytes = policy.maxBatchBytes ?? Infinity;
+  }
 
   get size(): number {
     return this.#size;
+  }
+
+  /** The buffered documents' bytes, as the policy's `sizeOf` counts them. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   add(item: T, now: number): void {
@@ -43,6 +58,7 @@ export class BulkBuffer<T extends { index: string }> {
     }
     bucket.items.push(item);
     this.#size++;
+    this.#bytes += this.#sizeOf(item);
   }
 
   /** Time the oldest buffered document was added, or `undefined` when empty. */
@@ -56,7 +72,7 @@ export class BulkBuffer<T extends { index: string }> {
 
   /** Whether a batch should be sent now: a full batch is waiting, or the oldest is due. */
   due(now: number): boolean {
-    if (this.#size >= this.policy.maxBatch) return true;
+    if (this.#size >= this.policy.maxBatch || this.#bytes >= this.#maxBatchBytes) return true;
     const oldest = this.oldestAt();
     return oldest !== undefined && now - oldest >= this.policy.maxWaitMs;
   }
@@ -66,17 +82,30 @@ export class BulkBuffer<T extends { index: string }> {
     const dropped = this.#size;
     this.#buckets.clear();
     this.#size = 0;
+    this.#bytes = 0;
     return dropped;
   }
 
-  /** Removes and returns up to `maxBatch` documents, oldest bucket first, grouped by index. */
+  /**
+   * Removes and returns up to `maxBatch` documents and `maxBatchBytes` (one at least), oldest
+   * bucket first, grouped by index.
+   */
   take(now: number): T[] {
     const batch: T[] = [];
+    let bytes = 0;
     const buckets = [...this.#buckets.entries()].sort(([, a], [, b]) => a.oldestAt - b.oldestAt);
     for (const [index, bucket] of buckets) {
       const count = Math.min(this.policy.maxBatch - batch.length, bucket.items.length - bucket.head);
-      for (let i = 0; i < count; i++) batch.push(bucket.items[bucket.head + i]);
-      bucket.head += count;
+      let taken = 0;
+      while (taken < count) {
+        const item = bucket.items[bucket.head + taken];
+        const size = this.#sizeOf(item);
+        if (batch.length > 0 && bytes + size > this.#maxBatchBytes) break;
+        batch.push(item);
+        bytes += size;
+        taken++;
+      }
+      bucket.head += taken;
       if (bucket.head === bucket.items.length) {
         this.#buckets.delete(index);
       } else {
@@ -84,9 +113,10 @@ export class BulkBuffer<T extends { index: string }> {
         bucket.head = 0;
         bucket.oldestAt = now;
       }
-      if (batch.length === this.policy.maxBatch) break;
+      if (batch.length === this.policy.maxBatch || taken < count) break;
     }
     this.#size -= batch.length;
+    this.#bytes -= bytes;
     return batch;
   }
 }

@@ -37,6 +37,11 @@ export interface DispatchOptions {
   maxBatch: number;
   maxWaitMs: number;
   maxBuffered: number;
+  /**
+   * Bytes of records held, dead letters included (`ELASTIC_MAX_BUFFERED_BYTES`); none by default.
+   * A `_bulk` request carries a quarter of it at most, and {@linkcode MAX_BATCH_BYTES} at most.
+   */
+  maxBufferedBytes?: number;
   concurrency: number;
 }
 
@@ -53,6 +58,18 @@ export interface DispatchDeps {
   metrics: Metrics;
   now: () => number;
 }
+
+/**
+ * The most a `_bulk` request carries, whatever the bound on bytes held: Elastic's guidance is
+ * requests of 5-15 MB, and one request is held whole in memory while it is written and retried.
+ */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
+/**
+ * What a record holds in memory, counted against `maxBufferedBytes`: its bytes as pmacct wrote
+ * them (the document written from them is of the same size).
+ */
+export const heldBytesOf = (document: PendingDocument) => document.original.length;
 
 /** A dead letter being written, and the message it acknowledges. */
 interface LetterOnItsWay {
@@ -71,13 +88,23 @@ export class Dispatch {
   readonly #letters = new Set<LetterOnItsWay>();
   readonly #abort = new AbortController();
   #inFlightDocuments = 0;
+  #inFlightBytes = 0;
+  /** Bytes of the dead letters of undecodable lines waiting for or in a write. */
+  #deadLetterBytes = 0;
+  readonly #maxBufferedBytes: number;
   /** Dead letters of undecodable lines waiting for or in a write (rejected documents are in their batch). */
   #deadLettersHeld = 0;
   readonly #roomListeners: Array<() => void> = [];
   readonly #roomWaiters = new Set<() => void>();
 
   constructor(private readonly options: DispatchOptions, private readonly deps: DispatchDeps) {
-    this.#buffer = new BulkBuffer({ maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs });
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? Infinity;
+    this.#buffer = new BulkBuffer({
+      maxBatch: options.maxBatch,
+      maxWaitMs: options.maxWaitMs,
+      maxBatchBytes: Math.min(MAX_BATCH_BYTES, this.#maxBufferedBytes / 4),
+      sizeOf: heldBytesOf,
+    });
   }
 
   /** Records held: buffered, being sent, or waiting as dead letters. */
@@ -85,9 +112,19 @@ export class Dispatch {
     return this.#buffer.size + this.#inFlightDocuments + this.#deadLettersHeld;
   }
 
-  /** Whether the buffer can take more records. */
+  /** Bytes of the records held, as {@linkcode heldBytesOf} counts them, and of the dead letters held. */
+  get heldBytes(): number {
+    return this.#buffer.bytes + this.#inFlightBytes + this.#deadLetterBytes;
+  }
+
+  /** Bytes of room left under `maxBufferedBytes` (Infinity without the bound). */
+  get roomBytes(): number {
+    return this.#maxBufferedBytes - this.heldBytes;
+  }
+
+  /** Whether the buffer can take more records: fewer records and bytes held than their bounds. */
   get hasRoom(): boolean {
-    return this.held < this.options.maxBuffered;
+    return this.held < this.options.maxBuffered && this.heldBytes < this.#maxBufferedBytes;
   }
 
   /** Whether dispatch was stopped (or gave up draining): nothing more is taken. */
@@ -124,6 +161,7 @@ export class Dispatch {
   /** Publishes the held records' count (`pmacct_bridge_buffered_records`). */
   reportHeld(): void {
     this.deps.metrics.buffered.set(this.held);
+    this.deps.metrics.bufferedBytes.set(this.heldBytes);
   }
 
   /**
@@ -144,10 +182,13 @@ export class Dispatch {
       (force || this.#buffer.due(this.deps.now()))
     ) {
       const batch = this.#buffer.take(this.deps.now());
+      const bytes = batch.reduce((sum, doc) => sum + heldBytesOf(doc), 0);
       this.#inFlightDocuments += batch.length;
+      this.#inFlightBytes += bytes;
       const sending = this.#send(batch).finally(() => {
         this.#inFlight.delete(sending);
         this.#inFlightDocuments -= batch.length;
+        this.#inFlightBytes -= bytes;
         this.reportHeld();
         this.#wake();
         this.pump(force);
@@ -231,6 +272,7 @@ export class Dispatch {
   deadLetter(letter: DeadLetter, key: string, offset: string, generation: number): void {
     const { acknowledgement } = this.deps;
     this.#deadLettersHeld++;
+    this.#deadLetterBytes += letter.value.length;
     const onItsWay = { letter, key, offset };
     this.#letters.add(onItsWay);
     const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
@@ -244,6 +286,7 @@ export class Dispatch {
       this.#letters.delete(onItsWay);
       this.#deadLettering.delete(sending);
       this.#deadLettersHeld--;
+      this.#deadLetterBytes -= letter.value.length;
       this.reportHeld();
       this.#wake();
     });
@@ -256,7 +299,7 @@ export class Dispatch {
       for (const done of this.#roomWaiters) done();
       this.#roomWaiters.clear();
     }
-    if (this.held > this.options.maxBuffered / 2) return;
+    if (this.held > this.options.maxBuffered / 2 || this.heldBytes > this.#maxBufferedBytes / 2) return;
     for (const listener of this.#roomListeners) listener();
   }
 

@@ -8,7 +8,7 @@ import { lostText, OffsetResets, type SkippedOffsets } from "./offset_resets.ts"
 import { Acknowledgement, type CommitRequest, partitionKey, type Refusal, type RunStart } from "./acknowledgement.ts";
 import type { BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
 import { type DeadLetter, deadLetterFields, type DeadLetterSink, type MessageHeaders } from "./dead_letters.ts";
-import { batchTexts, type DecodedLine, decodeMessage } from "../pmacct/decode.ts";
+import { batchTexts, type DecodedLine, decodeMessage, MAX_RECORD_LENGTH } from "../pmacct/decode.ts";
 import { Dispatch, type DispatchOptions, type PendingDocument } from "./dispatch.ts";
 import { encodeDocument, type EncodeOptions, type RecordOrigin } from "../pmacct/document.ts";
 import { type FlowTimeCheckOptions, FlowTimeChecks } from "../pmacct/flow_time_checks.ts";
@@ -110,6 +110,8 @@ export class Pipeline {
   readonly #flowTimeChecks: FlowTimeChecks;
   readonly #now: () => number;
   readonly #maxUncommitted: number;
+  /** A record longer is dead-lettered as too large: the decoder's limit, or the bytes bound if smaller. */
+  readonly #maxRecordLength: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #encodeOptions: EncodeOptions;
   #admission: AdmissionStage = ADMIT_ALL;
@@ -123,6 +125,7 @@ export class Pipeline {
     this.#now = deps.now ?? Date.now;
     this.#encodeOptions = options;
     this.#maxUncommitted = options.maxUncommitted ?? Math.max(100_000, 10 * options.maxBuffered);
+    this.#maxRecordLength = Math.min(MAX_RECORD_LENGTH, options.maxBufferedBytes ?? Infinity);
     this.#acknowledgement = new Acknowledgement({ commit: deps.commit, log, metrics });
     this.#dispatch = new Dispatch(options, {
       writer: deps.writer,
@@ -257,7 +260,7 @@ export class Pipeline {
     const open = () => dispatch.hasRoom && !dispatch.stopped && acknowledgement.span(key) < this.#maxUncommitted;
     while (taken < messages.length && open()) {
       // One UTF-8 decoding for as many messages as there is room for: each holds a record or more.
-      const chunk = messages.slice(taken, taken + this.options.maxBuffered - dispatch.held);
+      const chunk = messages.slice(taken, taken + this.#roomFor(messages, taken));
       const texts = batchTexts(chunk.map((message) => message.value));
       for (let i = 0; i < chunk.length && dispatch.hasRoom; i++) {
         flows += this.#take(takenFrom, chunk[i], texts?.[i]);
@@ -268,6 +271,20 @@ export class Pipeline {
     dispatch.reportHeld();
     dispatch.pump();
     return taken;
+  }
+
+  /**
+   * How many of `messages`, from `from` on, fit in the room left: in records, and in bytes (one at
+   * least). Only those are decoded at once, so the text of messages not taken is never made (a
+   * record taken keeps its whole decoded chunk alive when it is not ASCII).
+   */
+  #roomFor(messages: readonly SourceMessage[], from: number): number {
+    const dispatch = this.#dispatch;
+    const records = Math.min(messages.length - from, this.options.maxBuffered - dispatch.held);
+    let bytes = dispatch.roomBytes;
+    let count = 0;
+    while (count < records && (count === 0 || bytes > 0)) bytes -= messages[from + count++].value?.length ?? 0;
+    return count;
   }
 
   /**
@@ -335,7 +352,7 @@ export class Pipeline {
         acknowledgement.begin(key, offset, 0);
         return 0;
       }
-      flows = this.#linesOf(from, message, decodeMessage(message.value, text), origin);
+      flows = this.#linesOf(from, message, decodeMessage(message.value, text, this.#maxRecordLength), origin);
     } catch (error) {
       outcomes.length = 0;
       flows = 0;

@@ -15,6 +15,8 @@ import { memoise } from "../runtime/memoise.ts";
 /** A document's JSON that writes itself into the body (see `SplicedJson`). */
 export interface JsonWriter {
   writeJson(body: BodyWriter): void;
+  /** About how many bytes it writes, to size the body once. */
+  readonly length: number;
 }
 
 /** A document as the body needs it; `source` is its JSON text, or writes it. */
@@ -29,8 +31,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** Above this length a string is encoded natively; below, a loop copies ASCII faster than a call. */
 const NATIVE_ENCODE_FROM = 64;
-/** Room reserved per document before the body grows: a pmacct record with its action line. */
-const BYTES_PER_DOCUMENT = 1024;
+/** Room reserved per document for its action line and newlines, beyond its source's length. */
+const ACTION_BYTES = 128;
 
 /** A growing byte buffer for one body. */
 export class BodyWriter {
@@ -87,10 +89,19 @@ export class BodyWriter {
     this.#length = at;
   }
 
-  /** Appends a string through the native encoder (three bytes at most per UTF-16 unit). */
+  /**
+   * Appends a string through the native encoder, into the room there is; the body grows only for
+   * what did not fit (three bytes at most per UTF-16 unit).
+   */
   #encode(text: string): void {
-    this.#reserve(text.length * 3);
-    this.#length += encoder.encodeInto(text, this.#bytes.subarray(this.#length)).written;
+    let rest = text;
+    for (;;) {
+      const { read, written } = encoder.encodeInto(rest, this.#bytes.subarray(this.#length));
+      this.#length += written;
+      if (read === rest.length) return;
+      rest = rest.slice(read);
+      this.#reserve(rest.length * 3);
+    }
   }
 
   /** Appends bytes as they are. */
@@ -111,7 +122,10 @@ const actionPrefix = memoise((index: string) => `{"index":{"_index":${JSON.strin
 
 /** Builds the `_bulk` body: an `index` action and the source for each document. */
 export function bulkBody(documents: readonly BulkDocument[]): Uint8Array<ArrayBuffer> {
-  const body = new BodyWriter(documents.length * BYTES_PER_DOCUMENT);
+  // Sized once from the sources: growing by doubling would copy a large body several times.
+  let expected = 0;
+  for (const doc of documents) expected += doc.source.length + ACTION_BYTES;
+  const body = new BodyWriter(expected);
   for (const doc of documents) {
     body.text(actionPrefix(doc.index));
     body.jsonString(doc.id);

@@ -45,6 +45,13 @@ export type DecodedLine =
   }
   | { kind: "invalid"; position: number; reason: DecodeFailure; detail: string; bytes: Uint8Array };
 
+/**
+ * From this length on, a record keeps a copy of its bytes rather than a view into the message it
+ * came in. pmacct's records are a few hundred bytes: copying them would cost time on every record
+ * for memory that is freed with their batch anyway.
+ */
+const OWN_BYTES_FROM = 4096;
+
 /** `event_type` values pmacct uses for its start/end-of-purge markers. */
 export const MARKER_EVENT_TYPES: ReadonlySet<string> = new Set(["purge_init", "purge_close"]);
 
@@ -70,15 +77,15 @@ function isPurgeCount(count: number): boolean {
   return Number.isInteger(count) && count >= 0 && count <= MAX_PURGED_ENTRIES;
 }
 
-function decodeLine(line: string, position: number, original: Uint8Array | string): DecodedLine {
+function decodeLine(line: string, position: number, original: Uint8Array | string, maxLength: number): DecodedLine {
   const bytes = () => typeof original === "string" ? encoder.encode(original) : original;
   const asciiBytes = typeof original !== "string" && original.length === line.length ? original : undefined;
-  if (line.length > MAX_RECORD_LENGTH) {
+  if (line.length > maxLength) {
     return {
       kind: "invalid",
       position,
       reason: "record_too_large",
-      detail: `${line.length} characters; records are limited to ${MAX_RECORD_LENGTH}`,
+      detail: `${line.length} characters; records are limited to ${maxLength}`,
       bytes: bytes(),
     };
   }
@@ -107,14 +114,18 @@ function decodeLine(line: string, position: number, original: Uint8Array | strin
       ? { kind: "marker", position, eventType, purgedEntries: count }
       : { kind: "marker", position, eventType, badPurgedEntries: purged };
   }
-  return { kind: "flow", position, record, text: line, bytes: asciiBytes };
+  // A large record's bytes are copied out of the fetched response: a view would keep the whole
+  // response (megabytes, kafkajs fetches whole record batches) alive while the record is held.
+  const kept = asciiBytes !== undefined && asciiBytes.length > OWN_BYTES_FROM ? asciiBytes.slice() : asciiBytes;
+  return { kind: "flow", position, record, text: line, bytes: kept };
 }
 
 /**
  * Decodes a message value; `null` (a tombstone) and blank values are an `empty_message`.
- * `text` is the value already decoded as UTF-8 ({@linkcode batchTexts}), when it is known.
+ * `text` is the value already decoded as UTF-8 ({@linkcode batchTexts}), when it is known. A line
+ * longer than `maxLength` characters is a `record_too_large`.
  */
-export function decodeMessage(value: Uint8Array | null, text?: string): DecodedLine[] {
+export function decodeMessage(value: Uint8Array | null, text?: string, maxLength = MAX_RECORD_LENGTH): DecodedLine[] {
   if (value === null || value.length === 0) return emptyMessage(value);
   if (text === undefined) {
     try {
@@ -123,7 +134,7 @@ export function decodeMessage(value: Uint8Array | null, text?: string): DecodedL
       return notUtf8(value);
     }
   }
-  return decodeText(value, text);
+  return decodeText(value, text, maxLength);
 }
 
 /**
@@ -173,9 +184,9 @@ function notUtf8(value: Uint8Array): DecodedLine[] {
 }
 
 /** The lines of a non-empty message whose UTF-8 `text` was decoded from `value`. */
-function decodeText(value: Uint8Array, text: string): DecodedLine[] {
+function decodeText(value: Uint8Array, text: string, maxLength: number): DecodedLine[] {
   if (!text.includes("\n")) {
-    return text.trim() === "" ? emptyMessage(value) : [decodeLine(text, 0, value)];
+    return text.trim() === "" ? emptyMessage(value) : [decodeLine(text, 0, value, maxLength)];
   }
   // ASCII: a line's characters are its bytes, so each line keeps its own slice of the value.
   const ascii = value.length === text.length;
@@ -184,7 +195,7 @@ function decodeText(value: Uint8Array, text: string): DecodedLine[] {
   for (const raw of text.split("\n")) {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line.trim() !== "") {
-      lines.push(decodeLine(line, lines.length, ascii ? value.subarray(start, start + line.length) : line));
+      lines.push(decodeLine(line, lines.length, ascii ? value.subarray(start, start + line.length) : line, maxLength));
     }
     start += raw.length + 1;
   }

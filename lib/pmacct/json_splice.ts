@@ -92,6 +92,11 @@ export class SplicedJson implements JsonWriter {
     private readonly member: string,
   ) {}
 
+  /** About the length it writes: the original's, and the member added (replaced values change it little). */
+  get length(): number {
+    return this.end + this.member.length + 2;
+  }
+
   writeJson(body: BodyWriter): void {
     const original = this.original;
     if (typeof original === "string") {

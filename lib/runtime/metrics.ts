@@ -45,6 +45,10 @@ export function createMetrics(registry = new client.Registry()) {
       "pmacct_bridge_buffered_records",
       "Records read from Kafka and not yet acknowledged by Elasticsearch (or, for a dead letter, by Kafka)",
     ),
+    bufferedBytes: gauge(
+      "pmacct_bridge_buffered_bytes",
+      "Bytes of the records (as pmacct wrote them) and dead letters held; bounded by ELASTIC_MAX_BUFFERED_BYTES",
+    ),
     lag: gauge(
       "pmacct_bridge_kafka_consumer_lag",
       "Messages between the partition's end and the bridge's committed offset",

@@ -29,3 +29,20 @@ Deno.test("take returns at most a batch, oldest index first, grouped by index", 
   assert.equal(buffer.oldestAt(), undefined);
   assert.equal(buffer.due(1_000_000), false);
 });
+
+Deno.test("a batch is also bounded in bytes, one document at least; bytes due make a batch due", () => {
+  const buffer = new BulkBuffer<ReturnType<typeof doc>>({
+    maxBatch: 100,
+    maxWaitMs: 1000,
+    maxBatchBytes: 10,
+    sizeOf: (item) => item.n,
+  });
+  for (const n of [4, 4, 4, 30, 1]) buffer.add(doc("a", n), 0);
+  assert.equal(buffer.bytes, 43);
+  assert.equal(buffer.due(0), true, "10 bytes buffered: due at once");
+  assert.deepEqual(buffer.take(0).map((d) => d.n), [4, 4], "a third would pass 10 bytes");
+  assert.deepEqual(buffer.take(0).map((d) => d.n), [4]);
+  assert.deepEqual(buffer.take(0).map((d) => d.n), [30], "larger than a batch: alone");
+  assert.equal(buffer.bytes, 1);
+  assert.equal(buffer.due(0), false);
+});

@@ -220,3 +220,24 @@ Deno.test("PMACCT_TIMEZONE: whether it was set or the host's zone assumed", () =
     [true, false, false],
   );
 });
+
+Deno.test("ELASTIC_MAX_BUFFERED_BYTES: bytes, kb, mb or gb, 1024-based; out of range or junk names the variable", () => {
+  assert.equal(parseConfig(base, "UTC").elastic.maxBufferedBytes, 32 * 1024 * 1024);
+  for (
+    const [value, bytes] of [["64mb", 64 * 1024 ** 2], ["1GiB", 1024 ** 3], ["131072", 131072], ["512 kb", 524288]]
+  ) {
+    assert.equal(
+      parseConfig({ ...base, ELASTIC_MAX_BUFFERED_BYTES: String(value) }, "UTC").elastic.maxBufferedBytes,
+      bytes,
+    );
+  }
+  for (const value of ["64 megabytes", "1kb", "100gb", "-5mb", "1.5mb"]) {
+    assert.throws(
+      () => parseConfig({ ...base, ELASTIC_MAX_BUFFERED_BYTES: value }, "UTC"),
+      configError("ELASTIC_MAX_BUFFERED_BYTES"),
+      value,
+    );
+  }
+  const described = describeConfig(parseConfig({ ...base, ELASTIC_MAX_BUFFERED_BYTES: "524288" }, "UTC"));
+  assert.match(described, /ELASTIC_MAX_BUFFERED_BYTES=512kb/);
+});

@@ -567,3 +567,27 @@ Deno.test("a message whose reading throws outside any record is dead-lettered wh
   ]);
   assert.equal(lastCommit(h.commits), "3");
 });
+
+Deno.test("records are held by their bytes too: the bound stops taking, batches stay under a quarter of it, a larger record is too large", async () => {
+  const h = harness(100, 100, 4, createMetrics(), { maxBufferedBytes: 4000, maxWaitMs: 1 });
+  const sized = (offset: number, length: number) =>
+    message(offset, encoder.encode(JSON.stringify({ bytes: offset, pad: "x".repeat(length - 20) })));
+  const taken = feed(h.pipeline, "pmacct", 0, [
+    sized(0, 900),
+    sized(1, 900),
+    sized(2, 900),
+    sized(3, 900),
+    sized(4, 5000),
+    sized(5, 900),
+  ]);
+  assert.equal(taken, 5, "4 × 900 bytes fit under 4,000; the fifth crosses it, and then nothing more is taken");
+  const draining = drained(h.pipeline);
+  for (let round = 0; round < 10; round++) {
+    await settle();
+    for (const request of h.requests) request.answer(201);
+  }
+  assert.equal(await draining, true);
+  assert.deepEqual(h.requests.map((request) => request.ids.length), [1, 1, 1, 1], "1,000 bytes a request at most");
+  assert.deepEqual(h.deadLetters.map(({ offset, reason }) => [offset, reason]), [["4", "record_too_large"]]);
+  assert.match(h.deadLetters[0].detail, /records are limited to 4000/);
+});
