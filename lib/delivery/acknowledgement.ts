@@ -55,9 +55,11 @@ export const partitionKey = (topic: string, partition: number) => `${topic}\u000
 /**
  * Why a fetched batch is not taken: it was fetched for an earlier generation (`stale_generation`),
  * the generation's reading of its partition has no start yet (`start_unknown`: the group's
- * commit is being read), or it does not continue the partition's run (`not_contiguous`).
+ * commit is being read), its partition is not this member's in the generation (`not_assigned`:
+ * fetched before a rebalance moved it), or it does not continue the partition's run
+ * (`not_contiguous`).
  */
-export type Refusal = "stale_generation" | "start_unknown" | "not_contiguous";
+export type Refusal = "stale_generation" | "start_unknown" | "not_assigned" | "not_contiguous";
 
 /** Whether a fetched batch is taken; a refused one is read again from `seekTo` when it is set. */
 export type Admission = { take: true } | { take: false; reason: Refusal; seekTo?: number };
@@ -121,6 +123,13 @@ export class Acknowledgement {
   #failing: string | undefined;
   /** Offsets taken in ended generations that no commit covered: read again by whoever owns them now. */
   #leftUncommitted = 0;
+  /**
+   * Per partition, the offsets the last generation left uncommitted when it ended, `[from, after)`:
+   * a commit of that generation still under way then and landing after covers part of them.
+   */
+  #leftRanges = new Map<string, [number, number]>();
+  /** Whether the generation's runs started: a partition with none then is not this member's. */
+  #started = false;
 
   constructor(private readonly deps: AcknowledgementDeps) {}
 
@@ -139,6 +148,7 @@ export class Acknowledgement {
     for (const [key, { offset, orEarlier }] of starts) {
       if (!this.#runs.has(key)) this.#runs.set(key, newRun(offset, orEarlier));
     }
+    this.#started = true;
     for (const wake of this.#startWaiters) wake();
     this.#startWaiters.clear();
   }
@@ -168,7 +178,7 @@ export class Acknowledgement {
   admit(key: string, fetchedOffset: number, generation: number): Admission {
     if (generation !== this.#generation) return { take: false, reason: "stale_generation" };
     const run = this.#runs.get(key);
-    if (run === undefined) return { take: false, reason: "start_unknown" };
+    if (run === undefined) return { take: false, reason: this.#started ? "not_assigned" : "start_unknown" };
     if (run.moved || (run.orEarlier && fetchedOffset <= run.next)) {
       run.moved = false;
       run.next = fetchedOffset;
@@ -274,13 +284,18 @@ export class Acknowledgement {
    */
   newGeneration(): void {
     this.#generation++;
+    this.#leftRanges.clear();
     for (const key of this.#tracker.keys()) {
       const after = this.#tracker.nextAfterBegun(key);
       const from = this.#tracker.committedOffset(key) ?? this.#tracker.firstBegun(key);
-      if (after !== undefined && from !== undefined) this.#leftUncommitted += Math.max(0, after - from);
+      if (after !== undefined && from !== undefined && after > from) {
+        this.#leftUncommitted += after - from;
+        this.#leftRanges.set(key, [from, after]);
+      }
       this.#tracker.forget(key);
     }
     this.#runs.clear();
+    this.#started = false;
   }
 
   /**
@@ -318,7 +333,7 @@ export class Acknowledgement {
         this.deps.log.info("offset commits go through again", { was: this.#failing });
         this.#failing = undefined;
       }
-      if (generation !== this.#generation) return;
+      if (generation !== this.#generation) return this.#landedLate(offsets);
       for (const { topic, partition, offset } of offsets) {
         this.#tracker.markCommitted(partitionKey(topic, partition), Number(offset));
         this.deps.metrics.committed.set({ topic, partition: String(partition) }, Number(offset));
@@ -338,6 +353,22 @@ export class Acknowledgement {
       }
     });
     return this.#committing;
+  }
+
+  /**
+   * A commit of the generation before the last landed after the generation ended: what it covers
+   * was not left to be read again after all.
+   */
+  #landedLate(offsets: CommitRequest[]): void {
+    for (const { topic, partition, offset } of offsets) {
+      const key = partitionKey(topic, partition);
+      const range = this.#leftRanges.get(key);
+      if (range === undefined) continue;
+      const covered = Math.min(Number(offset), range[1]) - range[0];
+      if (covered <= 0) continue;
+      this.#leftUncommitted -= covered;
+      range[0] += covered;
+    }
   }
 
   /** Every partition's safe offset that is not committed yet. */

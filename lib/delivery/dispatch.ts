@@ -6,11 +6,11 @@
  */
 import { BulkBuffer } from "./batch.ts";
 import type { BulkItemResult, BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
-import type { DeadLetter, DeadLetterSink } from "./dead_letters.ts";
+import { type DeadLetter, deadLetterFields, type DeadLetterSink } from "./dead_letters.ts";
 import type { EncodedDocument, RecordOrigin } from "../pmacct/document.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
-import { Aborted } from "../runtime/retry.ts";
+import { Aborted, backoffDelay, sleep } from "../runtime/retry.ts";
 import type { Acknowledgement } from "./acknowledgement.ts";
 
 /** A document on its way, with what is needed to acknowledge or dead-letter it. */
@@ -260,7 +260,7 @@ export class Dispatch {
     };
     const onItsWay = { letter, key: doc.partitionKey, offset: doc.offset };
     this.#letters.add(onItsWay);
-    return this.deps.deadLetters.send(letter, this.#abort.signal).then(() =>
+    return this.#store(letter).then(() =>
       this.deps.acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.generation)
     ).finally(() => this.#letters.delete(onItsWay));
   }
@@ -275,7 +275,7 @@ export class Dispatch {
     this.#deadLetterBytes += letter.value.length;
     const onItsWay = { letter, key, offset };
     this.#letters.add(onItsWay);
-    const sending = this.deps.deadLetters.send(letter, this.#abort.signal).then(() => {
+    const sending = this.#store(letter).then(() => {
       acknowledgement.acknowledge(key, offset, generation);
       acknowledgement.commitReady();
     }, (error) => {
@@ -291,6 +291,30 @@ export class Dispatch {
       this.#wake();
     });
     this.#deadLettering.add(sending);
+  }
+
+  /**
+   * Stores a dead letter: settles once the sink has it, or rejects with `Aborted` at shutdown. A
+   * sink that fails otherwise (a fault of the bridge's; the Kafka sink retries Kafka's refusals
+   * itself) is tried again with backoff: a letter dropped would hold its message unfinished for
+   * good, and its partition's commit with it.
+   */
+  async #store(letter: DeadLetter): Promise<void> {
+    const signal = this.#abort.signal;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.deps.deadLetters.send(letter, signal);
+      } catch (error) {
+        if (error instanceof Aborted || signal.aborted) throw error;
+        const delay = backoffDelay(attempt);
+        this.deps.log.log(attempt === 0 ? "error" : "debug", "dead letter not stored; retrying", {
+          ...deadLetterFields(letter),
+          error: (error as Error).message,
+          retry_in_ms: delay,
+        });
+        await sleep(delay, signal);
+      }
+    }
   }
 
   #wake(): void {

@@ -537,7 +537,9 @@ export class Pipeline {
   async drain(timeoutMs: number): Promise<DrainReport> {
     const started = Date.now();
     const leftBefore = this.#acknowledgement.leftUncommitted;
-    const sent = await this.#dispatch.drain(timeoutMs);
+    // Sent means every message taken is finished, not only the buffer empty: a record whose
+    // outcome never came would otherwise pass for indexed.
+    const sent = await this.#dispatch.drain(timeoutMs) && this.#acknowledgement.unfinished() === 0;
     // No more ticks: each would start another commit for the last one to wait for.
     this.stop();
     const committed = await this.#acknowledgement.commitLast(Math.max(1000, timeoutMs - (Date.now() - started)));

@@ -6,7 +6,7 @@
  * {@linkcode KafkaSource} builds a new one with backoff, so the consumer never dies while the
  * process lives, and names the cause on the log and `/readyz`.
  */
-import type { Batch, Consumer, Kafka } from "kafkajs";
+import type { Admin, Batch, Consumer, Kafka } from "kafkajs";
 import type { KafkaConfig } from "../config/mod.ts";
 import type { Health } from "../runtime/health.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -103,16 +103,36 @@ export interface GroupAdmin {
     committed: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>;
   }>;
   describeGroup(): Promise<GroupProtocolConflict>;
+  /** Lets its connections go, at shutdown. */
+  close?(): Promise<void>;
 }
 
-/** {@linkcode GroupAdmin} on a short-lived kafkajs admin client per read. */
+/**
+ * {@linkcode GroupAdmin} on one kafkajs admin client kept for the bridge's life: it learns the
+ * cluster's brokers at its first connection, so a bootstrap broker that is down later (the cause
+ * of many rejoins) never keeps a new generation from reading the group's commit.
+ */
 export function kafkaGroupAdmin(kafka: Kafka, groupId: string): GroupAdmin {
+  let connected: Promise<Admin> | undefined;
+  const admin = () =>
+    connected ??= (async () => {
+      const client = kafka.admin();
+      try {
+        await client.connect();
+        return client;
+      } catch (error) {
+        connected = undefined;
+        throw error;
+      }
+    })();
   return {
-    partitionOffsets: (topics) =>
-      withAdmin(kafka, async (admin) => ({
-        ends: await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic))),
-        committed: await admin.fetchOffsets({ groupId, topics }),
-      })),
+    partitionOffsets: async (topics) => {
+      const client = await admin();
+      return {
+        ends: await Promise.all(topics.map((topic) => client.fetchTopicOffsets(topic))),
+        committed: await client.fetchOffsets({ groupId, topics }),
+      };
+    },
     describeGroup: () =>
       withAdmin(kafka, async (admin) => {
         const { groups: [group] } = await admin.describeGroups([groupId]);
@@ -121,6 +141,11 @@ export function kafkaGroupAdmin(kafka: Kafka, groupId: string): GroupAdmin {
           clients: group?.members.map(({ clientId }) => clientId) ?? [],
         };
       }),
+    close: async () => {
+      const client = await connected?.catch(() => undefined);
+      connected = undefined;
+      await client?.disconnect().catch(() => {});
+    },
   };
 }
 
@@ -222,8 +247,16 @@ export class KafkaSource {
   readonly #pausedHeld = new Map<string, Set<number>>();
   /** The assignment of the last join. */
   #assignment: Array<{ topic: string; partition: number }> = [];
-  /** When each assigned partition was last handed over by kafkajs (or assigned). */
-  readonly #lastFetched = new Map<string, number>();
+  /**
+   * When each assigned partition was last handed over by kafkajs (or assigned, paused, resumed),
+   * and the time the bridge had kept kafkajs' one worker waiting until then.
+   */
+  readonly #lastFetched = new Map<string, { at: number; waited: number }>();
+  /** Time the bridge's `eachBatch` kept kafkajs' only worker waiting (for room, for a start). */
+  #waited = 0;
+  #waitingSince: number | undefined;
+  /** Since when, and why, the new generation's start could not be read. */
+  #startFailing: { since: number; error: string } | undefined;
   /** Partitions this process ever committed on: one without a commit later lost the group's. */
   readonly #everCommitted = new Set<string>();
   /** Stalled partitions, and when each was first healed by a seek. */
@@ -241,7 +274,9 @@ export class KafkaSource {
         options.metrics.offsetResets.inc({ topic, reason }, 0);
       }
     }
-    for (const reason of ["stale_generation", "not_contiguous"]) options.metrics.batchesRefused.inc({ reason }, 0);
+    for (const reason of ["stale_generation", "not_assigned", "not_contiguous"]) {
+      options.metrics.batchesRefused.inc({ reason }, 0);
+    }
     for (const action of ["seek", "rebuild"]) options.metrics.fetchHeals.inc({ action }, 0);
     options.pipeline.onRoom(() => this.#resume(this.#pausedForRoom));
   }
@@ -293,6 +328,7 @@ export class KafkaSource {
     const consumer = this.#consumer;
     this.#member = false;
     await consumer?.disconnect();
+    await this.#options.admin.close?.();
   }
 
   async #supervise(): Promise<void> {
@@ -375,9 +411,8 @@ export class KafkaSource {
         partitions.map((partition) => ({ topic, partition }))
       );
       this.#lastFetched.clear();
-      for (const { topic, partition } of this.#assignment) {
-        this.#lastFetched.set(partitionName(topic, partition), this.#now());
-      }
+      this.#startFailing = undefined;
+      for (const { topic, partition } of this.#assignment) this.#touched(topic, partition);
       health.set("kafka", true);
       reportKafkaReached(health);
       metrics.kafkaUp.set(1);
@@ -396,7 +431,7 @@ export class KafkaSource {
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       // A batch kafkajs resolved without handing it over: nothing in it was for the bridge.
       if (!current() || payload.batchSize !== 0) return;
-      this.#lastFetched.set(partitionName(payload.topic, payload.partition), this.#now());
+      this.#touched(payload.topic, payload.partition);
       pipeline.passedOver(payload.topic, payload.partition, payload.firstOffset, payload.lastOffset);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -439,8 +474,11 @@ export class KafkaSource {
         const { ends, committed } = await admin.partitionOffsets(topics);
         if (!ours()) return;
         pipeline.startRuns(generation, this.#startsOf(topics, assignment, ends, committed));
+        this.#startFailing = undefined;
         return;
       } catch (error) {
+        if (!ours()) return;
+        this.#startFailing ??= { since: this.#now(), error: (error as Error).message };
         const delay = backoffDelay(attempt, START_READ_BACKOFF);
         log.log(attempt === 0 ? "warn" : "debug", "cannot read the group's committed offsets; fetched batches wait", {
           error: (error as Error).message,
@@ -523,14 +561,14 @@ export class KafkaSource {
         const taking = () => isRunning() && !isStale() && !this.#stopping;
         if (!taking()) return;
         const { topic, partition, messages } = batch;
-        this.#lastFetched.set(partitionName(topic, partition), this.#now());
+        this.#touched(topic, partition);
         partitionsOf(this.#highWatermarks, topic, noOffsets).set(partition, Number(batch.highWatermark));
         const fetchedFrom = fetchedOffsetOf(batch);
         let admission = pipeline.admit(topic, partition, fetchedFrom);
         // A new generation takes nothing before its start is read: wait for it, heartbeating.
         for (let waits = 0; "refused" in admission && admission.refused === "start_unknown"; waits++) {
           if (waits === START_WAITS || !taking()) return;
-          await pipeline.whenStarted(ROOM_WAIT_MS);
+          await this.#waiting(pipeline.whenStarted(ROOM_WAIT_MS));
           await heartbeat();
           admission = pipeline.admit(topic, partition, fetchedFrom);
         }
@@ -542,7 +580,7 @@ export class KafkaSource {
         const open = () =>
           taking() && ticket.generation === pipeline.generation && !pipeline.spanFull(topic, partition);
         let taken = pipeline.ingest(ticket, messages);
-        while (taken < messages.length && open() && await pipeline.whenRoom(ROOM_WAIT_MS) && open()) {
+        while (taken < messages.length && open() && await this.#waiting(pipeline.whenRoom(ROOM_WAIT_MS)) && open()) {
           taken += pipeline.ingest(ticket, messages.slice(taken));
           await heartbeat();
         }
@@ -562,6 +600,36 @@ export class KafkaSource {
     });
   }
 
+  /** Waits for `promise`, counting the time as kafkajs' worker kept waiting by the bridge. */
+  async #waiting<T>(promise: Promise<T>): Promise<T> {
+    this.#waitingSince = this.#now();
+    try {
+      return await promise;
+    } finally {
+      this.#waited += this.#now() - this.#waitingSince;
+      this.#waitingSince = undefined;
+    }
+  }
+
+  /** The time the bridge has kept kafkajs' worker waiting, up to now. */
+  #waitedNow(): number {
+    return this.#waited + (this.#waitingSince === undefined ? 0 : this.#now() - this.#waitingSince);
+  }
+
+  /** kafkajs handed `topic`:`partition` over, or the bridge paused or resumed it: it is not stalled now. */
+  #touched(topic: string, partition: number): void {
+    this.#lastFetched.set(partitionName(topic, partition), { at: this.#now(), waited: this.#waitedNow() });
+  }
+
+  /**
+   * How long `name` has not been handed over, less the time the bridge kept kafkajs' one worker
+   * waiting meanwhile: a partition queued behind the bridge's own batch is not stalled.
+   */
+  #unfetchedFor(name: string): number {
+    const last = this.#lastFetched.get(name);
+    return last === undefined ? 0 : (this.#now() - last.at) - (this.#waitedNow() - last.waited);
+  }
+
   /** Reads `topic`:`partition` again from `offset`; nothing when the consumer stopped meanwhile. */
   #seek(consumer: GroupConsumer, topic: string, partition: number, offset: number): void {
     try {
@@ -574,6 +642,7 @@ export class KafkaSource {
   /** Records a partition the consumer paused: for room, or because its commit is held. */
   #paused(topic: string, partition: number, held: boolean): void {
     const { pipeline, log, metrics } = this.#options;
+    this.#touched(topic, partition);
     if (held) {
       partitionsOf(this.#pausedHeld, topic, noPartitions).add(partition);
       this.#reportHeld();
@@ -593,7 +662,10 @@ export class KafkaSource {
     const partitions: Array<{ topic: string; partitions: number[] }> = [];
     for (const [topic, numbers] of paused) {
       const resumed = [...numbers].filter((partition) => only?.(topic, partition) ?? true);
-      for (const partition of resumed) numbers.delete(partition);
+      for (const partition of resumed) {
+        numbers.delete(partition);
+        this.#touched(topic, partition);
+      }
       if (numbers.size === 0) paused.delete(topic);
       if (resumed.length > 0) partitions.push({ topic, partitions: resumed });
     }
@@ -611,9 +683,8 @@ export class KafkaSource {
 
   #everyTick(): void {
     this.#updateLag();
-    const heldBefore = this.#pausedHeld.size;
     this.#resume(this.#pausedHeld, (topic, partition) => !this.#options.pipeline.spanFull(topic, partition));
-    if (heldBefore > 0) this.#reportHeld();
+    this.#reportHeld();
     if (this.#member && this.#now() - this.#lastEnds >= this.#stall.endsEveryMs) {
       this.#lastEnds = this.#now();
       this.#readEnds();
@@ -673,20 +744,33 @@ export class KafkaSource {
   #checkFetching(): void {
     const { pipeline, health, metrics, log } = this.#options;
     const now = this.#now();
-    const stalled: string[] = [];
+    const problems: string[] = [];
+    const starting = this.#startFailing;
+    if (this.#member && starting !== undefined && now - starting.since >= this.#stall.afterMs) {
+      problems.push(
+        `the group's committed offsets cannot be read (${starting.error}) for ${
+          Math.round((now - starting.since) / 1000)
+        } s: no assigned partition is read until they are`,
+      );
+    }
+    let stalled = 0;
     for (const { topic, partition } of this.#member ? this.#assignment : []) {
       const name = partitionName(topic, partition);
       const paused = this.#pausedForRoom.get(topic)?.has(partition) || this.#pausedHeld.get(topic)?.has(partition);
-      const position = pipeline.position(topic, partition) ?? this.#committedAtJoin.get(topic)?.get(partition);
+      // Not started (said above while it lasts), or moved by Kafka: kafkajs reads it from there.
+      const position = pipeline.position(topic, partition);
       const high = this.#highWatermarks.get(topic)?.get(partition);
       const behind = high !== undefined && position !== undefined ? high - position : 0;
-      const since = now - (this.#lastFetched.get(name) ?? now);
-      if (paused || behind <= 0 || since < this.#stall.afterMs) {
+      const since = this.#unfetchedFor(name);
+      if (paused || position === undefined || behind <= 0 || since < this.#stall.afterMs) {
         this.#stalled.delete(name);
         continue;
       }
-      stalled.push(
-        `${name} (${behind} records from offset ${position}, not fetched for ${Math.round(since / 1000)} s)`,
+      stalled++;
+      problems.push(
+        `${name} is assigned but not fetched (${behind} records from offset ${position}, for ${
+          Math.round(since / 1000)
+        } s); healing`,
       );
       const sought = this.#stalled.get(name);
       if (sought === undefined) {
@@ -696,16 +780,16 @@ export class KafkaSource {
           partition: name,
           offset: position,
         });
-        this.#seek(this.#consumer!, topic, partition, position!);
+        this.#seek(this.#consumer!, topic, partition, position);
       } else if (now - sought >= 2 * this.#stall.afterMs && now - this.#lastRebuild >= this.#stall.rebuildEveryMs) {
         this.#lastRebuild = now;
         metrics.fetchHeals.inc({ action: "rebuild" });
         this.#endWait(new Error(`kafkajs does not fetch ${name} though it is assigned: building a new consumer`));
       }
     }
-    metrics.stalledPartitions.set(stalled.length);
-    if (stalled.length === 0) health.pass("partition_fetch");
-    else health.fail("partition_fetch", `assigned partitions not fetched: ${stalled.join("; ")}; healing`);
+    metrics.stalledPartitions.set(stalled);
+    if (problems.length === 0) health.pass("partition_fetch");
+    else health.fail("partition_fetch", problems.join("; "));
   }
 
   #updateLag(): void {

@@ -116,6 +116,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
   readonly #slots = new Map<string, WriteSlots>();
   /** Dead-letter topics whose last write failed, with what `/readyz` says about each. */
   readonly #failing = new Map<string, string>();
+  readonly #deadLetterTopics: ReadonlySet<string>;
 
   constructor(
     private readonly producer: Pick<Producer, "send">,
@@ -126,12 +127,21 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     private readonly health: Health,
     private readonly concurrency = DEAD_LETTER_CONCURRENCY,
   ) {
+    this.#deadLetterTopics = new Set(routes.values());
     // Every reason's series exists from the start, so an alert's `increase()` sees the first refusal.
     for (const reason of DEAD_LETTER_FAILURES) metrics.deadLetterWriteFailures.inc({ reason }, 0);
   }
 
+  /**
+   * Where a letter goes: its source topic's dead-letter topic; a letter of a message read from a
+   * dead-letter topic itself (a replay's, whose origin could not be read) goes back there.
+   */
+  #topicOf(letter: DeadLetter): string | undefined {
+    return this.routes.get(letter.topic) ?? (this.#deadLetterTopics.has(letter.topic) ? letter.topic : undefined);
+  }
+
   async send(letter: DeadLetter, signal: AbortSignal): Promise<void> {
-    const topic = this.routes.get(letter.topic);
+    const topic = this.#topicOf(letter);
     if (topic === undefined) throw new Error(`no dead-letter topic for source topic ${letter.topic}`);
     let slots = this.#slots.get(topic);
     if (slots === undefined) this.#slots.set(topic, slots = new WriteSlots(this.concurrency));
@@ -145,7 +155,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
 
   /** Why letters of `letter`'s source topic are not written now, if they are refused. */
   problem(letter: DeadLetter): string | undefined {
-    const topic = this.routes.get(letter.topic);
+    const topic = this.#topicOf(letter);
     return topic === undefined ? undefined : this.#failing.get(topic);
   }
 

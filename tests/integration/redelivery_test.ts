@@ -135,7 +135,12 @@ integrationTest(
         async () => (await committedOffset(admin, name, name)) === MESSAGES,
       );
       assert.equal(pipeline.generation, 1, "one generation: the batch came again without a rebalance");
+      await waitFor("kafkajs to fetch the failed batch again", () => Promise.resolve(batchesFrom.length >= 2));
       assert.deepEqual(batchesFrom.slice(0, 2), ["0", "0"], "kafkajs fetched the failed batch again");
+      await waitFor(
+        "the batch fetched again to be sent back to the run's end",
+        () => Promise.resolve(seeks.length > 0),
+      );
       assert.ok(seeks.length > 0 && Number(seeks[0]) > 0, `read again from where the bridge got to: ${seeks}`);
       const total = MESSAGES * RECORDS_PER_MESSAGE;
       assert.equal((await metrics.samples.get()).values[0].value, total, "each record counted once");

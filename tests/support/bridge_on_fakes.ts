@@ -5,7 +5,7 @@
  * answers the test gives. What kafkajs-shaped interleavings do to delivery is read off it.
  */
 import { parseConfig } from "../../lib/config/mod.ts";
-import type { DeadLetter } from "../../lib/delivery/dead_letters.ts";
+import type { DeadLetter, DeadLetterSink } from "../../lib/delivery/dead_letters.ts";
 import { type PendingDocument, Pipeline, type PipelineOptions } from "../../lib/delivery/pipeline.ts";
 import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
 import { KAFKA_CHECKS } from "../../lib/kafka/client.ts";
@@ -55,12 +55,25 @@ export interface FakeBridgeOptions {
   pipeline?: Partial<PipelineOptions>;
   /** Dead letters: stored at once unless this says otherwise. */
   sendLetter?: (letter: DeadLetter, signal: AbortSignal) => Promise<void>;
+  /** The dead-letter sink itself, instead of one that stores by `sendLetter`. */
+  deadLetters?: DeadLetterSink;
+  /** The group's admin, instead of one that reads `groupCommits` and `ends`. */
+  admin?: GroupAdmin;
   /** The partitions' ends Kafka reports (`high`; `low` is 0). */
   ends?: Map<number, number>;
   autoOffsetReset?: "earliest" | "latest";
   stall?: StallPolicy;
   tickMs?: number;
   now?: () => number;
+}
+
+/** The value of a counter's series that has `label` among its label values; 0 when it has none. */
+export async function counted(
+  metric: { get(): Promise<{ values: Array<{ labels: object; value: number }> }> },
+  label: string,
+): Promise<number> {
+  const { values } = await metric.get();
+  return values.find(({ labels }) => Object.values(labels).includes(label))?.value ?? 0;
 }
 
 export const settle = (ms = 10) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -118,7 +131,7 @@ export function bridgeOnFakes(options: FakeBridgeOptions = {}): BridgeOnFakes {
     ...options.pipeline,
   }, {
     writer,
-    deadLetters: {
+    deadLetters: options.deadLetters ?? {
       send: options.sendLetter ?? ((letter) => {
         deadLetters.push(letter);
         return Promise.resolve();
@@ -130,7 +143,7 @@ export function bridgeOnFakes(options: FakeBridgeOptions = {}): BridgeOnFakes {
     log,
     metrics,
   });
-  const admin: GroupAdmin = {
+  const admin: GroupAdmin = options.admin ?? {
     partitionOffsets: (topics) =>
       Promise.resolve({
         ends: topics.map(() =>

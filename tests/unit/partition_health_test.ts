@@ -5,27 +5,22 @@
  * pipeline, with a fake kafkajs (tests/support/bridge_on_fakes.ts).
  */
 import assert from "node:assert/strict";
-import { bridgeOnFakes, recordAt, settle, TOPIC, until } from "../support/bridge_on_fakes.ts";
+import { bridgeOnFakes, counted, recordAt, settle, TOPIC, until } from "../support/bridge_on_fakes.ts";
 
 const encoder = new TextEncoder();
 
-/** The value of a series of a counter, by one label. */
-async function counted(
-  metric: { get(): Promise<{ values: Array<{ labels: object; value: number }> }> },
-  label: string,
+/** Holds partition 0: offset 0 is an undecodable line whose dead letter the topic refuses, until `store`. */
+async function holdPartition(
+  options: { now?: () => number; stall?: { afterMs: number; endsEveryMs: number; rebuildEveryMs: number } } = {},
 ) {
-  const { values } = await metric.get();
-  return values.find(({ labels }) => Object.values(labels).includes(label))?.value ?? 0;
-}
-
-Deno.test("a partition whose commit one record holds is read no further past a bound, named on /readyz, and read again once it moves", async () => {
   let store = () => {};
   const refused = new Promise<void>((resolve) => store = resolve);
   const bridge = bridgeOnFakes({
     ends: new Map([[0, 1000]]),
     pipeline: { maxBuffered: 100, maxBatch: 10, maxWaitMs: 5, maxUncommitted: 30 },
-    // The first letter waits (a topic that refuses it), the others are stored.
     sendLetter: (letter) => letter.offset === "0" ? refused : Promise.resolve(),
+    now: options.now,
+    stall: options.stall,
   });
   await bridge.joined(0);
   const value = (offset: number) => offset === 0 ? encoder.encode("{not json") : recordAt(offset);
@@ -35,11 +30,16 @@ Deno.test("a partition whose commit one record holds is read no further past a b
     await bridge.indexEverything();
     await handedOver;
   }
+  await until("/readyz to name the held partition", () => !bridge.health.ok("partition_commit"));
+  return { bridge, store, value };
+}
+
+Deno.test("a partition whose commit one record holds is read no further past a bound, named on /readyz, and read again once it moves", async () => {
+  const { bridge, store } = await holdPartition();
   const calls = bridge.latest().calls;
   assert.ok(calls.includes(`pause ${TOPIC}:0`), "the partition is paused");
   const taken = calls.filter((call) => call.startsWith("resolve")).at(-1);
   assert.equal(taken, `resolve ${TOPIC}:0 29`, "30 messages tracked at most");
-  await until("/readyz to name it", () => bridge.health.report().problems.partition_commit !== undefined);
   assert.equal(
     bridge.health.report().problems.partition_commit,
     "pmacct:0 is read no further: offset 0 holds its commit " +
@@ -121,7 +121,7 @@ Deno.test("a partition kafkajs keeps assigned but does not fetch is named, read 
   await until("/readyz to name it", () => !bridge.health.ok("partition_fetch"));
   assert.match(
     bridge.health.report().problems.partition_fetch,
-    /^assigned partitions not fetched: pmacct:0 \(93 records from offset 7, not fetched for 2 s\); healing$/,
+    /^pmacct:0 is assigned but not fetched \(93 records from offset 7, for 2 s\); healing$/,
   );
   assert.ok(bridge.latest().calls.includes(`seek ${TOPIC}:0 7`), "read again from the bridge's position");
   assert.equal(await counted(bridge.metrics.fetchHeals, "seek"), 1);
@@ -137,4 +137,116 @@ Deno.test("a partition kafkajs keeps assigned but does not fetch is named, read 
   await bridge.indexEverything();
   await bridge.pipeline.drain(1000);
   await bridge.source.stop();
+});
+
+Deno.test("after a rejoin a partition that was held is no longer named on /readyz nor counted as held once its commit moves", async () => {
+  const { bridge, store, value } = await holdPartition();
+  // The group rebalances while the partition is held: the generation's tracker is forgotten and
+  // the pause is lifted at the join (#resume(#pausedHeld) empties the set without a report).
+  bridge.latest().join(TOPIC);
+  await until("the new generation's start", () => bridge.pipeline.position(TOPIC, 0) === 0);
+  store(); // the dead-letter topic takes letters again
+  // The new generation reads the partition again from the group's commit (0) and goes on.
+  for (let round = 0; round < 5; round++) {
+    const batch = bridge.latest().fetch(TOPIC, 0, 10, { value });
+    const handedOver = batch?.deliver();
+    await bridge.indexEverything();
+    await handedOver;
+  }
+  await until("the commit to move past offset 0", () => (bridge.groupCommits.get(0) ?? 0) >= 50);
+  await settle(200); // many ticks
+  const problem = bridge.health.report().problems.partition_commit;
+  const held = (await bridge.metrics.heldPartitions.get()).values[0]?.value;
+  await bridge.pipeline.drain(1000);
+  await bridge.source.stop();
+  assert.equal(
+    problem,
+    undefined,
+    `the group's commit is at ${bridge.groupCommits.get(0)}, yet /readyz still says: ${problem}`,
+  );
+  assert.equal(held, 0, "pmacct_bridge_kafka_partitions_held still counts the partition");
+});
+
+Deno.test("a held partition resumed after more than the stall bound is not called 'not fetched', sought or healed", async () => {
+  let clock = 0;
+  const { bridge, store } = await holdPartition({
+    now: () => clock,
+    stall: { afterMs: 1000, endsEveryMs: 0, rebuildEveryMs: 600_000 },
+  });
+  // Held (paused by the bridge) for 5 s of the source's clock: the detector rightly ignores it.
+  clock = 5000;
+  await settle(100);
+  assert.ok(bridge.health.ok("partition_fetch"), "not stalled while paused");
+  const seeksBefore = bridge.latest().calls.filter((call) => call.startsWith("seek")).length;
+  store(); // the letter is written: the commit moves, the partition is resumed at the next tick
+  await until(
+    "the partition to be resumed",
+    () => bridge.latest().calls.some((call) => call.startsWith(`resume ${TOPIC}:0`)),
+  );
+  await settle(100); // a few ticks, no time passes on the source's clock: kafkajs had no chance to fetch
+  const partitionFetch = bridge.health.report().problems.partition_fetch;
+  const heals = await counted(bridge.metrics.fetchHeals, "seek");
+  const seeks = bridge.latest().calls.filter((call) => call.startsWith("seek")).length - seeksBefore;
+  await bridge.pipeline.drain(1000);
+  await bridge.source.stop();
+  assert.equal(partitionFetch, undefined, `resumed 0 ms ago, yet /readyz says: ${partitionFetch}`);
+  assert.equal(heals, 0, "a seek 'heal' was counted for a partition resumed 0 ms ago");
+  assert.equal(seeks, 0, "the partition was sought");
+});
+
+Deno.test("while the bridge's own batch waits for room, a partition queued behind it in kafkajs' worker is not called stalled, nor the consumer rebuilt", async () => {
+  let clock = 0;
+  const bridge = bridgeOnFakes({
+    ends: new Map([[0, 1000], [1, 1000]]),
+    pipeline: { maxBuffered: 4, maxBatch: 2 },
+    stall: { afterMs: 1000, endsEveryMs: 0, rebuildEveryMs: 0 },
+    now: () => clock,
+  });
+  bridge.groupCommits.set(0, 0);
+  bridge.groupCommits.set(1, 0);
+  bridge.pipeline.start(5);
+  bridge.source.start();
+  await until("the consumer to run", () => bridge.latest()?.running);
+  bridge.latest().join(TOPIC, [0, 1]);
+  await until("the generation's start", () => bridge.pipeline.position(TOPIC, 1) !== undefined);
+  const first = bridge.latest();
+  // kafkajs' one worker hands over partition 0's batch; partition 1's, fetched by the same fetch,
+  // waits in its queue until eachBatch returns. Elasticsearch has not answered: the batch waits
+  // for room (each time up to ROOM_WAIT_MS) while the source's clock passes the stall bound twice.
+  const handedOver = first.fetch(TOPIC, 0, 200, { value: recordAt })!.deliver();
+  await until("the batch to wait for room", () => bridge.requests.length > 0);
+  clock = 1500;
+  await settle(100);
+  const said = bridge.health.report().problems.partition_fetch;
+  clock = 4000;
+  await settle(100);
+  const rebuilt = bridge.consumers.length > 1;
+  const seeks = first.calls.filter((call) => call.startsWith("seek"));
+  await bridge.indexEverything();
+  await handedOver;
+  await bridge.pipeline.drain(1000);
+  await bridge.source.stop();
+  assert.equal(said, undefined, `backpressure, not a stall; yet /readyz says: ${said}`);
+  assert.deepEqual(seeks, [], "a partition was sought");
+  assert.ok(!rebuilt, "the consumer was rebuilt (the group rebalances, buffered records dropped)");
+});
+
+Deno.test("a batch fetched before a rejoin for a partition that moved to another member is refused at once, not held for a start", async () => {
+  const bridge = bridgeOnFakes({ ends: new Map([[0, 100], [1, 100]]) });
+  await bridge.joined(0); // assigned partition 0 only
+  // kafkajs hands over a batch of partition 1 it fetched before the rejoin (this member owned it).
+  let beats = 0;
+  const started = Date.now();
+  await bridge.latest().deliver(TOPIC, 1, [40, 41], {
+    value: recordAt,
+    heartbeat: () => {
+      beats++;
+      return Promise.resolve();
+    },
+  });
+  const tookMs = Date.now() - started;
+  await bridge.pipeline.drain(1000);
+  await bridge.source.stop();
+  // Every other partition's batch waits behind it (partitionsConsumedConcurrently: 1).
+  assert.ok(tookMs < 500, `eachBatch held the worker ${tookMs} ms (${beats} heartbeats) for a partition not assigned`);
 });
