@@ -5,7 +5,7 @@
 #   stack/stack.sh install                 fetch everything (idempotent, cached in .stack/)
 #   stack/stack.sh up [SERVICE...]         start and wait until they answer (default: kafka elasticsearch)
 #   stack/stack.sh down [SERVICE...]       stop (default: every service that runs)
-#   stack/stack.sh kill SERVICE            SIGKILL it (fault tests)
+#   stack/stack.sh kill SERVICE            SIGKILL it (fault tests); `up SERVICE` brings it back
 #   stack/stack.sh status                  say what runs
 #   stack/stack.sh reset                   stop everything and delete its data (downloads stay)
 #   stack/stack.sh user [elasticsearch|es9] add NAME PASSWORD [ROLE] | role NAME ROLE | del NAME
@@ -15,7 +15,7 @@
 #                                          every user then also gets; es9 has no anonymous access
 #   stack/stack.sh scram SERVICE NAME PASSWORD   set a SCRAM-SHA-512 user's password on a broker
 #
-# Services (docs/stack.md has the table):
+# Services (docs/local-stack.md has the table):
 #   kafka          Kafka 3.9.1: PLAINTEXT :9092, SSL with client certificates :9094,
 #                  SASL_PLAINTEXT :9095 (PLAIN, SCRAM), SASL_SSL :9096 (SCRAM)
 #   kafka4         Kafka 4.1.1 :9192, auto.create.topics.enable=false
@@ -27,7 +27,12 @@
 #   eslimits       Elasticsearch 8.14.1 :9204, http.max_content_length=1mb, security off,
 #                  action.auto_create_index=false (requests refused for their size)
 #   escluster-1 escluster-2 escluster-3
-#                  a 3-node Elasticsearch 8.14.1 cluster :9211-9213 (`escluster` names all three)
+#                  a 3-node Elasticsearch 8.14.1 cluster :9211-9213, transport :9411-9413
+#                  (`escluster` names all three)
+#   kafkacluster-1 kafkacluster-2 kafkacluster-3
+#                  a 3-node Kafka 4.1.1 cluster (KRaft, each node a broker and a controller):
+#                  brokers :9311-9313, controllers :9321-9323, replication 3, min.insync.replicas 2
+#                  (`kafkacluster` names all three; each alone: kill, up, down kafkacluster-2)
 set -euo pipefail
 
 # The real path: a clone reached through a link is searched as the directories it lies in.
@@ -79,7 +84,7 @@ LOG_DIR=$STACK_DIR/logs
 RUN_DIR=$STACK_DIR/run
 DATA_DIR=$STACK_DIR/data
 CERT_DIR=$STACK_DIR/certs
-ALL_SERVICES="kafka kafka4 elasticsearch es7 es9 opensearch eslimits escluster-1 escluster-2 escluster-3"
+ALL_SERVICES="kafka kafka4 elasticsearch es7 es9 opensearch eslimits escluster-1 escluster-2 escluster-3 kafkacluster-1 kafkacluster-2 kafkacluster-3"
 # es9 has no anonymous access: this file-realm superuser is made at each start.
 ES9_ADMIN=admin:admin-secret
 
@@ -99,17 +104,17 @@ apt_install() {
 # kind: kafka | elasticsearch | opensearch
 kind_of() {
   case "$1" in
-  kafka | kafka4) echo kafka ;;
+  kafka | kafka4 | kafkacluster-[123]) echo kafka ;;
   opensearch) echo opensearch ;;
   elasticsearch | es7 | es9 | eslimits | escluster-[123]) echo elasticsearch ;;
-  *) die "unknown service $1 (one of: $ALL_SERVICES escluster)" ;;
+  *) die "unknown service $1 (one of: $ALL_SERVICES escluster kafkacluster)" ;;
   esac
 }
 
 version_of() {
   case "$1" in
   kafka) echo 3.9.1 ;;
-  kafka4) echo 4.1.1 ;;
+  kafka4 | kafkacluster-[123]) echo 4.1.1 ;;
   elasticsearch | eslimits | escluster-[123]) echo 8.14.1 ;;
   es7) echo 7.17.25 ;;
   es9) echo 9.1.5 ;;
@@ -127,8 +132,22 @@ http_port_of() {
   opensearch) echo 9203 ;;
   eslimits) echo 9204 ;;
   escluster-[123]) echo $((9210 + ${1#escluster-})) ;;
+  kafkacluster-[123]) echo $((9310 + ${1#kafkacluster-})) ;;
   esac
 }
+
+# The second port: a search node's transport, a cluster broker's controller listener. The
+# escluster nodes' transport ports are clear of the kafkacluster brokers (9311-9313).
+second_port_of() {
+  case "$1" in
+  escluster-[123]) echo $((9410 + ${1#escluster-})) ;;
+  kafkacluster-[123]) echo $((9320 + ${1#kafkacluster-})) ;;
+  *) echo $(($(http_port_of "$1") + 100)) ;;
+  esac
+}
+
+# The nodes of a three-node cluster start together and wait for their peers (a quorum).
+cluster_node() { [[ $1 == escluster-[123] || $1 == kafkacluster-[123] ]]; }
 
 url_of() {
   local scheme=http
@@ -288,11 +307,25 @@ kafka_java() {
 kafka_properties() { # service data-dir
   cat "$ROOT/stack/kafka/server.properties"
   echo "log.dirs=$2"
-  if [ "$1" = kafka ]; then
-    sed "s#@CERTS@#$CERT_DIR#g" "$ROOT/stack/kafka/security.properties"
-  else
-    cat "$ROOT/stack/kafka/kafka4.properties"
-  fi
+  case "$1" in
+  kafka) sed "s#@CERTS@#$CERT_DIR#g" "$ROOT/stack/kafka/security.properties" ;;
+  kafka4) cat "$ROOT/stack/kafka/kafka4.properties" ;;
+  kafkacluster-*)
+    cat "$ROOT/stack/kafka/cluster.properties"
+    echo "node.id=${1#kafkacluster-}"
+    echo "listeners=PLAINTEXT://127.0.0.1:$(http_port_of "$1"),CONTROLLER://127.0.0.1:$(second_port_of "$1")"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$(http_port_of "$1")"
+    ;;
+  esac
+}
+
+# The id a broker's storage is formatted with: a new one for a single broker, one for all the
+# nodes of kafkacluster (made when the first of them is formatted, kept beside their data).
+kafka_cluster_id() { # service
+  local file=$DATA_DIR/kafkacluster.cluster-id
+  if [[ $1 != kafkacluster-* ]]; then kafka_java "$1" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1; return; fi
+  [ -s "$file" ] || kafka_java "$1" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1 >"$file"
+  cat "$file"
 }
 
 up_kafka() { # service
@@ -305,7 +338,7 @@ up_kafka() { # service
     # SCRAM users exist from the first start (KRaft stores them in its metadata log).
     [ "$service" = kafka ] && scram=(--add-scram 'SCRAM-SHA-512=[name=bridge,password=bridge-secret]'
       --add-scram 'SCRAM-SHA-256=[name=bridge,password=bridge-secret]')
-    kafka_java "$service" kafka.tools.StorageTool format -t "$(kafka_java "$service" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
+    kafka_java "$service" kafka.tools.StorageTool format -t "$(kafka_cluster_id "$service")" \
       -c "$props" "${scram[@]}" >>"$log" 2>&1 || die "formatting $service storage failed; see $log"
   fi
   say "starting $service (log: $log)"
@@ -313,9 +346,12 @@ up_kafka() { # service
   java_home=$(java_for "$service")
   local log4j=()
   [ "$service" = kafka ] && log4j=("-Dlog4j.configuration=file:$ROOT/stack/kafka/log4j.properties")
+  local heap=(-Xms256m -Xmx1g)
+  [[ $service == kafkacluster-* ]] && heap=(-Xms256m -Xmx512m)
   setsid nohup "$java_home/bin/java" -cp "$STACK_DIR/kafka-$(version_of "$service")/libs/*" "${log4j[@]}" \
-    -Xms256m -Xmx1g kafka.Kafka "$props" >>"$log" 2>&1 </dev/null &
+    "${heap[@]}" kafka.Kafka "$props" >>"$log" 2>&1 </dev/null &
   echo $! >"$pidfile"
+  cluster_node "$service" && [ "${WAIT_FOR_CLUSTER:-yes}" = no ] && return 0
   wait_until "$service" "$pidfile" "$log" 120
 }
 
@@ -363,7 +399,7 @@ up_search() { # service
   search_config "$service" "$conf"
   rm -f "$pidfile"
   local run=() settings=(-E "path.data=$data" -E "path.logs=$logs" -E "http.port=$(http_port_of "$service")"
-    -E "transport.port=$(($(http_port_of "$service") + 100))")
+    -E "transport.port=$(second_port_of "$service")")
   [[ $service == escluster-* ]] && settings+=(-E "node.name=$service")
   if [ "$(id -u)" = 0 ]; then
     chown -R "$ES_USER:" "$home" "$conf" "$data" "$logs"
@@ -386,7 +422,7 @@ up_search() { # service
   done
   [ -s "$pidfile" ] || echo "$launcher" >"$pidfile"
   # A cluster node waits for its peers: the caller starts all three, then waits.
-  [[ $service == escluster-* ]] && [ "${WAIT_FOR_CLUSTER:-yes}" = no ] && return 0
+  cluster_node "$service" && [ "${WAIT_FOR_CLUSTER:-yes}" = no ] && return 0
   wait_until "$service" "$pidfile" "$log" 240
 }
 
@@ -436,12 +472,25 @@ scram_user() { # service name password
     >>"$LOG_DIR/$1-scram.log" 2>&1 || die "could not set $2's SCRAM password; see $LOG_DIR/$1-scram.log"
 }
 
-# `escluster` stands for its three nodes.
+# `escluster` and `kafkacluster` stand for their three nodes.
 expand() {
   local s
   for s in "$@"; do
-    if [ "$s" = escluster ]; then echo escluster-1 escluster-2 escluster-3; else kind_of "$s" >/dev/null && echo "$s"; fi
+    case "$s" in
+    escluster | kafkacluster) echo "$s-1" "$s-2" "$s-3" ;;
+    *) kind_of "$s" >/dev/null && echo "$s" ;;
+    esac
   done
+}
+
+# Whether two or more nodes of the service's cluster are among those named: then they start
+# together and are waited for after (one alone joins its running peers, and is waited for at once).
+starts_with_peers() { # service services...
+  local service=$1 peers
+  shift
+  cluster_node "$service" || return 1
+  peers=$(tr ' ' '\n' <<<"$*" | grep -c "^${service%-*}-" || true)
+  [ "$peers" -gt 1 ]
 }
 
 cmd=${1:-}
@@ -451,12 +500,11 @@ install) install ;;
 up)
   install
   services=$(expand ${*:-kafka elasticsearch})
-  cluster=$(tr ' ' '\n' <<<"$services" | grep -c '^escluster-' || true)
   for s in $services; do
-    if [[ $s == escluster-* ]] && [ "$cluster" -gt 1 ]; then WAIT_FOR_CLUSTER=no up "$s"; else up "$s"; fi
+    if starts_with_peers "$s" $services; then WAIT_FOR_CLUSTER=no up "$s"; else up "$s"; fi
   done
   for s in $services; do
-    if [[ $s == escluster-* ]] && [ "$cluster" -gt 1 ]; then wait_until "$s" "$RUN_DIR/$s.pid" "$LOG_DIR/$s.log" 240; fi
+    if starts_with_peers "$s" $services; then wait_until "$s" "$RUN_DIR/$s.pid" "$LOG_DIR/$s.log" 240; fi
   done
   ;;
 down)
@@ -479,7 +527,7 @@ reset)
   say "data deleted"
   ;;
 *)
-  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -5,75 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import {
-  alive,
-  groupLag,
-  integrationTest,
-  KAFKA,
-  readiness,
-  stack,
-  waitFor,
-  waitForLog,
-  waitReady,
-} from "../support/stack.ts";
+import { alive, integrationTest, KAFKA, readiness, stack, waitFor, waitForLog, waitReady } from "../support/stack.ts";
 import { SearchTarget } from "../support/search_target.ts";
 import { startFaultProxy } from "./fault_proxy.ts";
-import { LONG, metricOf, renderTable, type Row, rows, Scenario, TABLE_PATH } from "./harness.ts";
+import { INDEXED, indexedAtLeast, LONG, metricOf, recover, Scenario, tableTest } from "./harness.ts";
 
-const INDEXED = "pmacct_bridge_documents_indexed_total";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const chaos = integrationTest;
-
-/**
- * The end of every scenario: waits for every record, adds the row, and checks that nothing is
- * missing or doubled and that the group caught up.
- */
-async function recover(scenario: Scenario, since: number, lagOf = scenario.bridges.slice(-1)): Promise<Row> {
-  const row = scenario.record(await scenario.settle(since));
-  assertClean(row);
-  await assertCaughtUp(scenario, lagOf);
-  return row;
-}
-
-function assertClean(row: Row): void {
-  assert.equal(
-    row.missing,
-    0,
-    `${row.scenario}: ${row.missing} produced records are neither indexed nor dead-lettered`,
-  );
-  assert.equal(row.duplicates, 0, `${row.scenario}: ${row.duplicates} duplicates`);
-  assert.equal(row.produced, row.indexed + row.deadLettered, `${row.scenario}: produced ≠ indexed + dead-lettered`);
-}
-
-/** After recovery: the group has committed everything, and the bridge's lag gauge says 0. */
-async function assertCaughtUp(scenario: Scenario, bridges = scenario.bridges.slice(-1)): Promise<void> {
-  await waitFor(
-    "the group's committed offsets to reach the end of the topic",
-    async () => (await groupLag(scenario.topic, scenario.topic)) === 0,
-    60_000,
-    1000,
-  );
-  for (const bridge of bridges) {
-    await waitFor(
-      `lag 0 in /metrics of ${bridge.logPath}`,
-      async () => (await metricOf(bridge, "pmacct_bridge_kafka_consumer_lag")) === 0,
-      30_000,
-      500,
-    );
-  }
-}
-
-async function indexedAtLeast(bridge: Scenario["bridges"][number], count: number): Promise<number> {
-  return await waitFor(
-    `${count} documents indexed by ${bridge.logPath}`,
-    async () => {
-      const indexed = await metricOf(bridge, INDEXED);
-      return indexed >= count ? indexed : undefined;
-    },
-    180_000,
-    20,
-  );
-}
 
 chaos("1. SIGKILL of the bridge at random points mid-stream, several times in a row", async () => {
   const kills = LONG ? 20 : 5;
@@ -342,7 +280,7 @@ chaos("8. One of three Elasticsearch nodes SIGKILLed under load: indexing goes o
   const scenario = new Scenario(
     "8. 3-node cluster, 1 node SIGKILLed under load",
     "cluster",
-    new SearchTarget(`http://${nodes[0]}`),
+    { target: new SearchTarget(`http://${nodes[0]}`) },
   );
   try {
     await scenario.replay();
@@ -380,10 +318,4 @@ chaos("8. One of three Elasticsearch nodes SIGKILLed under load: indexing goes o
   }
 });
 
-chaos("fault suite table", async () => {
-  const table = renderTable(rows);
-  console.log(`\n${table}\n`);
-  await Deno.mkdir(TABLE_PATH.replace(/\/[^/]+$/, ""), { recursive: true });
-  await Deno.writeTextFile(TABLE_PATH, table + "\n");
-  assert.ok(rows.length > 0, "no scenario ran");
-});
+tableTest("chaos-table.md");

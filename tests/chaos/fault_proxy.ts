@@ -2,7 +2,9 @@
  * A small HTTP proxy in front of the real Elasticsearch that, while a storm is on, answers like
  * an overloaded node: a third of the `_bulk` requests get 429 as a whole, the others have every
  * second item refused with 429 `es_rejected_execution_exception` (those items never reach
- * Elasticsearch; the rest are forwarded and indexed for real). Test code only.
+ * Elasticsearch; the rest are forwarded and indexed for real). With `bulkDelayMs` it is a slow
+ * node instead: each `_bulk` is held that long before it goes on (lowering it releases the
+ * requests held). Test code only.
  */
 const TOO_MANY = {
   type: "es_rejected_execution_exception",
@@ -14,6 +16,10 @@ export interface FaultProxy {
   /** 429s answered so far (whole requests and items). */
   rejected: number;
   storm: boolean;
+  /** How long each `_bulk` request is held before it is forwarded (0: not at all). */
+  bulkDelayMs: number;
+  /** `_bulk` requests held now. */
+  held: number;
   close(): Promise<void>;
 }
 
@@ -23,7 +29,18 @@ export function startFaultProxy(upstream = "http://127.0.0.1:9200"): FaultProxy 
     url: "",
     rejected: 0,
     storm: false,
+    bulkDelayMs: 0,
+    held: 0,
     close: () => server.shutdown(),
+  };
+  const hold = async () => {
+    const since = Date.now();
+    proxy.held++;
+    try {
+      while (Date.now() - since < proxy.bulkDelayMs) await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      proxy.held--;
+    }
   };
   const forward = async (request: Request, path: string, body?: string): Promise<Response> => {
     const headers = new Headers(request.headers);
@@ -43,6 +60,7 @@ export function startFaultProxy(upstream = "http://127.0.0.1:9200"): FaultProxy 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
     const url = new URL(request.url);
     const path = url.pathname + url.search;
+    if (url.pathname.endsWith("/_bulk")) await hold();
     if (!proxy.storm || !url.pathname.endsWith("/_bulk")) return await forward(request, path);
     requests++;
     const headers = { "content-type": "application/json", "x-elastic-product": "Elasticsearch" };

@@ -172,8 +172,11 @@ export class SearchTarget {
     );
   }
 
-  /** Every document in the prefix's indices (with repeats, should a record be there twice). */
-  async documents(prefix: string, withSource = false): Promise<IndexedDocument[]> {
+  /**
+   * Every document in the prefix's indices (with repeats, should a record be there twice), with
+   * its source if `withSource`, or only the fields it names.
+   */
+  async documents(prefix: string, withSource: boolean | string[] = false): Promise<IndexedDocument[]> {
     await this.refresh(prefix);
     const documents: IndexedDocument[] = [];
     let page = await this.request("POST", `/${prefix}-*/_search?allow_no_indices=true&scroll=1m`, {

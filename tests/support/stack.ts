@@ -14,6 +14,12 @@ export type { IndexedDocument } from "./search_target.ts";
 export const KAFKA = "127.0.0.1:9092";
 /** The stack's Kafka 4.1.1 (`stack.sh up kafka4`): KRaft, `auto.create.topics.enable=false`. */
 export const KAFKA4 = "127.0.0.1:9192";
+/**
+ * The stack's three-broker Kafka 4.1.1 (`stack.sh up kafkacluster`, node ids 1 to 3 on
+ * 9311-9313): topics replicated three times, `min.insync.replicas=2`. A broker list, as
+ * `KAFKA_BOOTSTRAP_SERVERS` takes it; every helper here that takes a `broker` takes a list too.
+ */
+export const KAFKA_CLUSTER = "127.0.0.1:9311,127.0.0.1:9312,127.0.0.1:9313";
 export const ELASTIC = "http://127.0.0.1:9200";
 /** The main Elasticsearch through its client (the benchmark's set-up). */
 export const elastic = new Client({ node: ELASTIC });
@@ -157,18 +163,21 @@ export interface PmacctRun {
   extra?: string[];
   /** Extra environment, e.g. `TZ` for pmacct's local-time strings. */
   env?: Record<string, string>;
-  /** `host:port` of the broker pmacct writes to; the main broker by default. */
+  /** `host:port` of the broker pmacct writes to, or a comma-separated list; the main broker by default. */
   broker?: string;
 }
 
 function kafkaPluginConfig(topic: string, aggregate: string, extra: string[], broker = KAFKA): string[] {
+  const [host, port] = broker.split(",")[0].split(":");
   return [
     "daemonize: false",
     "plugins: kafka[k]",
     `aggregate[k]: ${aggregate}`,
     `kafka_topic[k]: ${topic}`,
-    `kafka_broker_host[k]: ${broker.split(":")[0]}`,
-    `kafka_broker_port[k]: ${broker.split(":")[1]}`,
+    // pmacct 1.7.7 hands a kafka_broker_host with a comma to librdkafka as it is, a list of
+    // `host:port` (its port setting is then not used): it bootstraps from any broker alive.
+    `kafka_broker_host[k]: ${broker.includes(",") ? broker : host}`,
+    `kafka_broker_port[k]: ${port}`,
     "kafka_refresh_time[k]: 300",
     // A replay runs as fast as the disk reads: a roomy pipe from pmacct's core to the plugin
     // keeps the plugin's slow start (connecting to Kafka, on a loaded CI host) from losing flows.
@@ -334,10 +343,10 @@ export function indexedSums(prefix: string, target = MAIN_ELASTIC): Promise<DayT
   return target.sums(prefix);
 }
 
-/** Every document in the prefix's indices, with its source if `withSource`. */
+/** Every document in the prefix's indices, with its source if `withSource` (or the fields it names). */
 export function indexedDocuments(
   prefix: string,
-  withSource = false,
+  withSource: boolean | string[] = false,
   target = MAIN_ELASTIC,
 ): Promise<IndexedDocument[]> {
   return target.documents(prefix, withSource);
@@ -505,7 +514,8 @@ export async function waitReady(bridge: BridgeProcess, timeoutMs = 60_000): Prom
 const ensuredTopics = new Set<string>();
 
 /**
- * Creates `topic` (the broker's default partitions, as auto-creation would) unless it exists. One
+ * Creates `topic` (the broker's default partitions and replication, as auto-creation would: 3
+ * and 3 on kafkacluster) unless it exists. One
  * CI run saw pmacct deliver 6 of 5,000 records to a topic it had to have auto-created while the
  * host was loaded: pmacct flushes for a bounded time at exit, and records still waiting for the
  * new topic's leader are then lost. A topic that exists first leaves nothing waiting.
@@ -521,9 +531,28 @@ export async function ensureTopic(topic: string, broker = KAFKA): Promise<void> 
   }
 }
 
-/** The bridge's own {@linkcode withAdmin}, on a quiet client of the tests. */
-function withTestAdmin<T>(broker: string, use: (admin: Admin) => Promise<T>): Promise<T> {
-  return withAdmin(new Kafka({ clientId: "test-check", brokers: [broker], logLevel: logLevel.NOTHING }), use);
+/** The bridge's own {@linkcode withAdmin}, on a quiet client of the tests; `broker` may be a list. */
+export function withTestAdmin<T>(broker: string, use: (admin: Admin) => Promise<T>): Promise<T> {
+  return withAdmin(new Kafka({ clientId: "test-check", brokers: broker.split(","), logLevel: logLevel.NOTHING }), use);
+}
+
+/**
+ * The node id of the broker coordinating `group`, as Kafka answers kafkajs' FindCoordinator
+ * request (which kafkajs' admin sends for `describeGroups`, and tells only in its debug log).
+ */
+export async function groupCoordinator(group: string, broker = KAFKA): Promise<number> {
+  let coordinator: number | undefined;
+  const kafka = new Kafka({
+    clientId: "test-coordinator",
+    brokers: broker.split(","),
+    logLevel: logLevel.DEBUG,
+    logCreator: () => ({ log }) => {
+      if (log.message === "Found group coordinator") coordinator = Number(log.nodeId);
+    },
+  });
+  await withAdmin(kafka, (admin) => admin.describeGroups([group]));
+  if (coordinator === undefined) throw new Error(`Kafka named no coordinator of group ${group}`);
+  return coordinator;
 }
 
 /** The offset `group` committed on a partition of `topic` (-1 while it has committed none). */
