@@ -1,15 +1,20 @@
 /**
  * Acknowledgement, the pipeline's first job: which messages were taken, which are finished
  * (every record indexed or dead-lettered), and committing each partition's safe offset to Kafka,
- * one commit at a time. A rebalance starts a new generation: acknowledgements of the old one no
- * longer count, since Kafka delivers those records again to the partition's new owner.
+ * one commit at a time. Each partition is read in runs: a generation's run starts where the
+ * group's commit is and takes only batches that continue it; records are acknowledged to the run
+ * that took them. A rebalance starts a new generation, and with it new runs: acknowledgements of
+ * the old ones no longer count, since Kafka delivers those records again to the partition's new
+ * owner.
  *
  * @example
  * ```ts
  * const acks = new Acknowledgement({ commit, log, metrics });
  * const key = partitionKey("pmacct", 0);
- * acks.begin(key, 7, 1); // offset 7 holds one record
- * acks.acknowledge(key, "7", acks.generation); // indexed
+ * acks.startRuns(acks.generation, new Map([[key, { offset: 7 }]])); // the group's commit: 7
+ * const admission = acks.admit(key, 7, acks.generation); // { take: true, run: 1 }
+ * acks.begin(key, "7", 1); // offset 7 holds one record
+ * if (admission.take) acks.acknowledge(key, "7", admission.run); // indexed
  * await acks.commitReady(); // commits offset 8 for pmacct:0
  * ```
  */
@@ -61,8 +66,11 @@ export const partitionKey = (topic: string, partition: number) => `${topic}\u000
  */
 export type Refusal = "stale_generation" | "start_unknown" | "not_assigned" | "not_contiguous";
 
-/** Whether a fetched batch is taken; a refused one is read again from `seekTo` when it is set. */
-export type Admission = { take: true } | { take: false; reason: Refusal; seekTo?: number };
+/**
+ * Whether a fetched batch is taken, and by which run (what its records are acknowledged to); a
+ * refused one is read again from `seekTo` when it is set.
+ */
+export type Admission = { take: true; run: number } | { take: false; reason: Refusal; seekTo?: number };
 
 /**
  * Identical refusals (the same fetch position against the same run's end) after which the offsets
@@ -76,6 +84,11 @@ const GAP_PROOF = 3;
  * group's commit (or Kafka's move of the partition) put it.
  */
 interface Run {
+  /**
+   * Which run this is, unique in the process: records are acknowledged to the run that took
+   * them, so a run begun again (its log went back) ignores the acknowledgements of the one before.
+   */
+  id: number;
   /** The offset the partition's next batch must be fetched from. */
   next: number;
   /**
@@ -101,8 +114,11 @@ export interface RunStart {
   orEarlier?: boolean;
 }
 
+let runs = 0;
+
 /** A run from `next` on. */
 const newRun = (next: number, orEarlier = false, moved = false): Run => ({
+  id: ++runs,
   next,
   orEarlier,
   moved,
@@ -179,14 +195,19 @@ export class Acknowledgement {
     if (generation !== this.#generation) return { take: false, reason: "stale_generation" };
     const run = this.#runs.get(key);
     if (run === undefined) return { take: false, reason: this.#started ? "not_assigned" : "start_unknown" };
-    if (run.moved || (run.orEarlier && fetchedOffset <= run.next)) {
+    if (run.moved && fetchedOffset <= (this.#tracker.nextAfterBegun(key) ?? -1) - 1) {
+      // The log went back (made again, or cut by an unclean leader election): a new run reads
+      // the offsets again; the records there now are other records, under ids of their own.
+      this.#tracker.forget(key);
+      Object.assign(run, newRun(fetchedOffset));
+    } else if (run.moved || (run.orEarlier && fetchedOffset <= run.next)) {
       run.moved = false;
       run.next = fetchedOffset;
     }
     run.orEarlier = false;
     if (fetchedOffset === run.next) {
       run.refusals = 0;
-      return { take: true };
+      return { take: true, run: run.id };
     }
     if (run.refusedNext === run.next && run.refusedFetch === fetchedOffset) run.refusals++;
     else Object.assign(run, { refusedNext: run.next, refusedFetch: fetchedOffset, refusals: 1 });
@@ -197,7 +218,7 @@ export class Acknowledgement {
       });
       run.next = fetchedOffset;
       run.refusals = 0;
-      return { take: true };
+      return { take: true, run: run.id };
     }
     return { take: false, reason: "not_contiguous", seekTo: run.next };
   }
@@ -235,21 +256,26 @@ export class Acknowledgement {
   }
 
   /**
-   * A batch of `generation` was taken up to `resolvedOffset` (kafkajs' last resolved offset, past
-   * trailing markers): the run goes on after it. `false` when the generation ended meanwhile: the
-   * offset must not be resolved, for kafkajs would then fetch the new generation from there.
+   * A batch of the run `runId` was taken up to `resolvedOffset` (kafkajs' last resolved offset,
+   * past trailing markers): the run goes on after it. `false` when the run ended meanwhile (a new
+   * generation): the offset must not be resolved, for kafkajs would then fetch from there.
    */
-  settle(key: string, resolvedOffset: number, generation: number): boolean {
+  settle(key: string, resolvedOffset: number, runId: number): boolean {
     const run = this.#runs.get(key);
-    if (generation !== this.#generation || run === undefined) return false;
+    if (run?.id !== runId) return false;
     if (resolvedOffset >= run.next) run.next = resolvedOffset + 1;
     return true;
   }
 
-  /** One record of the message at `offset` is indexed or dead-lettered; ignored from an old generation. */
-  acknowledge(key: string, offset: string, generation: number): void {
-    if (generation !== this.#generation) return;
+  /** One record of the message at `offset` is indexed or dead-lettered; ignored from a run that ended. */
+  acknowledge(key: string, offset: string, runId: number): void {
+    if (this.#runs.get(key)?.id !== runId) return;
     this.#tracker.complete(key, Number(offset));
+  }
+
+  /** The run reading `key` now, if one is. */
+  runOf(key: string): number | undefined {
+    return this.#runs.get(key)?.id;
   }
 
   /** The offset after the last one taken of a partition in this generation, if any was. */
@@ -328,14 +354,18 @@ export class Acknowledgement {
     const offsets = this.#committable();
     if (offsets.length === 0) return Promise.resolve();
     const generation = this.#generation;
+    const committedRuns = offsets.map(({ topic, partition }) => this.#runs.get(partitionKey(topic, partition))?.id);
     this.#committing = this.deps.commit(offsets).then(() => {
       if (this.#failing !== undefined) {
         this.deps.log.info("offset commits go through again", { was: this.#failing });
         this.#failing = undefined;
       }
       if (generation !== this.#generation) return this.#landedLate(offsets);
-      for (const { topic, partition, offset } of offsets) {
-        this.#tracker.markCommitted(partitionKey(topic, partition), Number(offset));
+      for (const [i, { topic, partition, offset }] of offsets.entries()) {
+        const key = partitionKey(topic, partition);
+        // A run begun again meanwhile (its log went back) commits from its own offsets.
+        if (this.#runs.get(key)?.id !== committedRuns[i]) continue;
+        this.#tracker.markCommitted(key, Number(offset));
         this.deps.metrics.committed.set({ topic, partition: String(partition) }, Number(offset));
       }
     }, (error) => {

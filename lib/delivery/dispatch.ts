@@ -28,7 +28,8 @@ export interface PendingDocument {
    */
   partitionKey: string;
   offset: string;
-  generation: number;
+  /** The partition's run that took it, to which it is acknowledged (see `Acknowledgement`). */
+  run: number;
   /** The record as pmacct wrote it, for a dead letter: its bytes, or its text where not ASCII. */
   original: Uint8Array | string;
 }
@@ -208,7 +209,7 @@ export class Dispatch {
           const nowMs = this.deps.now();
           const { flowAge } = this.deps.metrics;
           for (const doc of documents) {
-            acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.generation);
+            acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.run);
             flowAge.observe((nowMs - doc.epochMs) / 1000);
           }
         },
@@ -260,23 +261,22 @@ export class Dispatch {
     };
     const onItsWay = { letter, key: doc.partitionKey, offset: doc.offset };
     this.#letters.add(onItsWay);
-    return this.#store(letter).then(() =>
-      this.deps.acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.generation)
-    ).finally(() => this.#letters.delete(onItsWay));
+    return this.#store(letter).then(() => this.deps.acknowledgement.acknowledge(doc.partitionKey, doc.offset, doc.run))
+      .finally(() => this.#letters.delete(onItsWay));
   }
 
   /**
    * Sends the dead letter of a line that never became a document; it is held (counts towards the
    * bound) until stored, and then the message it was read from (`key`, `offset`) is acknowledged.
    */
-  deadLetter(letter: DeadLetter, key: string, offset: string, generation: number): void {
+  deadLetter(letter: DeadLetter, key: string, offset: string, run: number): void {
     const { acknowledgement } = this.deps;
     this.#deadLettersHeld++;
     this.#deadLetterBytes += letter.value.length;
     const onItsWay = { letter, key, offset };
     this.#letters.add(onItsWay);
     const sending = this.#store(letter).then(() => {
-      acknowledgement.acknowledge(key, offset, generation);
+      acknowledgement.acknowledge(key, offset, run);
       acknowledgement.commitReady();
     }, (error) => {
       if (!(error instanceof Aborted)) {

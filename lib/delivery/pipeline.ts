@@ -75,6 +75,8 @@ export interface Ticket {
   readonly partition: number;
   readonly key: string;
   readonly generation: number;
+  /** The partition's run that took the batch: what its records are acknowledged to. */
+  readonly run: number;
 }
 
 /** What {@linkcode Pipeline.admit} says of a fetched batch: take it, or read the partition again from `seekTo`. */
@@ -228,7 +230,7 @@ export class Pipeline {
     const key = partitionKey(topic, partition);
     const generation = this.#acknowledgement.generation;
     const admission = this.#acknowledgement.admit(key, Number(fetchedOffset), generation);
-    if (admission.take) return { ticket: { topic, partition, key, generation } };
+    if (admission.take) return { ticket: { topic, partition, key, generation, run: admission.run } };
     if (admission.reason !== "start_unknown") {
       this.deps.metrics.batchesRefused.inc({ reason: admission.reason });
       this.deps.log.debug("fetched batch not taken: it does not continue its partition's reading", {
@@ -250,8 +252,8 @@ export class Pipeline {
   ingest(ticket: Ticket, messages: readonly SourceMessage[]): number {
     const dispatch = this.#dispatch;
     const acknowledgement = this.#acknowledgement;
-    const { key, generation } = ticket;
-    if (generation !== acknowledgement.generation) return 0;
+    const { key, run } = ticket;
+    if (run !== acknowledgement.runOf(key)) return 0;
     const now = this.#now();
     if (this.#resets.waiting && messages.length > 0) this.#resumed(key, messages[0].offset);
     const takenFrom = { ...ticket, now };
@@ -293,7 +295,7 @@ export class Pipeline {
    * generation ended meanwhile (resolving would move kafkajs past records the new one needs).
    */
   settle(ticket: Ticket, resolvedOffset: string): boolean {
-    return this.#acknowledgement.settle(ticket.key, Number(resolvedOffset), ticket.generation);
+    return this.#acknowledgement.settle(ticket.key, Number(resolvedOffset), ticket.run);
   }
 
   /**
@@ -336,7 +338,7 @@ export class Pipeline {
    * never left waiting for an acknowledgement that cannot come. Returns its flows.
    */
   #take(from: Ticket & { now: number }, message: SourceMessage, text: string | undefined): number {
-    const { key, generation } = from;
+    const { key, run } = from;
     const offset = message.offset;
     const acknowledgement = this.#acknowledgement;
     const reading = this.#admission.message(key, offset);
@@ -365,7 +367,7 @@ export class Pipeline {
     if (!acknowledgement.begin(key, offset, outcomes.length)) return 0;
     for (const outcome of outcomes) {
       if (outcome.document) this.#dispatch.add(outcome.document, from.now);
-      else this.#refuse(outcome.said, outcome.letter, key, offset, generation);
+      else this.#refuse(outcome.said, outcome.letter, key, offset, run);
     }
     return flows;
   }
@@ -412,7 +414,7 @@ export class Pipeline {
             origin,
             partitionKey: from.key,
             offset: message.offset,
-            generation: from.generation,
+            run: from.run,
             original,
           },
         });
@@ -462,11 +464,13 @@ export class Pipeline {
     const resumption = this.#resets.resumed(key, Number(offset));
     if (resumption === undefined) return;
     if (resumption.kind === "back") {
-      // Offsets at or below the last one begun count as taken (redeliveries): never indexed.
+      // A new run reads the offsets again (see `Acknowledgement.admit`).
+      this.deps.metrics.offsetResets.inc({ topic: resumption.topic, reason: "log_went_back" });
       this.deps.log.error(
         "Kafka's log of a partition went back (the topic was made again, or cut short by an unclean leader " +
-          "election): the bridge does not read again offsets it read before, so the records now there are lost",
-        { lost: lostText(resumption) },
+          "election): its offsets are read again, and the records there now are indexed beside those read " +
+          "before (an id carries its record's Kafka time), never over them",
+        { went_back: lostText(resumption) },
       );
       return;
     }
@@ -490,11 +494,11 @@ export class Pipeline {
    * A line that cannot become a document: counted and logged as a decode error, and dead-lettered;
    * then the message it was read from (at `offset`) is acknowledged.
    */
-  #refuse(said: string, letter: DeadLetter, key: string, offset: string, generation: number): void {
+  #refuse(said: string, letter: DeadLetter, key: string, offset: string, run: number): void {
     const { reason, detail } = letter;
     this.deps.metrics.decodeErrors.inc({ reason });
     this.deps.log.error(said, { ...deadLetterFields(letter), detail });
-    this.#dispatch.deadLetter(letter, key, offset, generation);
+    this.#dispatch.deadLetter(letter, key, offset, run);
   }
 
   /** The last offset committed for a partition in this generation. */

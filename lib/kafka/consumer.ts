@@ -270,7 +270,7 @@ export class KafkaSource {
     this.#now = options.now ?? Date.now;
     // At zero from the start, so that the first move of a topic is an increase an alert sees.
     for (const topic of options.config.topics) {
-      for (const reason of ["deleted_unread", "commit_missing_skipped", "commit_missing_reread"]) {
+      for (const reason of ["deleted_unread", "log_went_back", "commit_missing_skipped", "commit_missing_reread"]) {
         options.metrics.offsetResets.inc({ topic, reason }, 0);
       }
     }
@@ -532,10 +532,16 @@ export class KafkaSource {
     const fields = { partition: name, group: config.groupId, starts_at: startsAt };
     const lost = topicCommitted || this.#everCommitted.has(name);
     const policy = config.fromBeginning
-      ? "KAFKA_AUTO_OFFSET_RESET=earliest reads it again from the first offset Kafka holds (their documents are written again)"
+      ? "KAFKA_AUTO_OFFSET_RESET=earliest reads it from the first offset Kafka holds (a record read before " +
+        "overwrites only its own document; another record at an offset read before, of a topic made again, " +
+        "goes beside the old one)"
       : "KAFKA_AUTO_OFFSET_RESET=latest starts at its end: the records before it are not read (--backfill indexes them)";
     if (!lost) {
-      log.info(`no committed offset for a partition: a new group; ${policy}`, fields);
+      log.info(
+        "no committed offset for a partition: a new group (or, while no copy of the bridge ran, its offsets " +
+          `expired or its topic was made again); ${policy}`,
+        fields,
+      );
       return;
     }
     metrics.offsetResets.inc({

@@ -120,17 +120,25 @@ export const ADDRESS_FIELDS: readonly string[] = [
  */
 export const LABEL_MAP_FIELD = "label_map";
 
+/** A Kafka time as an id writes it: base 36, eight characters for this century's milliseconds. */
+const kafkaTimeText = memoise((epochMs: number) => epochMs.toString(36), 10_000);
+
 /**
- * The `_id` of a record: its Kafka cluster's id, topic, partition, offset and position in the
- * message. A replay of the same Kafka record overwrites the document instead of adding a second
- * one; the same topic, partition and offset on another cluster (two sites into one prefix) is
- * another record, with another id. Without a cluster id the id starts at the topic.
+ * The `_id` of a record: its Kafka cluster's id, topic, partition, offset, position in the
+ * message, and the Kafka time of its message. A replay of the same Kafka record overwrites the
+ * document instead of adding a second one; the same topic, partition and offset on another
+ * cluster (two sites into one prefix) is another record, with another id; and so is another
+ * record at the same offset of the same topic, which a topic deleted and made again, or a log cut
+ * by an unclean leader election, puts there: it never overwrites the record indexed before.
+ * Without a cluster id the id starts at the topic.
  */
 export function documentId(
-  origin: Pick<RecordOrigin, "topic" | "partition" | "offset" | "position">,
+  origin: Pick<RecordOrigin, "topic" | "partition" | "offset" | "position" | "timestampMs">,
   cluster?: string,
 ): string {
-  const record = `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}`;
+  const record = `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}:${
+    kafkaTimeText(origin.timestampMs)
+  }`;
   return cluster === undefined ? record : `${cluster}:${record}`;
 }
 

@@ -79,7 +79,7 @@ export function createMetrics(registry = new client.Registry()) {
     ),
     offsetResets: counter(
       "pmacct_bridge_kafka_offset_resets_total",
-      "Partitions read from where KAFKA_AUTO_OFFSET_RESET puts them, by reason: deleted_unread (Kafka no longer held the offset to read next: records deleted before the bridge read them, lost), commit_missing_skipped (the group had no commit for a partition it had read before; latest: records skipped), commit_missing_reread (the same with earliest: records read again)",
+      "Partitions read from where KAFKA_AUTO_OFFSET_RESET puts them, by reason: deleted_unread (Kafka no longer held the offset to read next: records deleted before the bridge read them, lost), log_went_back (the log was made again or cut: its offsets read again), commit_missing_skipped (the group had no commit for a partition it had read before; latest: records skipped), commit_missing_reread (the same with earliest: records read again)",
       ["topic", "reason"],
     ),
     batchesRefused: counter(

@@ -16,6 +16,7 @@ import {
   kafkaClusterId,
   MAIN_ELASTIC,
   readTopic,
+  recordIdOf,
   runMain,
   settingsOf,
   startBridge,
@@ -94,11 +95,11 @@ integrationTest(
       );
 
       assert.deepEqual(await MAIN_ELASTIC.sums(topic), expected, "every record, each day's count, bytes and packets");
-      // Each under the id a bridge gives it: the source topic's cluster, topic, partition, offset, position.
+      // Each under the id a bridge gives it: the source topic's cluster, topic, partition, offset, position, Kafka time.
       const cluster = await kafkaClusterId();
-      const ids = (await readTopic(topic)).flatMap(({ partition, offset, payload }) =>
-        (payload ?? "").split("\n").filter((line) => line.trim() !== "" && !line.includes('"lots"'))
-          .map((_, position) => `${cluster}:${topic}:${partition}:${offset}:${position}`)
+      const ids = (await readTopic(topic)).flatMap((message) =>
+        (message.payload ?? "").split("\n").filter((line) => line.trim() !== "" && !line.includes('"lots"'))
+          .map((_, position) => recordIdOf(cluster, topic, message, position))
       );
       assert.deepEqual((await allIds(topic)).sort(), ids.sort());
 

@@ -9,6 +9,7 @@ import {
   groupLag,
   kafkaClusterId,
   readTopic,
+  recordIdOf,
   replaySyntheticTraffic,
   startBridge,
   uniqueName,
@@ -21,8 +22,7 @@ Deno.test("after SIGKILL mid-stream and a restart, no record is missing and no _
   await replaySyntheticTraffic(topic, "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start");
   const messages = await readTopic(topic);
   const cluster = await kafkaClusterId();
-  const expectedIds = messages.map((message) => `${cluster}:${topic}:${message.partition}:${message.offset}:0`)
-    .sort();
+  const expectedIds = messages.map((message) => recordIdOf(cluster, topic, message, 0)).sort();
   assert.ok(expectedIds.length >= 5000, `pmacct produced only ${expectedIds.length} records`);
 
   // Small, sequential batches make the stream long enough to be killed in the middle of it.

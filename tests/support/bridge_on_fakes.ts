@@ -14,9 +14,13 @@ import { Health } from "../../lib/runtime/health.ts";
 import { Logger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
 import { bulkActions } from "./bulk_body.ts";
-import { FakeConsumer } from "./fake_consumer.ts";
+import { FAKE_KAFKA_TIME, FakeConsumer } from "./fake_consumer.ts";
 
 export const TOPIC = "pmacct";
+
+/** The id of the record at `offset` of `partition`, as the fake consumer's messages (one Kafka time) give it. */
+export const idOf = (offset: number, partition = 0) =>
+  `${TOPIC}:${partition}:${offset}:0:${FAKE_KAFKA_TIME.toString(36)}`;
 
 /** A pmacct record whose `bytes` is its offset, so a document says which record it holds. */
 export const recordAt = (offset: number) =>

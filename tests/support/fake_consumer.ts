@@ -33,6 +33,9 @@ export interface BatchShape {
 
 const emptyObject = new Uint8Array([0x7b, 0x7d]);
 
+/** The Kafka time of every message the fake hands over (2025-11-25 10:00 UTC). */
+export const FAKE_KAFKA_TIME = 1764064800000;
+
 export class FakeConsumer {
   readonly events = EVENTS;
   readonly listeners = new Map<string, Listener[]>();
@@ -94,7 +97,7 @@ export class FakeConsumer {
     const seeksBefore = this.#seeks.get(name) ?? 0;
     const messages = offsets.map((offset) => ({
       offset: String(offset),
-      timestamp: "1764064800000",
+      timestamp: String(FAKE_KAFKA_TIME),
       value: shape.value?.(offset) ?? emptyObject,
     }));
     const last = shape.lastOffset ?? offsets.at(-1) ?? 0;
@@ -207,7 +210,7 @@ export function fakePipeline(): Omit<ConsumerPipeline, "generation"> & { generat
     generations: 0,
     generation: 0,
     admit(topic, partition) {
-      return { ticket: { topic, partition, key: `${topic}:${partition}`, generation: this.generation } };
+      return { ticket: { topic, partition, key: `${topic}:${partition}`, generation: this.generation, run: 0 } };
     },
     ingest: (_ticket, messages) => messages.length,
     settle: () => true,

@@ -435,11 +435,26 @@ export async function kafkaClusterId(broker = KAFKA): Promise<string> {
 }
 
 /**
- * A document id's record part (`<topic>:<partition>:<offset>:<position>`), to compare with what
- * was produced; an id that does not begin with `cluster` comes back marked, so it matches nothing.
+ * A document id's record part (`<topic>:<partition>:<offset>:<position>`, the Kafka time the id
+ * ends with left out), to compare with what was produced; an id that does not begin with
+ * `cluster` comes back marked, so it matches nothing.
  */
 export function recordPartOfId(id: string, cluster: string): string {
-  return id.startsWith(`${cluster}:`) ? id.slice(cluster.length + 1) : `(not of cluster ${cluster}) ${id}`;
+  if (!id.startsWith(`${cluster}:`)) return `(not of cluster ${cluster}) ${id}`;
+  return id.slice(cluster.length + 1, id.lastIndexOf(":"));
+}
+
+/**
+ * The `_id` the bridge gives the record at `position` of `message`: its cluster's id, topic,
+ * partition, offset, position, and the message's Kafka time in base 36.
+ */
+export function recordIdOf(
+  cluster: string,
+  topic: string,
+  message: Pick<TopicMessage, "partition" | "offset" | "timestamp">,
+  position: number,
+): string {
+  return `${cluster}:${topic}:${message.partition}:${message.offset}:${position}:${message.timestamp.toString(36)}`;
 }
 
 /**

@@ -20,15 +20,21 @@ function harness() {
 }
 
 const key = partitionKey("pmacct", 0);
+/** Starts the generation's run of `key` at `offset`; returns the run, to which acknowledgements go. */
+const startAt = (acks: Acknowledgement, offset: number, orEarlier = false) => {
+  acks.startRuns(acks.generation, new Map([[key, { offset, orEarlier }]]));
+  return acks.runOf(key)!;
+};
 const offsetsOf = (commit: { offsets: CommitRequest[] }) => commit.offsets.map(({ offset }) => offset);
 
 Deno.test("one commit at a time: what becomes safe meanwhile is committed right after it", async () => {
   const { acks, commits, metrics } = harness();
+  startAt(acks, 0);
   acks.begin(key, "0", 1);
   acks.begin(key, "1", 1);
-  acks.acknowledge(key, "0", acks.generation);
+  acks.acknowledge(key, "0", acks.runOf(key)!);
   const first = acks.commitReady();
-  acks.acknowledge(key, "1", acks.generation);
+  acks.acknowledge(key, "1", acks.runOf(key)!);
   assert.equal(acks.commitReady(), first, "a second call waits for the commit under way");
   assert.equal(commits.length, 1);
   commits[0].answer();
@@ -43,8 +49,9 @@ Deno.test("one commit at a time: what becomes safe meanwhile is committed right 
 
 Deno.test("a failed commit is logged and the same offset committed at the next chance", async () => {
   const { acks, commits, logged } = harness();
+  startAt(acks, 7);
   acks.begin(key, "7", 1);
-  acks.acknowledge(key, "7", acks.generation);
+  acks.acknowledge(key, "7", acks.runOf(key)!);
   const failing = acks.commitReady();
   commits[0].answer(new Error("coordinator not available"));
   await failing;
@@ -59,25 +66,28 @@ Deno.test("a failed commit is logged and the same offset committed at the next c
 
 Deno.test("after a new generation, a late commit answer and old acknowledgements count for nothing", async () => {
   const { acks, commits } = harness();
+  startAt(acks, 0);
   acks.begin(key, "0", 1);
-  acks.acknowledge(key, "0", acks.generation);
-  const old = acks.generation;
+  acks.acknowledge(key, "0", acks.runOf(key)!);
+  const old = acks.runOf(key)!;
   const committing = acks.commitReady();
   acks.newGeneration();
   commits[0].answer();
   await committing;
   assert.equal(acks.committedOffset("pmacct", 0), undefined, "the answer belongs to the old assignment");
+  startAt(acks, 5);
   acks.begin(key, "5", 1);
   acks.acknowledge(key, "5", old);
   assert.equal(acks.unfinished(), 1, "an acknowledgement of the old generation is ignored");
-  acks.acknowledge(key, "5", acks.generation);
+  acks.acknowledge(key, "5", acks.runOf(key)!);
   assert.equal(acks.unfinished(), 0);
 });
 
 Deno.test("a commit failing again and again is said once; a drain's last commit says whether it went through", async () => {
   const { acks, commits, logged } = harness();
+  startAt(acks, 3);
   acks.begin(key, "3", 1);
-  acks.acknowledge(key, "3", acks.generation);
+  acks.acknowledge(key, "3", acks.runOf(key)!);
   for (let i = 0; i < 3; i++) {
     const attempt = acks.commitReady();
     commits[i].answer(new Error("the consumer is not a member of its group (rejoining)"));
@@ -97,16 +107,14 @@ Deno.test("a commit failing again and again is said once; a drain's last commit 
 
 Deno.test("a drain's last commit gives up at its bound while Kafka does not answer", async () => {
   const { acks, commits } = harness();
+  startAt(acks, 0);
   acks.begin(key, "0", 1);
-  acks.acknowledge(key, "0", acks.generation);
+  acks.acknowledge(key, "0", acks.runOf(key)!);
   const started = Date.now();
   assert.equal(await acks.commitLast(50), false);
   assert.ok(Date.now() - started < 1000, "bounded");
   commits[0].answer();
 });
-
-const startAt = (acks: Acknowledgement, offset: number, orEarlier = false) =>
-  acks.startRuns(acks.generation, new Map([[key, { offset, orEarlier }]]));
 
 Deno.test("a batch is taken only in its generation, once the run started, and only where the run goes on", () => {
   const { acks } = harness();
@@ -116,26 +124,27 @@ Deno.test("a batch is taken only in its generation, once the run started, and on
   assert.deepEqual(acks.admit(key, 5, generation + 1), { take: false, reason: "stale_generation" });
   assert.deepEqual(acks.admit(key, 9, generation), { take: false, reason: "not_contiguous", seekTo: 5 });
   assert.deepEqual(acks.admit(key, 3, generation), { take: false, reason: "not_contiguous", seekTo: 5 });
-  assert.deepEqual(acks.admit(key, 5, generation), { take: true });
+  const run = acks.runOf(key)!;
+  assert.deepEqual(acks.admit(key, 5, generation), { take: true, run });
   acks.begin(key, "5", 1);
   acks.begin(key, "6", 1);
   assert.equal(acks.position(key), 7, "the run goes on past each message taken");
-  assert.equal(acks.settle(key, 8, generation), true, "resolved past a trailing marker");
-  assert.deepEqual(acks.admit(key, 9, generation), { take: true });
+  assert.equal(acks.settle(key, 8, run), true, "resolved past a trailing marker");
+  assert.deepEqual(acks.admit(key, 9, generation), { take: true, run });
   acks.newGeneration();
-  assert.equal(acks.settle(key, 9, generation), false, "a batch of the old generation is not resolved");
+  assert.equal(acks.settle(key, 9, run), false, "a batch of the old generation is not resolved");
   assert.equal(acks.leftUncommitted, 2, "offsets 5 and 6 were taken, none committed");
 });
 
 Deno.test("a run started from a reset takes a first batch from before it; a moved partition starts again where it is read", () => {
   const { acks } = harness();
-  startAt(acks, 100, true); // latest: kafkajs read the end before the bridge did
-  assert.deepEqual(acks.admit(key, 97, acks.generation), { take: true });
+  const run = startAt(acks, 100, true); // latest: kafkajs read the end before the bridge did
+  assert.deepEqual(acks.admit(key, 97, acks.generation), { take: true, run });
   assert.equal(acks.position(key), 97);
   assert.deepEqual(acks.admit(key, 90, acks.generation), { take: false, reason: "not_contiguous", seekTo: 97 });
   acks.moved(key); // Kafka deleted the offset to read: kafkajs moves the partition
   assert.equal(acks.position(key), undefined);
-  assert.deepEqual(acks.admit(key, 500, acks.generation), { take: true });
+  assert.deepEqual(acks.admit(key, 500, acks.generation), { take: true, run }, "moved on: the same run");
   assert.equal(acks.position(key), 500);
 });
 
@@ -146,7 +155,7 @@ Deno.test("a batch kafkajs resolved itself moves the run only when read from the
     log: new Logger("info", (line) => logged.push(line)),
     metrics: createMetrics(),
   });
-  startAt(acks, 10);
+  const run = startAt(acks, 10);
   acks.passedOver(key, 12, 14);
   assert.equal(acks.position(key), 10, "fetched elsewhere (before a rejoin, say): no move");
   acks.passedOver(key, 10, 11);
@@ -156,7 +165,11 @@ Deno.test("a batch kafkajs resolved itself moves the run only when read from the
   for (let time = 1; time < 3; time++) {
     assert.deepEqual(acks.admit(key, 20, acks.generation), { take: false, reason: "not_contiguous", seekTo: 13 });
   }
-  assert.deepEqual(acks.admit(key, 20, acks.generation), { take: true }, "read from 13 three times, arriving at 20");
+  assert.deepEqual(
+    acks.admit(key, 20, acks.generation),
+    { take: true, run },
+    "read from 13 three times, arriving at 20",
+  );
   assert.match(logged.join("\n"), /offsets=13-19/);
 });
 
@@ -164,10 +177,32 @@ Deno.test("the span of tracked messages starts at the first unfinished one, whic
   const { acks } = harness();
   startAt(acks, 0);
   for (let offset = 0; offset < 5; offset++) acks.begin(key, String(offset), 1);
-  for (const offset of ["0", "2", "3", "4"]) acks.acknowledge(key, offset, acks.generation);
+  for (const offset of ["0", "2", "3", "4"]) acks.acknowledge(key, offset, acks.runOf(key)!);
   assert.equal(acks.span(key), 4, "1 to 4");
   assert.equal(acks.holdingOffset(key), 1);
-  acks.acknowledge(key, "1", acks.generation);
+  acks.acknowledge(key, "1", acks.runOf(key)!);
   assert.equal(acks.span(key), 0);
   assert.equal(acks.holdingOffset(key), undefined);
+});
+
+Deno.test("a log that went back is read again in a new run: the old run's acknowledgements count for nothing, commits go back", async () => {
+  const { acks, commits } = harness();
+  const first = startAt(acks, 0);
+  for (let offset = 0; offset < 5; offset++) acks.begin(key, String(offset), 1);
+  for (const offset of ["0", "1"]) acks.acknowledge(key, offset, first);
+  const committing = acks.commitReady();
+  commits[0].answer();
+  await committing;
+  assert.equal(acks.committedOffset("pmacct", 0), 2);
+  acks.moved(key); // the topic was made again: kafkajs moves the partition to offset 0
+  const admission = acks.admit(key, 0, acks.generation);
+  assert.ok(admission.take && admission.run !== first, "a new run");
+  acks.acknowledge(key, "2", first); // a record of the old log, indexed late
+  assert.equal(acks.begin(key, "0", 1), true, "offset 0 is taken again: another record now");
+  assert.equal(acks.unfinished(), 1, "only the new run's message is unfinished; the old run's are forgotten");
+  acks.acknowledge(key, "0", admission.run);
+  const again = acks.commitReady();
+  assert.deepEqual(offsetsOf(commits[1]), ["1"], "the commit goes back to the new log's offsets");
+  commits[1].answer();
+  await again;
 });

@@ -7,7 +7,12 @@ const origin = { topic: "pmacct.flows", partition: 2, offset: "1234", position: 
 const options = { indexPrefix: "sflow", timezone: "UTC", timestampSource: "flow" } as const;
 
 Deno.test("ids are deterministic and distinct per record", () => {
-  assert.equal(documentId(origin), "pmacct.flows:2:1234:0");
+  assert.equal(documentId(origin), `pmacct.flows:2:1234:0:${Date.UTC(2030, 0, 1).toString(36)}`);
+  assert.notEqual(
+    documentId({ ...origin, timestampMs: origin.timestampMs + 1 }),
+    documentId(origin),
+    "another record at the same offset (a topic made again) has another id",
+  );
   assert.notEqual(documentId({ ...origin, position: 1 }), documentId(origin));
   assert.notEqual(documentId({ ...origin, offset: "1235" }), documentId(origin));
   assert.notEqual(documentId({ ...origin, partition: 3 }), documentId(origin));

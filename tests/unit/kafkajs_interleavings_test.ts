@@ -9,10 +9,10 @@
 import assert from "node:assert/strict";
 import { Logger } from "../../lib/runtime/log.ts";
 import { shutdown } from "../../lib/runtime/shutdown.ts";
-import { type BridgeOnFakes, bridgeOnFakes, recordAt, settle, TOPIC, until } from "../support/bridge_on_fakes.ts";
+import { type BridgeOnFakes, bridgeOnFakes, idOf, recordAt, settle, TOPIC, until } from "../support/bridge_on_fakes.ts";
 
 /** The ids of records 0 to `end` - 1 of partition 0. */
-const idsUpTo = (end: number) => Array.from({ length: end }, (_, offset) => `${TOPIC}:0:${offset}:0`);
+const idsUpTo = (end: number) => Array.from({ length: end }, (_, offset) => idOf(offset));
 
 /**
  * kafkajs' loop from here on: fetch from its position, hand the batch over, while Elasticsearch
@@ -148,7 +148,12 @@ Deno.test("a batch kafkajs resolves itself (transaction markers only) moves the 
   await bridge.latest().fetch(TOPIC, 0, 2, { value: recordAt })!.deliver();
   assert.deepEqual(bridge.latest().calls.filter((call) => call.startsWith("seek")), []);
   await bridge.indexEverything();
-  assert.deepEqual(bridge.indexed, ["pmacct:0:0:0", "pmacct:0:1:0", "pmacct:0:4:0", "pmacct:0:5:0"]);
+  assert.deepEqual(bridge.indexed, [
+    "pmacct:0:0:0:mieemv40",
+    "pmacct:0:1:0:mieemv40",
+    "pmacct:0:4:0:mieemv40",
+    "pmacct:0:5:0:mieemv40",
+  ]);
   await bridge.pipeline.drain(1000);
   await bridge.source.stop();
 });

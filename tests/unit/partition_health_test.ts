@@ -72,7 +72,7 @@ Deno.test("a partition the group lost its commit for is said at WARN and counted
     assert.match(said[0], /partition=pmacct:1/);
     assert.match(
       said[0],
-      reset === "earliest" ? /reads it again from the first offset/ : /records before it are not read/,
+      reset === "earliest" ? /reads it from the first offset/ : /records before it are not read/,
     );
     const reason = reset === "earliest" ? "commit_missing_reread" : "commit_missing_skipped";
     assert.equal(await counted(bridge.metrics.offsetResets, reason), 1, reason);

@@ -122,9 +122,9 @@ Deno.test("takes messages only while there is room, and says when room is back",
 Deno.test("commits only past acknowledged records, never past a failing one", async () => {
   const { pipeline, requests, commits } = harness(10);
   feed(pipeline, "pmacct", 0, [0, 1, 2, 3].map((offset) => message(offset)));
-  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:0:0", "pmacct:0:1:0"], [
-    "pmacct:0:2:0",
-    "pmacct:0:3:0",
+  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:0:0:mieemv40", "pmacct:0:1:0:mieemv40"], [
+    "pmacct:0:2:0:mieemv40",
+    "pmacct:0:3:0:mieemv40",
   ]]);
   requests[1].answer(201);
   await settle();
@@ -164,7 +164,11 @@ Deno.test("after a rebalance, unsent records are dropped and old acknowledgement
   await settle();
   assert.equal(commits.length, 0, "an acknowledgement of the old assignment commits nothing");
   feed(pipeline, "pmacct", 0, [message(0), message(1)]);
-  assert.deepEqual(requests[1].ids, ["pmacct:0:0:0", "pmacct:0:1:0"], "read again under the same ids");
+  assert.deepEqual(
+    requests[1].ids,
+    ["pmacct:0:0:0:mieemv40", "pmacct:0:1:0:mieemv40"],
+    "read again under the same ids",
+  );
   requests[1].answer(200);
   await settle();
   assert.equal(lastCommit(commits), "2");
@@ -200,10 +204,10 @@ Deno.test("a record that cannot be encoded is dead-lettered as encode_error, and
   assert.match(h.deadLetters[0].detail, /Invalid time value/);
   assert.equal(new TextDecoder().decode(h.deadLetters[1].value as Uint8Array), '{"bytes":2}');
   assert.deepEqual(h.requests.flatMap((request) => request.ids).sort(), [
-    "pmacct:0:0:0",
-    "pmacct:0:2:0",
-    "pmacct:0:3:0",
-    "pmacct:0:4:0",
+    "pmacct:0:0:0:mieemv40",
+    "pmacct:0:2:0:mieemv40",
+    "pmacct:0:3:0:mieemv40",
+    "pmacct:0:4:0:mieemv40",
   ]);
   for (const request of h.requests) request.answer(201);
   await settle();
@@ -230,16 +234,18 @@ Deno.test("a batch fetched again from an earlier offset is not taken: the partit
     await settle();
   };
   // Everything of offsets 0 and 1 but record 1:0, in the order that once committed 2 past it.
-  for (const id of ["pmacct:0:1:2", "pmacct:0:1:1", "pmacct:0:0:0", "pmacct:0:0:1"]) await index(id);
+  for (
+    const id of ["pmacct:0:1:2:mieemv40", "pmacct:0:1:1:mieemv40", "pmacct:0:0:0:mieemv40", "pmacct:0:0:1:mieemv40"]
+  ) await index(id);
   for (const commit of commits) assert.ok(Number(commit[0].offset) <= 1, `committed ${commit[0].offset} past 1:0`);
   assert.deepEqual(requests.map((request) => request.ids[0]), [
-    "pmacct:0:0:0",
-    "pmacct:0:0:1",
-    "pmacct:0:1:0",
-    "pmacct:0:1:1",
-    "pmacct:0:1:2",
-    "pmacct:0:2:0",
-    "pmacct:0:2:1",
+    "pmacct:0:0:0:mieemv40",
+    "pmacct:0:0:1:mieemv40",
+    "pmacct:0:1:0:mieemv40",
+    "pmacct:0:1:1:mieemv40",
+    "pmacct:0:1:2:mieemv40",
+    "pmacct:0:2:0:mieemv40",
+    "pmacct:0:2:1:mieemv40",
   ], "every record is sent once");
   assert.equal(pipeline.held, 3, "records 1:0, 2:0 and 2:1 are held, once each");
   assert.equal(feed(pipeline, "pmacct", 0, [message(3)]), 1, "read again from the run's end: taken");
@@ -257,7 +263,11 @@ Deno.test("a batch that skips past the run's end is not taken; one fetched from 
   assert.equal(feed(pipeline, "pmacct", 0, [message(2)]), 1);
   for (const request of requests) request.answer(201);
   await settle();
-  assert.deepEqual(requests.map((request) => request.ids[0]), ["pmacct:0:0:0", "pmacct:0:1:0", "pmacct:0:2:0"]);
+  assert.deepEqual(requests.map((request) => request.ids[0]), [
+    "pmacct:0:0:0:mieemv40",
+    "pmacct:0:1:0:mieemv40",
+    "pmacct:0:2:0:mieemv40",
+  ]);
   assert.equal(lastCommit(commits), "3");
   await pipeline.drain(1000);
 });
@@ -291,9 +301,9 @@ Deno.test("each indexed flow is one observation of its age, from its own time to
   await settle();
   // By id, not by order: near midnight the oldest flow is another day's index, whose batch goes first.
   const requestFor = (id: string) => h.requests.find((request) => request.ids[0] === id)!;
-  requestFor("pmacct:0:0:0").answer(201);
-  requestFor("pmacct:0:1:0").answer(201);
-  requestFor("pmacct:0:2:0").answer(500);
+  requestFor("pmacct:0:0:0:mieemv40").answer(201);
+  requestFor("pmacct:0:1:0:mieemv40").answer(201);
+  requestFor("pmacct:0:2:0:mieemv40").answer(500);
   await settle();
   const observed = async () => {
     const { values } = await metrics.flowAge.get();
@@ -312,7 +322,7 @@ Deno.test("each indexed flow is one observation of its age, from its own time to
     { count: 2, within60: 0, within120: 2, within900: 2, within1800: 2 },
     "a failed write is not indexed",
   );
-  assert.deepEqual(h.requests[3].ids, ["pmacct:0:2:0"], "the failed flow is sent again");
+  assert.deepEqual(h.requests[3].ids, ["pmacct:0:2:0:mieemv40"], "the failed flow is sent again");
   h.requests[3].answer(201);
   await settle();
   assert.deepEqual(await observed(), { count: 3, within60: 0, within120: 2, within900: 2, within1800: 3 });
@@ -342,7 +352,7 @@ Deno.test("a bounded run writes only its period's documents and takes nothing fr
   assert.equal(admission.firstOffset("pmacct", 0), 0);
   feed(pipeline, "pmacct", 1, [dated(7, "2026-11-24")]);
   assert.equal(admission.firstOffset("pmacct", 1), 7, "each partition's own first offset, whatever became of it");
-  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:1:0", "pmacct:0:3:0"]]);
+  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:1:0:mieemv40", "pmacct:0:3:0:mieemv40"]]);
   requests[0].answer(201);
   assert.equal(await drained(pipeline), true);
   assert.deepEqual(requests.length, 1, "nothing else was written");
@@ -365,7 +375,7 @@ Deno.test("a replayed letter's record goes in under its original id and day; one
   live.requests[0].answer(400, { type: "document_parsing_exception", reason: "field [bytes]" });
   await live.pipeline.drain(1000);
   const original = live.requests[0].actions[0];
-  assert.deepEqual(original, { index: "sflow-2025-11-25", id: "pmacct:2:7:0" });
+  assert.deepEqual(original, { index: "sflow-2025-11-25", id: "pmacct:2:7:0:mieemv40" });
   const [rejected, undecodable] = live.deadLetters.sort((a, b) => Number(a.offset) - Number(b.offset));
   assert.equal(rejected.timestampMs, 1764064800000, "a letter keeps its record's Kafka time");
 
@@ -430,7 +440,7 @@ Deno.test("a replay filtered by reason or source topic skips the other letters a
     letterMessage(sourceLetter(12, "other", "illegal_argument_exception"), 2),
     letterMessage(sourceLetter(13, "pmacct", "illegal_argument_exception"), 3),
   ]);
-  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:10:0", "pmacct:0:13:0"]]);
+  assert.deepEqual(requests.map((request) => request.ids), [["pmacct:0:10:0:mieemv40", "pmacct:0:13:0:mieemv40"]]);
   assert.equal(origin.skipped, 2);
   requests[0].answer(201);
   assert.equal(await drained(pipeline), true);
@@ -509,16 +519,20 @@ Deno.test("offsets Kafka deleted before they were read are said when kafkajs mov
   await h.pipeline.drain(1000);
 });
 
-Deno.test("a partition whose log went back is said, and a move a rebalance overtook gives no range", () => {
+Deno.test("a partition whose log went back is read again beside what was read before, and a move a rebalance overtook gives no range", async () => {
   const lines: string[] = [];
-  const h = harness(200, 1000, 4, createMetrics(), {}, new Logger("info", (line) => lines.push(line), "json"));
+  const metrics = createMetrics();
+  const h = harness(200, 1, 10, metrics, {}, new Logger("info", (line) => lines.push(line), "json"));
   feed(h.pipeline, "pmacct", 0, [0, 1, 2].map((offset) => message(offset)));
   h.pipeline.offsetOutOfRange("pmacct", 0); // the topic made again: kafkajs goes back to offset 0
   h.pipeline.offsetOutOfRange("pmacct", 1);
-  feed(h.pipeline, "pmacct", 0, [message(0)]);
+  const madeAgain = { ...message(0), timestamp: "1764151200000" }; // another record, a day later
+  assert.equal(feed(h.pipeline, "pmacct", 0, [madeAgain]), 1, "taken: the offsets are read again");
   const said = JSON.parse(lines.at(-1)!);
   assert.match(said.message, /^Kafka's log of a partition went back/);
-  assert.equal(said.lost, "pmacct:0 went back to offset 0 from 3");
+  assert.equal(said.went_back, "pmacct:0 went back to offset 0 from 3");
+  const { values } = await metrics.offsetResets.get();
+  assert.equal(values.find(({ labels }) => labels.reason === "log_went_back")?.value, 1);
   h.pipeline.newGeneration(); // pmacct:1 is another member's now
   lines.length = 0;
   feed(h.pipeline, "pmacct", 1, [message(900)]);
@@ -527,6 +541,12 @@ Deno.test("a partition whose log went back is said, and a move a rebalance overt
     "pmacct:0 went back to offset 0 from 3",
     "pmacct:1 offsets from the group's commit on, no longer held",
   ]);
+  const draining = h.pipeline.drain(1000);
+  const sent = h.requests.flatMap((request) => request.ids);
+  assert.ok(sent.includes(`pmacct:0:0:0:${(1764151200000).toString(36)}`), `under an id of its own: ${sent}`);
+  assert.ok(sent.includes("pmacct:0:0:0:mieemv40"), "beside the record read there before");
+  for (const request of h.requests) request.answer(201);
+  await draining;
 });
 
 Deno.test("a marker whose purged_entries no purge can have is ignored and counted; the message's flow goes in", async () => {
@@ -540,7 +560,7 @@ Deno.test("a marker whose purged_entries no purge can have is ignored and counte
     message(1, lines_(marker(2.5), marker(1e300), marker("12"))),
   ]);
   assert.equal(taken, 2);
-  assert.deepEqual(h.requests.map((request) => request.ids), [["pmacct:0:0:1"]]);
+  assert.deepEqual(h.requests.map((request) => request.ids), [["pmacct:0:0:1:mieemv40"]]);
   h.requests[0].answer(201);
   assert.equal(await drained(h.pipeline), true);
   assert.equal(lastCommit(h.commits), "2", "committed past both messages");

@@ -385,14 +385,19 @@ Deno.test(`mutated pmacct records end indexed as documented or dead-lettered, ne
   assert.equal(commits.at(-1), String(messages.length), `seed ${seed}: committed to the end`);
   assert.deepEqual(sentTwice, [], `seed ${seed}: documents sent twice`);
 
-  const lettered = new Map(deadLetters.map((letter) => [`pmacct:0:${letter.offset}:${letter.position}`, letter]));
+  // Ids end with the message's Kafka time, base 36; a letter carries that time too.
+  const idOf = (offset: string, position: number, kafkaMs: number) =>
+    `pmacct:0:${offset}:${position}:${kafkaMs.toString(36)}`;
+  const lettered = new Map(
+    deadLetters.map((letter) => [idOf(letter.offset, letter.position, letter.timestampMs), letter]),
+  );
   assert.equal(lettered.size, deadLetters.length, `seed ${seed}: a line dead-lettered twice`);
   let lines = 0;
   for (const message of messages) {
     const kafkaMs = Number(message.timestamp);
     for (const [position, line] of linesOf(message.value!).entries()) {
       lines++;
-      const id = `pmacct:0:${message.offset}:${position}`;
+      const id = idOf(message.offset, position, kafkaMs);
       const why = `seed ${seed}, ${id}: ${line}`;
       const expected = expectationOf(line, kafkaMs);
       const document = indexed.get(id);
