@@ -66,6 +66,9 @@ export interface DispatchDeps {
  */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
+/** Between the sends of parked documents: a block is lifted at any moment, and costs next to nothing to ask. */
+const PARKED_BACKOFF = { initialMs: 250, maxMs: 5_000 };
+
 /**
  * What a record holds in memory, counted against `maxBufferedBytes`: its bytes as pmacct wrote
  * them (the document written from them is of the same size).
@@ -90,6 +93,16 @@ export class Dispatch {
   readonly #abort = new AbortController();
   #inFlightDocuments = 0;
   #inFlightBytes = 0;
+  /**
+   * Documents one index's state holds (a block, a closed index, an index that cannot be created),
+   * handed back by the writer: sent again by themselves with backoff, so that they never keep a
+   * request slot from other indices' documents.
+   */
+  #parked: PendingDocument[] = [];
+  #parkedBytes = 0;
+  #parkedAttempt = 0;
+  #parkedDueAt = 0;
+  #parkedWhy = "";
   /** Bytes of the dead letters of undecodable lines waiting for or in a write. */
   #deadLetterBytes = 0;
   readonly #maxBufferedBytes: number;
@@ -110,12 +123,12 @@ export class Dispatch {
 
   /** Records held: buffered, being sent, or waiting as dead letters. */
   get held(): number {
-    return this.#buffer.size + this.#inFlightDocuments + this.#deadLettersHeld;
+    return this.#buffer.size + this.#inFlightDocuments + this.#deadLettersHeld + this.#parked.length;
   }
 
   /** Bytes of the records held, as {@linkcode heldBytesOf} counts them, and of the dead letters held. */
   get heldBytes(): number {
-    return this.#buffer.bytes + this.#inFlightBytes + this.#deadLetterBytes;
+    return this.#buffer.bytes + this.#inFlightBytes + this.#deadLetterBytes + this.#parkedBytes;
   }
 
   /** Bytes of room left under `maxBufferedBytes` (Infinity without the bound). */
@@ -170,39 +183,54 @@ export class Dispatch {
    * the committed offset to whoever owns their partition now, under the same `_id`s.
    */
   dropUnsent(): void {
-    const dropped = this.#buffer.clear();
+    const dropped = this.#buffer.clear() + this.#parked.length;
+    this.#parked = [];
+    this.#parkedBytes = 0;
     if (dropped > 0) this.deps.log.info("rebalance: unsent records dropped, to be read again", { records: dropped });
     this.reportHeld();
     this.#wake();
   }
 
-  /** Sends every due batch (every batch if `force`) while request slots are free. */
+  /**
+   * Sends every due batch (every batch if `force`) while request slots are free, and the parked
+   * documents once their backoff is over.
+   */
   pump(force = false): void {
-    while (
-      this.#inFlight.size < this.options.concurrency && this.#buffer.size > 0 &&
-      (force || this.#buffer.due(this.deps.now()))
-    ) {
-      const batch = this.#buffer.take(this.deps.now());
-      const bytes = batch.reduce((sum, doc) => sum + heldBytesOf(doc), 0);
-      this.#inFlightDocuments += batch.length;
-      this.#inFlightBytes += bytes;
-      const sending = this.#send(batch).finally(() => {
-        this.#inFlight.delete(sending);
-        this.#inFlightDocuments -= batch.length;
-        this.#inFlightBytes -= bytes;
-        this.reportHeld();
-        this.#wake();
-        this.pump(force);
-        this.deps.acknowledgement.commitReady();
-      });
-      this.#inFlight.add(sending);
+    const slotFree = () => this.#inFlight.size < this.options.concurrency;
+    // Even a drain waits out the parked documents' backoff: each try of a held index answers at once.
+    if (this.#parked.length > 0 && slotFree() && this.deps.now() >= this.#parkedDueAt) {
+      const parked = this.#parked;
+      this.#parked = [];
+      this.#parkedBytes = 0;
+      this.#dispatchBatch(parked, force);
     }
+    while (slotFree() && this.#buffer.size > 0 && (force || this.#buffer.due(this.deps.now()))) {
+      this.#dispatchBatch(this.#buffer.take(this.deps.now()), force);
+    }
+  }
+
+  /** Sends one batch in a free request slot. */
+  #dispatchBatch(batch: PendingDocument[], force: boolean): void {
+    const bytes = batch.reduce((sum, doc) => sum + heldBytesOf(doc), 0);
+    this.#inFlightDocuments += batch.length;
+    this.#inFlightBytes += bytes;
+    const sending = this.#send(batch).finally(() => {
+      this.#inFlight.delete(sending);
+      this.#inFlightDocuments -= batch.length;
+      this.#inFlightBytes -= bytes;
+      this.reportHeld();
+      this.#wake();
+      this.pump(force);
+      this.deps.acknowledgement.commitReady();
+    });
+    this.#inFlight.add(sending);
   }
 
   async #send(batch: PendingDocument[]): Promise<void> {
     const { acknowledgement } = this.deps;
     const sending: { documents: PendingDocument[]; why?: string } = { documents: batch };
     this.#batches.add(sending);
+    let parked = false;
     try {
       await this.deps.writer.write(batch, {
         indexed: (documents) => {
@@ -217,7 +245,10 @@ export class Dispatch {
         health: this.deps.elasticHealth,
         pipeline: this.deps.pipelineHealth,
         retrying: (_documents, why) => sending.why = why,
+        park: (documents, why) => parked = this.#park(documents, why),
       }, this.#abort.signal);
+      // A batch that went through whole ends the parked documents' backoff.
+      if (!parked) this.#parkedAttempt = 0;
     } catch (error) {
       if (!(error instanceof Aborted)) {
         this.deps.log.error("bulk writer stopped unexpectedly", { error: (error as Error).message });
@@ -225,6 +256,17 @@ export class Dispatch {
     } finally {
       this.#batches.delete(sending);
     }
+  }
+
+  /** Takes documents the writer handed back (see `BulkOutcomeHandlers.park`); they go again after a backoff. */
+  #park(documents: PendingDocument[], why: string): true {
+    for (const doc of documents) {
+      this.#parked.push(doc);
+      this.#parkedBytes += heldBytesOf(doc);
+    }
+    this.#parkedWhy = why;
+    this.#parkedDueAt = this.deps.now() + backoffDelay(this.#parkedAttempt++, PARKED_BACKOFF);
+    return true;
   }
 
   /**
@@ -237,6 +279,8 @@ export class Dispatch {
       const problem = this.deps.deadLetters.problem?.(letter) ?? "Kafka has not acknowledged it yet";
       return `its dead letter (${letter.reason}) is not written: ${problem}`;
     }
+    const parked = this.#parked.find((doc) => doc.partitionKey === key && doc.offset === offset);
+    if (parked) return `Elasticsearch holds its document for index ${parked.index}: ${this.#parkedWhy}`;
     for (const { documents, why } of this.#batches) {
       const document = documents.find((doc) => doc.partitionKey === key && doc.offset === offset);
       if (document === undefined) continue;
@@ -334,14 +378,16 @@ export class Dispatch {
   async drain(timeoutMs: number): Promise<boolean> {
     const { now } = this.deps;
     const deadline = now() + timeoutMs;
-    const busy = () => this.#buffer.size > 0 || this.#inFlight.size > 0 || this.#deadLettering.size > 0;
+    const busy = () =>
+      this.#buffer.size > 0 || this.#parked.length > 0 || this.#inFlight.size > 0 || this.#deadLettering.size > 0;
     while (busy()) {
       if (now() >= deadline) break;
       this.pump(true);
+      const wakeAt = this.#parked.length > 0 ? Math.min(deadline, this.#parkedDueAt) : deadline;
       await Promise.race([
         ...this.#inFlight,
         ...this.#deadLettering,
-        new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - now()))),
+        new Promise((resolve) => setTimeout(resolve, Math.max(1, wakeAt - now()))),
       ]);
     }
     const finished = !busy();

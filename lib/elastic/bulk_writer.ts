@@ -62,6 +62,12 @@ export interface BulkOutcomeHandlers<T> {
   /** Called when documents are to be sent again, with why (the status and error, or the request's failure). */
   retrying?(documents: T[], why: string): void;
   /**
+   * Takes back documents that one index's state holds (a block, a closed index, an index that
+   * cannot be created), to be written again later: their request then ends, and its slot serves
+   * other indices' documents meanwhile. Without it, they are retried in the same request slot.
+   */
+  park?(documents: T[], why: string): void;
+  /**
    * Called on every answered request: the reason Elasticsearch gave when the ingest pipeline its
    * items name is missing (`ELASTIC_PIPELINE` deleted under the bridge), else `undefined`.
    */
@@ -103,6 +109,11 @@ export class BulkWriter<T extends BulkDocument> {
   readonly #maxRetries: number | undefined;
   readonly #indices: IndexPreparer | undefined;
   readonly #sleepers = new Set<() => void>();
+  /**
+   * Per document, the retries that spent its budget (refused credentials, blocks and missing
+   * indices spend none), across writes: a parked document keeps its count.
+   */
+  readonly #spentRetries = new WeakMap<T, number>();
   /** The blocks last seen refusing writes, by index ("" for the cluster's own). */
   readonly #blocks = new Map<string, ClusterBlock>();
 
@@ -130,11 +141,7 @@ export class BulkWriter<T extends BulkDocument> {
   async write(documents: T[], handlers: BulkOutcomeHandlers<T>, signal: AbortSignal): Promise<void> {
     let pending = documents;
     let attempt = 0;
-    /**
-     * Per document, the retries that spent its budget (refused credentials, blocks and missing
-     * indices spend none); kept only when there is a budget.
-     */
-    const spentRetries = new Map<T, number>();
+    const spentRetries = this.#spentRetries;
     while (pending.length > 0) {
       if (signal.aborted) throw new Aborted();
       const left = await this.#attempt(pending, handlers, signal);
@@ -162,7 +169,12 @@ export class BulkWriter<T extends BulkDocument> {
       const delay = backoffDelay(attempt++, left.blocked ? this.#blockBackoff : this.#backoff);
       this.metrics.retried.inc({ status: String(left.status ?? 0) }, pending.length);
       const fields = { status: left.status, error: left.error, documents: pending.length, attempt, retry_in_ms: delay };
-      handlers.retrying?.(pending, left.status === undefined ? left.error : `${left.status} ${left.error}`);
+      const why = left.status === undefined ? left.error : `${left.status} ${left.error}`;
+      if (left.heldByIndex && handlers.park) {
+        handlers.park(pending, why);
+        return;
+      }
+      handlers.retrying?.(pending, why);
       // Readiness (or the index preparer) said why already, once.
       if (left.reported) this.log.debug("_bulk request failed or held; retrying", fields);
       else if (left.auth) this.log.error("Elasticsearch refused the credentials for some documents; retrying", fields);
@@ -193,6 +205,7 @@ export class BulkWriter<T extends BulkDocument> {
       retry: [...sent.retry, ...waiting.retry],
       spent: [...sent.spent, ...waiting.spent],
       blocked: sent.blocked || waiting.blocked,
+      heldByIndex: sent.heldByIndex || waiting.heldByIndex,
     };
   }
 
@@ -251,6 +264,7 @@ export class BulkWriter<T extends BulkDocument> {
       tooLarge,
       reported: !tooLarge,
       blocked,
+      heldByIndex: blocked,
     };
   }
 
@@ -344,6 +358,8 @@ export class BulkWriter<T extends BulkDocument> {
     let error = "";
     let auth = false;
     let blocked = false;
+    /** Documents to retry that a block holds (a state of their index), of `retry`. */
+    let blockHeld = 0;
     let missingPipeline: string | undefined;
     const rejections: Promise<void>[] = [];
     /** Documents indexed per status, counted once per request rather than once per document. */
@@ -359,6 +375,7 @@ export class BulkWriter<T extends BulkDocument> {
         retry.push(sent[i]);
         const block = isWriteBlocked(item.error?.type);
         blocked ||= block;
+        if (block) blockHeld++;
         auth ||= !block && isAuthFailure(item.status);
         // A missing pipeline is configuration, like a block: waited out, never dead-lettered.
         const pipeline = isMissingPipeline(item.error);
@@ -394,6 +411,7 @@ export class BulkWriter<T extends BulkDocument> {
       reported: blocked && !auth,
       auth,
       blocked,
+      heldByIndex: blockHeld === retry.length,
     };
   }
 }
@@ -416,11 +434,20 @@ interface Leftover<T> {
   auth: boolean;
   /** Some are held by a block. */
   blocked: boolean;
+  /** What is left is held by a state of its index (a block, closed, not created), not by a passing failure. */
+  heldByIndex: boolean;
 }
 
 /** All of `documents` sent again, each spending its budget if `spending`. */
 function sentAgain<T>(documents: T[], spending: boolean) {
-  return { retry: documents, spent: spending ? documents : [], tooLarge: false, auth: false, blocked: false };
+  return {
+    retry: documents,
+    spent: spending ? documents : [],
+    tooLarge: false,
+    auth: false,
+    blocked: false,
+    heldByIndex: false,
+  };
 }
 
 /** The documents whose index could not be created: sent again once it is, spending as their failure says. */
@@ -446,5 +473,6 @@ function waitingForIndices<T extends BulkDocument>(
     reported: true,
     auth: false,
     blocked: failures.some((failure) => isClusterBlock(failure.type)),
+    heldByIndex: true,
   };
 }

@@ -1,4 +1,6 @@
 import { drained, feed } from "../support/feed.ts";
+import { counted } from "../support/bridge_on_fakes.ts";
+import { CLOSED_INDEX_ITEM } from "../support/refusals.ts";
 import assert from "node:assert/strict";
 import { bulkActions } from "../support/bulk_body.ts";
 import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
@@ -610,4 +612,63 @@ Deno.test("records are held by their bytes too: the bound stops taking, batches 
   assert.deepEqual(h.requests.map((request) => request.ids.length), [1, 1, 1, 1], "1,000 bytes a request at most");
   assert.deepEqual(h.deadLetters.map(({ offset, reason }) => [offset, reason]), [["4", "record_too_large"]]);
   assert.match(h.deadLetters[0].detail, /records are limited to 4000/);
+});
+
+Deno.test("documents a closed index holds are parked, not kept in a request slot: the other days' records flow meanwhile", async () => {
+  let closed = true;
+  const sentIds: string[][] = [];
+  const metrics = createMetrics();
+  const writer = new BulkWriter<PendingDocument>(
+    (body) => {
+      const actions = bulkActions(body);
+      sentIds.push(actions.map(({ id }) => id));
+      return Promise.resolve(
+        actions.map(({ index }) => closed && index.endsWith("2026-11-24") ? CLOSED_INDEX_ITEM : { status: 201 }),
+      );
+    },
+    new Logger("error", () => {}),
+    metrics,
+    { backoff: { initialMs: 1, maxMs: 1 } },
+  );
+  const commits: CommitRequest[][] = [];
+  const pipeline = new Pipeline(
+    {
+      indexPrefix: "sflow",
+      timezone: "UTC",
+      timestampSource: "flow",
+      maxBatch: 2,
+      maxWaitMs: 1,
+      maxBuffered: 100,
+      concurrency: 1,
+    },
+    {
+      writer,
+      deadLetters: { send: () => Promise.reject(new Error("nothing here is a dead letter")) },
+      commit: (offsets) => {
+        commits.push(offsets);
+        return Promise.resolve();
+      },
+      elasticHealth: () => {},
+      log: quiet,
+      metrics,
+    },
+  );
+  pipeline.start(5);
+  const dated = (offset: number, day: string) =>
+    message(offset, encoder.encode(JSON.stringify({ bytes: offset, stamp_inserted: `${day} 10:00:00` })));
+  // One request slot. A late flow of a closed day, then today's, batch after batch.
+  feed(pipeline, "pmacct", 0, [dated(0, "2026-11-24"), dated(1, "2026-11-25")]);
+  for (let offset = 2; offset < 12; offset++) {
+    await settle();
+    feed(pipeline, "pmacct", 0, [dated(offset, "2026-11-25")]);
+  }
+  for (let round = 0; round < 5; round++) await settle();
+  const indexedToday = sentIds.flat().filter((id) => !id.startsWith("pmacct:0:0:"));
+  assert.equal(new Set(indexedToday).size, 11, "every record of the open day went in");
+  assert.equal(pipeline.held, 1, "the closed day's record is held");
+  assert.equal(commits.length, 0, "nothing committed: the held record is the first");
+  closed = false; // POST /sflow-2026-11-24/_open
+  assert.equal(await drained(pipeline), true);
+  assert.equal(lastCommit(commits), "12");
+  assert.equal(await counted(metrics.deadLetters, "index_closed_exception"), 0, "nothing dead-lettered");
 });
