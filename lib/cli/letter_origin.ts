@@ -50,8 +50,12 @@ export class LetterOrigin implements OriginStage {
       }
     } else if ((this.filter.reason ?? letter.reason) === letter.reason) {
       const { topic, partition, offset, position } = letter;
-      // A letter written before `dlq.source.timestamp`: its own time, later than its record's.
-      return { topic, partition, offset, position, timestampMs: letter.timestampMs ?? Number(message.timestamp) };
+      if (letter.timestampMs !== undefined) {
+        return { topic, partition, offset, position, timestampMs: letter.timestampMs };
+      }
+      // A letter written before `dlq.source.timestamp`: filed by its own time, later than its
+      // record's, under an id without a time (two such letters of one record get one id).
+      return { topic, partition, offset, position, timestampMs: Number(message.timestamp), untimed: true };
     }
     this.#skipped++;
     return null;

@@ -98,6 +98,8 @@ interface Run {
   orEarlier: boolean;
   /** Kafka moved the partition (the offset to read was gone): its next batch starts the run again. */
   moved: boolean;
+  /** The run's start, committed before anything of the run is (a run begun again after its log went back). */
+  startToCommit?: number;
   /** The last refusal, and how many times in a row it was the same. */
   refusedNext: number;
   refusedFetch: number;
@@ -197,9 +199,15 @@ export class Acknowledgement {
     if (run === undefined) return { take: false, reason: this.#started ? "not_assigned" : "start_unknown" };
     if (run.moved && fetchedOffset <= (this.#tracker.nextAfterBegun(key) ?? -1) - 1) {
       // The log went back (made again, or cut by an unclean leader election): a new run reads
-      // the offsets again; the records there now are other records, under ids of their own.
+      // the offsets again, from the first one the old run had not finished if that is earlier
+      // (the same records there, which nothing else would read again); the records there now
+      // are indexed under ids of their own. It commits its start at once, so that no commit of
+      // the old run stays ahead of it.
+      const holding = this.#tracker.oldestUnfinished(key);
+      const from = holding !== undefined && holding < fetchedOffset ? holding : fetchedOffset;
       this.#tracker.forget(key);
-      Object.assign(run, newRun(fetchedOffset));
+      Object.assign(run, newRun(from), { startToCommit: from });
+      if (from !== fetchedOffset) return { take: false, reason: "not_contiguous", seekTo: from };
     } else if (run.moved || (run.orEarlier && fetchedOffset <= run.next)) {
       run.moved = false;
       run.next = fetchedOffset;
@@ -364,7 +372,9 @@ export class Acknowledgement {
       for (const [i, { topic, partition, offset }] of offsets.entries()) {
         const key = partitionKey(topic, partition);
         // A run begun again meanwhile (its log went back) commits from its own offsets.
-        if (this.#runs.get(key)?.id !== committedRuns[i]) continue;
+        const run = this.#runs.get(key);
+        if (run === undefined || run.id !== committedRuns[i]) continue;
+        run.startToCommit = undefined;
         this.#tracker.markCommitted(key, Number(offset));
         this.deps.metrics.committed.set({ topic, partition: String(partition) }, Number(offset));
       }
@@ -404,8 +414,8 @@ export class Acknowledgement {
   /** Every partition's safe offset that is not committed yet. */
   #committable(): CommitRequest[] {
     const offsets: CommitRequest[] = [];
-    for (const key of this.#tracker.keys()) {
-      const next = this.#tracker.committable(key);
+    for (const key of new Set([...this.#tracker.keys(), ...this.#runs.keys()])) {
+      const next = this.#tracker.committable(key) ?? this.#runs.get(key)?.startToCommit;
       if (next === undefined) continue;
       const [topic, partition] = key.split("\u0000");
       offsets.push({ topic, partition: Number(partition), offset: String(next) });

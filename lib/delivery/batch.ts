@@ -108,7 +108,7 @@ export class BulkBuffer<T extends { index: string }> {
       bucket.head += taken;
       if (bucket.head === bucket.items.length) {
         this.#buckets.delete(index);
-      } else {
+      } else if (taken > 0) {
         bucket.items = bucket.items.slice(bucket.head);
         bucket.head = 0;
         bucket.oldestAt = now;

@@ -50,8 +50,8 @@ export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
     "dlq.source.offset": letter.offset,
     "dlq.source.position": String(letter.position),
   };
-  // A message without a Kafka time (a format before Kafka 0.10) has none to carry.
-  if (Number.isSafeInteger(letter.timestampMs) && letter.timestampMs >= 0) {
+  // A message without a Kafka time (a format before Kafka 0.10) has -1, which its id carries too.
+  if (Number.isSafeInteger(letter.timestampMs) && letter.timestampMs >= -1) {
     headers["dlq.source.timestamp"] = String(letter.timestampMs);
   }
   return headers;
@@ -105,7 +105,7 @@ export function readLetterHeaders(headers: MessageHeaders | undefined): LetterHe
     !DECIMAL.test(partition ?? "") && "dlq.source.partition",
     !DECIMAL.test(offset ?? "") && "dlq.source.offset",
     !DECIMAL.test(position ?? "") && "dlq.source.position",
-    timestamp !== undefined && !DECIMAL.test(timestamp) && "dlq.source.timestamp",
+    timestamp !== undefined && !DECIMAL.test(timestamp) && timestamp !== "-1" && "dlq.source.timestamp",
   ].filter((name) => name !== false);
   if (bad.length > 0) return `no dead letter of the bridge's: ${bad.join(", ")} missing or malformed`;
   const letter: LetterHeaders = {

@@ -75,6 +75,16 @@ const PARKED_BACKOFF = { initialMs: 250, maxMs: 5_000 };
  */
 export const heldBytesOf = (document: PendingDocument) => document.original.length;
 
+/**
+ * Bytes (or text) of their own, for what may be held long (a dead letter Kafka refuses, a parked
+ * document): a view into a fetched response, or a slice of a batch's decoded text, would keep the
+ * whole response or text alive, which the bounds do not count.
+ */
+function own<T extends Uint8Array | string>(value: T): T {
+  if (typeof value === "string") return (" " + value).slice(1) as T;
+  return (value.byteLength < value.buffer.byteLength ? value.slice() : value) as T;
+}
+
 /** A dead letter being written, and the message it acknowledges. */
 interface LetterOnItsWay {
   letter: DeadLetter;
@@ -261,6 +271,8 @@ export class Dispatch {
   /** Takes documents the writer handed back (see `BulkOutcomeHandlers.park`); they go again after a backoff. */
   #park(documents: PendingDocument[], why: string): true {
     for (const doc of documents) {
+      doc.original = own(doc.original);
+      doc.source = String(doc.source);
       this.#parked.push(doc);
       this.#parkedBytes += heldBytesOf(doc);
     }
@@ -301,7 +313,7 @@ export class Dispatch {
       offset,
       position,
       timestampMs,
-      value: doc.original,
+      value: own(doc.original),
     };
     const onItsWay = { letter, key: doc.partitionKey, offset: doc.offset };
     this.#letters.add(onItsWay);
@@ -313,8 +325,9 @@ export class Dispatch {
    * Sends the dead letter of a line that never became a document; it is held (counts towards the
    * bound) until stored, and then the message it was read from (`key`, `offset`) is acknowledged.
    */
-  deadLetter(letter: DeadLetter, key: string, offset: string, run: number): void {
+  deadLetter(held: DeadLetter, key: string, offset: string, run: number): void {
     const { acknowledgement } = this.deps;
+    const letter = { ...held, value: own(held.value) };
     this.#deadLettersHeld++;
     this.#deadLetterBytes += letter.value.length;
     const onItsWay = { letter, key, offset };

@@ -29,7 +29,8 @@ export interface SkippedOffsets extends OffsetReset {
 
 /**
  * Where reading resumed: past offsets never read (`skipped`), or back before offsets already read
- * (`back`: the topic was made again, or cut short by an unclean leader election).
+ * (`back`: the topic was made again, or cut short by an unclean leader election); at the offset it
+ * was to read, there is nothing to say.
  */
 export type Resumption = SkippedOffsets & { kind: "skipped" | "back"; resumedAt: number };
 
@@ -40,7 +41,7 @@ export type Resumption = SkippedOffsets & { kind: "skipped" | "back"; resumedAt:
 export function lostText({ topic, partition, from, resumedAt }: SkippedOffsets): string {
   const start = from === undefined ? "from the group's commit" : `${from}`;
   if (resumedAt === undefined) return `${topic}:${partition} offsets ${start} on, no longer held`;
-  if (resumedAt <= (from ?? 0)) return `${topic}:${partition} went back to offset ${resumedAt} from ${start}`;
+  if (resumedAt < (from ?? 0)) return `${topic}:${partition} went back to offset ${resumedAt} from ${start}`;
   return from === undefined
     ? `${topic}:${partition} offsets ${start} to ${resumedAt - 1}`
     : `${topic}:${partition} offsets ${from}-${resumedAt - 1}`;
@@ -68,8 +69,9 @@ export class OffsetResets {
     const reset = this.#pending.get(key);
     if (reset === undefined) return undefined;
     this.#pending.delete(key);
-    const kind = offset <= (reset.from ?? 0) ? "back" : "skipped";
-    if (kind === "back" && reset.from === undefined) return undefined;
+    // Resumed where it was (or at 0 with no known start): nothing skipped, nothing read again.
+    if (reset.from === undefined ? offset <= 0 : offset === reset.from) return undefined;
+    const kind = reset.from !== undefined && offset < reset.from ? "back" : "skipped";
     const resumption: Resumption = { ...reset, resumedAt: offset, kind };
     this.#lost.push(resumption);
     return resumption;

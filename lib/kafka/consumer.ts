@@ -689,6 +689,10 @@ export class KafkaSource {
 
   #everyTick(): void {
     this.#updateLag();
+    // Room comes back at half the bounds (onRoom); records held long (a dead letter Kafka refuses,
+    // a closed day's) may keep the buffer above half for good, and a partition paused for room
+    // must not wait for that: any room resumes it here, at most once a tick.
+    if (this.#options.pipeline.hasRoom) this.#resume(this.#pausedForRoom);
     this.#resume(this.#pausedHeld, (topic, partition) => !this.#options.pipeline.spanFull(topic, partition));
     this.#reportHeld();
     if (this.#member && this.#now() - this.#lastEnds >= this.#stall.endsEveryMs) {

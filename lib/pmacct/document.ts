@@ -13,7 +13,7 @@
  *   { indexPrefix: "sflow", timezone: "UTC", timestampSource: "flow" },
  * );
  * doc.index; // "sflow-2026-11-24"
- * doc.id; // "pmacct:0:42:0" (with `sourceCluster: "C"`: "C:pmacct:0:42:0")
+ * doc.id; // "pmacct:0:42:0:mieemv40" (with `sourceCluster: "C"`: "C:pmacct:0:42:0:mieemv40")
  * JSON.parse(String(doc.source)).stamp_inserted; // "2026-11-24 19:10:00"
  * ```
  */
@@ -44,6 +44,11 @@ export interface RecordOrigin {
   position: number;
   /** Kafka message timestamp in epoch milliseconds. */
   timestampMs: number;
+  /**
+   * The record's own Kafka time is not known (a dead letter written before letters carried it):
+   * its id has no time, the one id every such letter of the record agrees on.
+   */
+  untimed?: true;
 }
 
 export interface EncodeOptions {
@@ -133,12 +138,11 @@ const kafkaTimeText = memoise((epochMs: number) => epochMs.toString(36), 10_000)
  * Without a cluster id the id starts at the topic.
  */
 export function documentId(
-  origin: Pick<RecordOrigin, "topic" | "partition" | "offset" | "position" | "timestampMs">,
+  origin: Pick<RecordOrigin, "topic" | "partition" | "offset" | "position" | "timestampMs" | "untimed">,
   cluster?: string,
 ): string {
-  const record = `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}:${
-    kafkaTimeText(origin.timestampMs)
-  }`;
+  const coordinates = `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}`;
+  const record = origin.untimed ? coordinates : `${coordinates}:${kafkaTimeText(origin.timestampMs)}`;
   return cluster === undefined ? record : `${cluster}:${record}`;
 }
 

@@ -30,7 +30,15 @@ export const LONG = Deno.args.includes("--long");
 const AGGREGATE = "src_host, dst_host, src_port, dst_port, proto, tos, timestamp_start";
 
 /** One line of the table the suite prints. */
-export type Row = Omit<Accounting, "letters"> & { scenario: string; recoverSeconds: number };
+export type Row = Omit<Accounting, "letters"> & {
+  scenario: string;
+  recoverSeconds: number;
+  /**
+   * Fetched batches the bridges still running at the end refused (`pmacct_bridge_kafka_batches_refused_total`):
+   * fetched before a rejoin, or from another offset than their partition's run; each read again.
+   */
+  refused?: number;
+};
 
 export const rows: Row[] = [];
 
@@ -38,14 +46,14 @@ export const rows: Row[] = [];
 const TABLE_DIR = `${REPO_ROOT}.stack`;
 
 export function renderTable(table: Row[]): string {
-  const header =
-    "| scenario | produced | indexed | dead-lettered | duplicates | missing | rewritten | overwritten | time to recover |";
+  const header = "| scenario | produced | indexed | dead-lettered | duplicates | missing | rewritten | overwritten | " +
+    "batches refused | time to recover |";
   const lines = table.map((row) =>
     `| ${row.scenario} | ${row.produced} | ${row.indexed} | ${row.deadLettered} | ${row.duplicates} | ${row.missing} | ${row.rewritten} | ${row.overwritten} | ${
-      row.recoverSeconds.toFixed(1)
-    } s |`
+      row.refused ?? "-"
+    } | ${row.recoverSeconds.toFixed(1)} s |`
   );
-  return [header, "|---|--:|--:|--:|--:|--:|--:|--:|--:|", ...lines].join("\n");
+  return [header, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|", ...lines].join("\n");
 }
 
 /**
@@ -273,6 +281,10 @@ export async function recover(scenario: Scenario, since: number, lagOf = scenari
   const row = scenario.record(await scenario.settle(since));
   assertClean(row);
   await assertCaughtUp(scenario, lagOf);
+  row.refused = 0;
+  for (const bridge of scenario.bridges) {
+    row.refused += await metricOf(bridge, "pmacct_bridge_kafka_batches_refused_total");
+  }
   return row;
 }
 

@@ -206,3 +206,43 @@ Deno.test("a log that went back is read again in a new run: the old run's acknow
   commits[1].answer();
   await again;
 });
+
+Deno.test("a log that went back is read again from the first offset the old run had not finished, never committed past it", async () => {
+  const { acks, commits } = harness();
+  const first = startAt(acks, 0);
+  for (let offset = 0; offset < 100; offset++) acks.begin(key, String(offset), 1);
+  for (let offset = 0; offset < 50; offset++) acks.acknowledge(key, String(offset), first);
+  const committing = acks.commitReady();
+  commits[0].answer();
+  await committing;
+  // An unclean leader election: the new leader holds offsets 0-79 (the same records) and appends
+  // new ones from 80; under latest, kafkajs moves the partition from 100 to 80.
+  acks.moved(key);
+  assert.deepEqual(acks.admit(key, 80, acks.generation), { take: false, reason: "not_contiguous", seekTo: 50 });
+  const second = acks.runOf(key)!;
+  assert.deepEqual(acks.admit(key, 50, acks.generation), { take: true, run: second });
+  for (let offset = 50; offset < 81; offset++) acks.begin(key, String(offset), 1);
+  acks.acknowledge(key, "80", second);
+  const next = acks.commitReady();
+  assert.deepEqual(offsetsOf(commits[1]), ["50"], "the new run's start, nothing past the records 50-79");
+  commits[1].answer();
+  await next;
+});
+
+Deno.test("a log that went back commits its start at once: an old run's commit landing late does not stand ahead of it", async () => {
+  const { acks, commits } = harness();
+  const first = startAt(acks, 0);
+  for (let offset = 0; offset < 1000; offset++) acks.begin(key, String(offset), 1);
+  for (let offset = 0; offset < 1000; offset++) acks.acknowledge(key, String(offset), first);
+  const oldCommit = acks.commitReady(); // 1000, not answered yet
+  acks.moved(key); // the topic was made again: kafkajs reads it from 0
+  const second = acks.admit(key, 0, acks.generation);
+  assert.ok(second.take);
+  acks.begin(key, "0", 1); // not indexed yet
+  commits[0].answer(); // the old commit lands: Kafka holds 1000 for the group
+  await oldCommit;
+  const again = acks.commitReady();
+  assert.deepEqual(offsetsOf(commits.at(-1)!), ["0"], "the new run's start, committed over it");
+  commits.at(-1)!.answer();
+  await again;
+});

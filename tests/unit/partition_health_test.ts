@@ -250,3 +250,30 @@ Deno.test("a batch fetched before a rejoin for a partition that moved to another
   // Every other partition's batch waits behind it (partitionsConsumedConcurrently: 1).
   assert.ok(tookMs < 500, `eachBatch held the worker ${tookMs} ms (${beats} heartbeats) for a partition not assigned`);
 });
+
+Deno.test("a partition paused for room is read again once the buffer has room, though records held long keep it above half", async () => {
+  const pad = "x".repeat(3000);
+  const bridge = bridgeOnFakes({
+    ends: new Map([[0, 1000]]),
+    pipeline: { maxBuffered: 1000, maxBatch: 100, maxWaitMs: 5, concurrency: 2, maxBufferedBytes: 64 * 1024 },
+    // The dead-letter topic does not take these letters (yet): the sink keeps trying.
+    sendLetter: (_letter, signal) =>
+      new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(new Error("aborted")))),
+  });
+  await bridge.joined(0);
+  // Offsets 0-11: lines pmacct garbled, 3 KB each: their letters hold 36 KB, over half of 64 KB.
+  const garbled = (offset: number) => encoder.encode(`{not json ${offset} ${pad}`);
+  const good = (offset: number) =>
+    encoder.encode(JSON.stringify({ bytes: offset, pad, stamp_inserted: "2026-11-25 10:00:00" }));
+  await bridge.latest().fetch(TOPIC, 0, 12, { value: garbled })!.deliver();
+  // Offsets 12-31, good records of 3 KB: the bound is reached while Elasticsearch is slow.
+  await bridge.latest().fetch(TOPIC, 0, 20, { value: good })!.deliver();
+  assert.ok(bridge.latest().calls.includes(`pause ${TOPIC}:0`), "paused for room");
+  await bridge.indexEverything(); // 36 KB of letters held, 28 KB of room
+  await until(
+    "the partition to be read again",
+    () => bridge.latest().calls.some((call) => call.startsWith(`resume ${TOPIC}:0`)),
+  );
+  await bridge.source.stop();
+  bridge.pipeline.stop();
+});

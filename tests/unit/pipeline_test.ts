@@ -672,3 +672,75 @@ Deno.test("documents a closed index holds are parked, not kept in a request slot
   assert.equal(lastCommit(commits), "12");
   assert.equal(await counted(metrics.deadLetters, "index_closed_exception"), 0, "nothing dead-lettered");
 });
+
+/** One fetched response of 1 MiB: the messages' values are views into it, as kafkajs gives them. */
+function fetchedResponse(firstOffset: number, lines: string[]): SourceMessage[] {
+  const response = new Uint8Array(new ArrayBuffer(1024 * 1024));
+  let at = 0;
+  return lines.map((line, i) => {
+    const bytes = encoder.encode(line);
+    response.set(bytes, at);
+    const value = response.subarray(at, at + bytes.length);
+    at += bytes.length + 64;
+    return { offset: String(firstOffset + i), timestamp: "1764064800000", value };
+  });
+}
+
+/** The bytes of the buffers behind `values`, each counted once. */
+const bytesBehind = (values: Array<Uint8Array | string>) =>
+  [...new Set(values.map((value) => (value as Uint8Array).buffer))].reduce((sum, buffer) => sum + buffer.byteLength, 0);
+
+Deno.test("dead letters held and parked documents keep bytes of their own, not their whole fetched responses", async () => {
+  const letters: DeadLetter[] = [];
+  const parked: PendingDocument[] = [];
+  const writer = new BulkWriter<PendingDocument>(
+    (body) =>
+      Promise.resolve(
+        bulkActions(body).map(({ index }) => index.endsWith("2026-11-20") ? CLOSED_INDEX_ITEM : { status: 201 }),
+      ),
+    quiet,
+    createMetrics(),
+  );
+  const pipeline = new Pipeline(
+    {
+      indexPrefix: "sflow",
+      timezone: "UTC",
+      timestampSource: "flow",
+      maxBatch: 4,
+      maxWaitMs: 1,
+      maxBuffered: 10_000,
+      maxBufferedBytes: 64 * 1024,
+      concurrency: 2,
+    },
+    {
+      writer: {
+        write: (batch, handlers, signal) =>
+          writer.write(batch, {
+            ...handlers,
+            park: (documents, why) => {
+              parked.push(...documents);
+              handlers.park!(documents, why);
+            },
+          }, signal),
+      } as BulkWriter<PendingDocument>,
+      // The dead-letter topic does not take letters (yet): they are held.
+      deadLetters: { send: (letter) => (letters.push(letter), new Promise<void>(() => {})) },
+      commit: () => Promise.resolve(),
+      elasticHealth: () => {},
+      log: quiet,
+      metrics: createMetrics(),
+    },
+  );
+  const late = JSON.stringify({ bytes: 1, stamp_inserted: "2026-11-20 10:00:00" });
+  const today = JSON.stringify({ bytes: 1, stamp_inserted: "2026-11-25 10:00:00" });
+  for (let fetch = 0; fetch < 100; fetch++) {
+    const messages = fetchedResponse(fetch * 4, ["{not json", late, today, today]);
+    assert.equal(feed(pipeline, "pmacct", 0, messages), 4);
+    await settle();
+  }
+  assert.equal(letters.length, 100);
+  assert.ok(parked.length >= 90, `${parked.length} parked`);
+  assert.ok(bytesBehind(letters.map(({ value }) => value)) < 64 * 1024, "letters keep their own bytes");
+  assert.ok(bytesBehind(parked.map(({ original }) => original)) < 64 * 1024, "parked documents keep their own bytes");
+  pipeline.stop();
+});
