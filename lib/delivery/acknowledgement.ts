@@ -98,7 +98,10 @@ interface Run {
   orEarlier: boolean;
   /** Kafka moved the partition (the offset to read was gone): its next batch starts the run again. */
   moved: boolean;
-  /** The run's start, committed before anything of the run is (a run begun again after its log went back). */
+  /**
+   * The run's start, committed before anything of the run is: a run begun again after its log
+   * went back, or one from a reset.
+   */
   startToCommit?: number;
   /** The last refusal, and how many times in a row it was the same. */
   refusedNext: number;
@@ -164,11 +167,16 @@ export class Acknowledgement {
   startRuns(generation: number, starts: ReadonlyMap<string, RunStart>): void {
     if (generation !== this.#generation) return;
     for (const [key, { offset, orEarlier }] of starts) {
-      if (!this.#runs.has(key)) this.#runs.set(key, newRun(offset, orEarlier));
+      if (this.#runs.has(key)) continue;
+      // A start without a commit is committed at once: a member that takes the partition over, or
+      // this one restarted, goes on from it rather than from a reset again (for `latest`, past
+      // the records that came meanwhile), and a group that read a partition always has a commit.
+      this.#runs.set(key, Object.assign(newRun(offset, orEarlier), orEarlier ? { startToCommit: offset } : {}));
     }
     this.#started = true;
     for (const wake of this.#startWaiters) wake();
     this.#startWaiters.clear();
+    if ([...starts.values()].some(({ orEarlier }) => orEarlier)) this.commitReady();
   }
 
   /** Resolves once runs start (or after `timeoutMs`): a batch refused as `start_unknown` waits here. */
@@ -211,6 +219,7 @@ export class Acknowledgement {
     } else if (run.moved || (run.orEarlier && fetchedOffset <= run.next)) {
       run.moved = false;
       run.next = fetchedOffset;
+      if (run.startToCommit !== undefined) run.startToCommit = fetchedOffset;
     }
     run.orEarlier = false;
     if (fetchedOffset === run.next) {

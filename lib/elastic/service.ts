@@ -83,6 +83,24 @@ export class SearchService {
     }
   }
 
+  /**
+   * Writes a document only if no document has its id (`_create`); `"exists"` when one had, which
+   * the `create_doc` privilege alone can learn (reading it would need `read`).
+   */
+  async createDocument(index: string, id: string, body: Record<string, unknown>): Promise<"created" | "exists"> {
+    try {
+      await this.transport.request({
+        method: "PUT",
+        path: `/${encodeURIComponent(index)}/_create/${encodeURIComponent(id)}`,
+        body,
+      });
+      return "created";
+    } catch (error) {
+      if (error instanceof SearchError && error.status === 409) return "exists";
+      throw error;
+    }
+  }
+
   /** Creates `index` with `body`; `"exists"` when it already did (made by another bridge, say). */
   async createIndex(index: string, body: IndexTemplate["template"]): Promise<"created" | "exists"> {
     try {

@@ -188,6 +188,13 @@ export interface KafkaSourceOptions {
   health: Health;
   backoff?: BackoffPolicy;
   stall?: StallPolicy;
+  /**
+   * Where the group's reading of each partition is remembered beyond Kafka's own commits
+   * (`ReadingMarks`): whether it read a partition before, once the group has no commit for it.
+   * None yet (Elasticsearch not connected) or none at all: a partition without a commit and no
+   * other sign of the group having read it is taken for a new group's.
+   */
+  readingMarks?: () => { firstReading(topic: string, partition: number): Promise<boolean> } | undefined;
   /** Between the checks of held and stalled partitions and the lag gauges' updates (1 s). */
   tickMs?: number;
   now?: () => number;
@@ -259,6 +266,10 @@ export class KafkaSource {
   #startFailing: { since: number; error: string } | undefined;
   /** Partitions this process ever committed on: one without a commit later lost the group's. */
   readonly #everCommitted = new Set<string>();
+  /** Partitions whose reading this process marked (`readingMarks`), once each. */
+  readonly #marked = new Set<string>();
+  /** The error marking fails with, said once. */
+  #marksFailing: string | undefined;
   /** Stalled partitions, and when each was first healed by a seek. */
   readonly #stalled = new Map<string, number | undefined>();
   #lastRebuild = -Infinity;
@@ -511,6 +522,7 @@ export class KafkaSource {
           partitionsOf(this.#committedAtJoin, topic, noOffsets).set(partition, offset);
           metrics.committed.set({ topic, partition: String(partition) }, offset);
           starts.set(key, { offset });
+          this.#markReading(topic, partition);
           continue;
         }
         const reset = config.fromBeginning ? Number(end?.low ?? 0) : Number(end?.high ?? 0);
@@ -527,21 +539,56 @@ export class KafkaSource {
    * counted, for `latest` then skips records; in a new group, said once at INFO.
    */
   #noCommit(topic: string, partition: number, startsAt: number, topicCommitted: boolean): void {
-    const { config, metrics, log } = this.#options;
     const name = partitionName(topic, partition);
-    const fields = { partition: name, group: config.groupId, starts_at: startsAt };
-    const lost = topicCommitted || this.#everCommitted.has(name);
+    const said = (read: boolean | undefined) => this.#sayNoCommit(topic, partition, startsAt, read);
+    if (topicCommitted || this.#everCommitted.has(name)) return said(true);
+    // Whether the group read it before, where that outlives Kafka's memory of the group.
+    this.#markReading(topic, partition).then((first) => said(first === undefined ? undefined : !first));
+  }
+
+  /**
+   * Marks that the group reads `topic`:`partition` (once a process); whether it read it before is
+   * `first` false, `undefined` when there is no one to ask (yet).
+   */
+  async #markReading(topic: string, partition: number): Promise<boolean | undefined> {
+    const name = partitionName(topic, partition);
+    const marks = this.#options.readingMarks?.();
+    if (marks === undefined || this.#marked.has(name)) return undefined;
+    try {
+      const first = await marks.firstReading(topic, partition);
+      this.#marked.add(name);
+      return first;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message !== this.#marksFailing) {
+        this.#options.log.warn(
+          "cannot mark the partitions the group reads in Elasticsearch: a group whose commits Kafka forgets " +
+            "(expired while no copy ran) would be taken for a new one; tried again at the next join",
+          { error: message },
+        );
+      }
+      this.#marksFailing = message;
+      return undefined;
+    }
+  }
+
+  /**
+   * An assigned partition the group has no commit for. In a group that had read it (`readBefore`:
+   * it had committed on it or on the topic's other partitions, or its reading was marked) the
+   * commit was lost: said at WARN with the likely causes and counted, for `latest` then skips
+   * records; in a new group (or one nothing is known of), said once at INFO.
+   */
+  #sayNoCommit(topic: string, partition: number, startsAt: number, readBefore: boolean | undefined): void {
+    const { config, metrics, log } = this.#options;
+    const fields = { partition: partitionName(topic, partition), group: config.groupId, starts_at: startsAt };
     const policy = config.fromBeginning
       ? "KAFKA_AUTO_OFFSET_RESET=earliest reads it from the first offset Kafka holds (a record read before " +
         "overwrites only its own document; another record at an offset read before, of a topic made again, " +
         "goes beside the old one)"
       : "KAFKA_AUTO_OFFSET_RESET=latest starts at its end: the records before it are not read (--backfill indexes them)";
-    if (!lost) {
-      log.info(
-        "no committed offset for a partition: a new group (or, while no copy of the bridge ran, its offsets " +
-          `expired or its topic was made again); ${policy}`,
-        fields,
-      );
+    if (!readBefore) {
+      const unknown = readBefore === undefined ? " (or one whose earlier reading could not be checked)" : "";
+      log.info(`no committed offset for a partition: a new group${unknown}; ${policy}`, fields);
       return;
     }
     metrics.offsetResets.inc({
@@ -549,7 +596,7 @@ export class KafkaSource {
       reason: config.fromBeginning ? "commit_missing_reread" : "commit_missing_skipped",
     });
     log.warn(
-      "the group has no committed offset for a partition it had committed on: its offsets expired " +
+      "the group has no committed offset for a partition it had read: its offsets expired " +
         "(offsets.retention.minutes passed with no member running), the topic was deleted and made again, " +
         `partitions were added, or someone deleted them; ${policy}`,
       fields,

@@ -13,6 +13,7 @@ import { BulkWriter } from "../elastic/bulk_writer.ts";
 import { PIPELINE_CHECK } from "../elastic/connect.ts";
 import { fieldNamesMismatch } from "../elastic/index_template.ts";
 import { INDEX_CHECK, type IndexCreator } from "../elastic/indices.ts";
+import type { ReadingMarks } from "../elastic/reading_marks.ts";
 import type { SearchService } from "../elastic/service.ts";
 import { ELASTIC_CHECKS, ElasticStatus } from "../elastic/status.ts";
 import { createKafka, KAFKA_CHECKS } from "../kafka/client.ts";
@@ -40,7 +41,7 @@ export interface Bridge {
   pipeline: Pipeline;
   source: KafkaSource;
   /** Filled in once the cluster is identified; nothing is sent before (the consumer starts after). */
-  cluster: { service?: SearchService; indices?: IndexCreator };
+  cluster: { service?: SearchService; indices?: IndexCreator; marks?: ReadingMarks };
 }
 
 /**
@@ -104,6 +105,11 @@ export function buildBridge(settings: Settings, config: Config, oneOff: boolean)
     config: config.kafka,
     newConsumer: () => kafkaGroupConsumer(kafka, config.kafka),
     admin: kafkaGroupAdmin(kafka, config.kafka.groupId),
+    readingMarks: () => {
+      const marks = cluster.marks;
+      return marks &&
+        { firstReading: (topic, partition) => marks.firstReading(config.kafka.groupId, topic, partition) };
+    },
     pipeline,
     log,
     metrics,

@@ -8,6 +8,7 @@ import { type OneOffCommand, prepareOneOff, sourceTopicsOf } from "../cli/one_of
 import type { OneOffRun } from "../cli/one_off_run.ts";
 import { connectSearch } from "../elastic/connect.ts";
 import { IndexCreator } from "../elastic/indices.ts";
+import { ReadingMarks } from "../elastic/reading_marks.ts";
 import { startRetention } from "../elastic/retention.ts";
 import { ensureDeadLetterTopics, waitForTopic } from "../kafka/topics.ts";
 import type { Bridge } from "./bridge.ts";
@@ -116,6 +117,8 @@ async function connect(bridge: Bridge, oneOff: OneOffCommand | undefined, stoppi
   }
   cluster.service = connected.service;
   cluster.indices = new IndexCreator(connected.service, connected.template, health, log);
+  // A one-off run's group is its own, made for the run: nothing to remember of it.
+  if (!oneOff) cluster.marks = new ReadingMarks(connected.service, config.elastic.indexPrefix, kafkaClusterId);
   health.pass("index_template");
   log.info("index template installed", {
     patterns: connected.template.index_patterns.join(","),

@@ -3,31 +3,24 @@
  * down) are lost, and said so: kafkajs moves the group past them with a line of its own only.
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
 import { totalCount } from "../support/live_traffic.ts";
 import {
   groupLag,
   indexedSums,
   integrationTest,
-  KAFKA,
   recordOfNow,
   settingsOf,
   startBridge,
-  uniqueName,
   waitFor,
   waitForLog,
   waitReady,
+  withScratchTopic,
 } from "../support/stack.ts";
 
 integrationTest(
   "a group commit Kafka deleted past: the loss is logged with its offsets and counted, the rest is indexed",
-  async () => {
-    const topic = uniqueName("deleted-unread");
-    const kafka = new Kafka({ clientId: "test-deleted-unread", brokers: [KAFKA], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    const producer = kafka.producer();
-    await Promise.all([admin.connect(), producer.connect()]);
-    try {
+  () =>
+    withScratchTopic("deleted-unread", async ({ topic, admin, producer }) => {
       await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
       await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: recordOfNow(i) })) });
       // The group read up to offset 2; then retention deleted offsets 0-4, before it came back.
@@ -56,8 +49,5 @@ integrationTest(
       } finally {
         await bridge.stop("SIGKILL");
       }
-    } finally {
-      await Promise.all([admin.disconnect(), producer.disconnect()]);
-    }
-  },
+    }),
 );

@@ -9,7 +9,7 @@ import type { DeadLetter, DeadLetterSink } from "../../lib/delivery/dead_letters
 import { type PendingDocument, Pipeline, type PipelineOptions } from "../../lib/delivery/pipeline.ts";
 import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
 import { KAFKA_CHECKS } from "../../lib/kafka/client.ts";
-import { type GroupAdmin, KafkaSource, type StallPolicy } from "../../lib/kafka/consumer.ts";
+import { type GroupAdmin, KafkaSource, type KafkaSourceOptions, type StallPolicy } from "../../lib/kafka/consumer.ts";
 import { Health } from "../../lib/runtime/health.ts";
 import { Logger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
@@ -67,6 +67,8 @@ export interface FakeBridgeOptions {
   ends?: Map<number, number>;
   autoOffsetReset?: "earliest" | "latest";
   stall?: StallPolicy;
+  /** Where the group's reading is remembered (`ReadingMarks`); none by default. */
+  readingMarks?: KafkaSourceOptions["readingMarks"];
   tickMs?: number;
   now?: () => number;
 }
@@ -188,6 +190,7 @@ export function bridgeOnFakes(options: FakeBridgeOptions = {}): BridgeOnFakes {
     health,
     backoff: { initialMs: 10, maxMs: 20 },
     stall: options.stall,
+    readingMarks: options.readingMarks,
     tickMs: options.tickMs ?? 20,
     now: options.now,
   });

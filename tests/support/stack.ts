@@ -3,7 +3,7 @@
  * pmacct producing into the real Kafka, the bridge as a real process, Elasticsearch read back.
  */
 import { Client } from "@elastic/elasticsearch";
-import { type Admin, Kafka, logLevel } from "kafkajs";
+import { type Admin, Kafka, logLevel, type Producer } from "kafkajs";
 import { withAdmin } from "../../lib/kafka/client.ts";
 import type { DayTotals } from "./flow_oracle.ts";
 import { FIXTURES, REPO_ROOT } from "./fixtures.ts";
@@ -543,6 +543,27 @@ export async function ensureTopic(topic: string, broker = KAFKA): Promise<void> 
     ensuredTopics.add(key);
   } catch {
     // Best effort: a fault scenario may have the broker down; pmacct then creates the topic itself.
+  }
+}
+
+/**
+ * A topic name of its own (`uniqueName(label)`; the test creates it as it needs), an admin and a
+ * producer connected to the main Kafka for `use`; the topic is deleted after, the clients closed.
+ */
+export async function withScratchTopic<T>(
+  label: string,
+  use: (kafka: { topic: string; admin: Admin; producer: Producer }) => Promise<T>,
+): Promise<T> {
+  const topic = uniqueName(label);
+  const kafka = new Kafka({ clientId: `test-${label}`, brokers: [KAFKA], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const producer = kafka.producer();
+  await Promise.all([admin.connect(), producer.connect()]);
+  try {
+    return await use({ topic, admin, producer });
+  } finally {
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await Promise.all([admin.disconnect(), producer.disconnect()]);
   }
 }
 

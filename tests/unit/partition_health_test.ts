@@ -65,9 +65,7 @@ Deno.test("a partition the group lost its commit for is said at WARN and counted
     bridge.latest().join(TOPIC, [0, 1]);
     await until("the generation's start", () => bridge.pipeline.position(TOPIC, 1) !== undefined);
     assert.equal(bridge.pipeline.position(TOPIC, 1), reset === "earliest" ? 0 : 100);
-    const said = bridge.lines.filter((line) =>
-      line.includes("no committed offset for a partition it had committed on")
-    );
+    const said = bridge.lines.filter((line) => line.includes("no committed offset for a partition it had read"));
     assert.equal(said.length, 1, bridge.lines.join("\n"));
     assert.match(said[0], /partition=pmacct:1/);
     assert.match(
@@ -86,6 +84,48 @@ Deno.test("a partition the group lost its commit for is said at WARN and counted
   assert.ok(fresh.lines.some((line) => /INFO.*no committed offset for a partition: a new group/.test(line)));
   assert.equal(await counted(fresh.metrics.offsetResets, "commit_missing_skipped"), 0);
   await fresh.source.stop();
+});
+
+Deno.test("a start without a commit is committed at once, so that whoever reads the partition next goes on from it", async () => {
+  const bridge = bridgeOnFakes({ ends: new Map([[0, 100]]), autoOffsetReset: "latest" });
+  bridge.source.start();
+  await until("the consumer to run", () => bridge.latest()?.running);
+  bridge.latest().join(TOPIC);
+  await until("the start committed, no record read", () => bridge.groupCommits.get(0) === 100);
+  await bridge.source.stop();
+});
+
+Deno.test("a group whose commits expired while no copy ran is told from a new group by its reading marks", async () => {
+  const marked = new Set<string>();
+  const readingMarks = () => ({
+    firstReading: (topic: string, partition: number) => {
+      const first = !marked.has(`${topic}:${partition}`);
+      marked.add(`${topic}:${partition}`);
+      return Promise.resolve(first);
+    },
+  });
+  const said = async (bridge: ReturnType<typeof bridgeOnFakes>, expected: RegExp) => {
+    bridge.source.start();
+    await until("the consumer to run", () => bridge.latest()?.running);
+    bridge.latest().join(TOPIC);
+    await until("the start said", () => bridge.lines.some((line) => /no committed offset/.test(line)));
+    assert.match(bridge.lines.find((line) => /no committed offset/.test(line))!, expected);
+    await bridge.source.stop();
+  };
+  const first = bridgeOnFakes({ ends: new Map([[0, 100]]), autoOffsetReset: "latest", readingMarks });
+  await said(first, /INFO.*a new group;/);
+  assert.equal(await counted(first.metrics.offsetResets, "commit_missing_skipped"), 0);
+  // Every copy stopped, offsets.retention.minutes passed: Kafka forgot the group's commits.
+  const later = bridgeOnFakes({ ends: new Map([[0, 150]]), autoOffsetReset: "latest", readingMarks });
+  await said(later, /WARN.*a partition it had read: its offsets expired/);
+  assert.equal(await counted(later.metrics.offsetResets, "commit_missing_skipped"), 1);
+  const unreachable = bridgeOnFakes({
+    ends: new Map([[0, 100]]),
+    autoOffsetReset: "latest",
+    readingMarks: () => ({ firstReading: () => Promise.reject(new Error("no cluster")) }),
+  });
+  await said(unreachable, /INFO.*a new group \(or one whose earlier reading could not be checked\)/);
+  assert.ok(unreachable.lines.some((line) => /WARN +cannot mark the partitions.*error="no cluster"/.test(line)));
 });
 
 Deno.test("a partition the group lost its commit for is counted when this process had committed on it", async () => {
