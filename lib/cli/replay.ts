@@ -91,8 +91,8 @@ export function replayRange(
 
 /**
  * What the replay reads: of each partition of its topics, from the group's committed offset (the
- * first letter held on a first run) to the end offset at its start. Where that commit names
- * letters Kafka deleted, or lies past the end, the group is moved to the range's start. A
+ * first letter held on a first run) to the end offset at its start. Where there is no commit, or
+ * it names letters Kafka deleted, or lies past the end, the group is moved to the range's start. A
  * sentence instead when it cannot run: a topic is missing, or the group has members (another
  * replay of it runs now, and would share the partitions out).
  */
@@ -124,11 +124,13 @@ export async function planReplay(kafka: Kafka, config: Config): Promise<ReplayPl
         plan.ranges.push(range);
         if (deleted) plan.deleted.push(deleted);
         if (stale) plan.stale.push(stale);
-        if (deleted || stale) moved.push(range);
+        if (deleted || stale || commit < 0) moved.push(range);
       }
     }
     // The group resumes where the run reads from: a loss is said once, and a stale commit never
-    // stands for progress (nor, once the topic grows past it, skips letters).
+    // stands for progress (nor, once the topic grows past it, skips letters). A partition without
+    // a commit starts at its planned start too, not at a reset: letters Kafka deletes before the
+    // consumer reads them are then a move it sees and names, never a start already past them.
     await commitStarts(admin, groupId, moved);
     return plan;
   });

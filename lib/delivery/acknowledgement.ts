@@ -91,11 +91,6 @@ interface Run {
   id: number;
   /** The offset the partition's next batch must be fetched from. */
   next: number;
-  /**
-   * The run starts from a reset, not a commit (the group had none): its first batch may come from
-   * an earlier offset than the one read (kafkajs read the reset first), which only reads more.
-   */
-  orEarlier: boolean;
   /** Kafka moved the partition (the offset to read was gone): its next batch starts the run again. */
   moved: boolean;
   /**
@@ -111,21 +106,21 @@ interface Run {
 
 /**
  * Where a partition's reading starts in a generation: the group's commit, or where
- * `KAFKA_AUTO_OFFSET_RESET` puts a partition without one (`orEarlier`: its first batch may come
- * from before, since kafkajs read the partition's ends before the bridge did).
+ * `KAFKA_AUTO_OFFSET_RESET` puts a partition without one (`fromReset`), as the bridge read the
+ * partition's ends. kafkajs resolves its own reset, which may differ (it read the ends at another
+ * moment): a batch from there is refused and the partition read again from the run's start.
  */
 export interface RunStart {
   offset: number;
-  orEarlier?: boolean;
+  fromReset?: boolean;
 }
 
 let runs = 0;
 
 /** A run from `next` on. */
-const newRun = (next: number, orEarlier = false, moved = false): Run => ({
+const newRun = (next: number, moved = false): Run => ({
   id: ++runs,
   next,
-  orEarlier,
   moved,
   refusedNext: -1,
   refusedFetch: -1,
@@ -166,17 +161,17 @@ export class Acknowledgement {
    */
   startRuns(generation: number, starts: ReadonlyMap<string, RunStart>): void {
     if (generation !== this.#generation) return;
-    for (const [key, { offset, orEarlier }] of starts) {
+    for (const [key, { offset, fromReset }] of starts) {
       if (this.#runs.has(key)) continue;
       // A start without a commit is committed at once: a member that takes the partition over, or
       // this one restarted, goes on from it rather than from a reset again (for `latest`, past
       // the records that came meanwhile), and a group that read a partition always has a commit.
-      this.#runs.set(key, Object.assign(newRun(offset, orEarlier), orEarlier ? { startToCommit: offset } : {}));
+      this.#runs.set(key, Object.assign(newRun(offset), fromReset ? { startToCommit: offset } : {}));
     }
     this.#started = true;
     for (const wake of this.#startWaiters) wake();
     this.#startWaiters.clear();
-    if ([...starts.values()].some(({ orEarlier }) => orEarlier)) this.commitReady();
+    if ([...starts.values()].some(({ fromReset }) => fromReset)) this.commitReady();
   }
 
   /** Resolves once runs start (or after `timeoutMs`): a batch refused as `start_unknown` waits here. */
@@ -216,12 +211,10 @@ export class Acknowledgement {
       this.#tracker.forget(key);
       Object.assign(run, newRun(from), { startToCommit: from });
       if (from !== fetchedOffset) return { take: false, reason: "not_contiguous", seekTo: from };
-    } else if (run.moved || (run.orEarlier && fetchedOffset <= run.next)) {
+    } else if (run.moved) {
       run.moved = false;
       run.next = fetchedOffset;
-      if (run.startToCommit !== undefined) run.startToCommit = fetchedOffset;
     }
-    run.orEarlier = false;
     if (fetchedOffset === run.next) {
       run.refusals = 0;
       return { take: true, run: run.id };
@@ -247,7 +240,7 @@ export class Acknowledgement {
   moved(key: string): void {
     const run = this.#runs.get(key);
     if (run) run.moved = true;
-    else this.#runs.set(key, newRun(-1, false, true));
+    else this.#runs.set(key, newRun(-1, true));
   }
 
   /**

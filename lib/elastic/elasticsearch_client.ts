@@ -17,9 +17,13 @@ export function elasticsearchTransport(options: ClientOptions): SearchTransport 
     redaction: { type: "remove" },
   });
   return {
-    async request(request: SearchRequest, signal?: AbortSignal) {
+    async request({ once, ...request }: SearchRequest, signal?: AbortSignal) {
       try {
-        const response = await client.transport.request<unknown>(request, { signal, meta: true });
+        const response = await client.transport.request<unknown>(request, {
+          signal,
+          meta: true,
+          ...(once ? { maxRetries: 0 } : {}),
+        });
         return { status: response.statusCode ?? 200, body: response.body, headers: response.headers ?? {} };
       } catch (error) {
         throw toSearchError(error);

@@ -6,8 +6,8 @@ export function opensearchTransport(options: ClientOptions): SearchTransport {
   const { nodes, auth, headers, tls, maxRetries, requestTimeout } = options;
   const client = new Client({ nodes, auth, headers, ssl: tls, maxRetries, requestTimeout, compression: undefined });
   return {
-    async request(request: SearchRequest, signal?: AbortSignal) {
-      const sending = client.transport.request(request, { requestTimeout });
+    async request({ once, ...request }: SearchRequest, signal?: AbortSignal) {
+      const sending = client.transport.request(request, { requestTimeout, ...(once ? { maxRetries: 0 } : {}) });
       const abort = () => sending.abort();
       signal?.addEventListener("abort", abort, { once: true });
       try {

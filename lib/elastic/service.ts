@@ -93,6 +93,8 @@ export class SearchService {
         method: "PUT",
         path: `/${encodeURIComponent(index)}/_create/${encodeURIComponent(id)}`,
         body,
+        // A retry of a first try that was written would answer "exists".
+        once: true,
       });
       return "created";
     } catch (error) {

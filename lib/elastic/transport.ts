@@ -14,6 +14,11 @@ export interface SearchRequest {
   body?: Record<string, unknown>;
   /** NDJSON, sent as is (`_bulk`). */
   bulkBody?: string | Buffer;
+  /**
+   * Sent to one node only, never again by the client: a request whose repeat would answer
+   * otherwise (`_create` of a document the first try may have written).
+   */
+  once?: boolean;
 }
 
 export interface SearchResponse {

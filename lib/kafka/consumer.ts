@@ -264,10 +264,13 @@ export class KafkaSource {
   #waitingSince: number | undefined;
   /** Since when, and why, the new generation's start could not be read. */
   #startFailing: { since: number; error: string } | undefined;
-  /** Partitions this process ever committed on: one without a commit later lost the group's. */
-  readonly #everCommitted = new Set<string>();
-  /** Partitions whose reading this process marked (`readingMarks`), once each. */
-  readonly #marked = new Set<string>();
+  /**
+   * Partitions this process saw a commit of the group for (its own, or one read at a join): one
+   * without a commit later lost the group's.
+   */
+  readonly #knownCommitted = new Set<string>();
+  /** Per partition, this process' marking of its reading (`readingMarks`), once each. */
+  readonly #marking = new Map<string, Promise<boolean | undefined>>();
   /** The error marking fails with, said once. */
   #marksFailing: string | undefined;
   /** Stalled partitions, and when each was first healed by a seek. */
@@ -314,7 +317,7 @@ export class KafkaSource {
       stopListening();
     }
     if (!made) throw new Error("kafkajs did not commit: its consumer was not running (rejoining or stopping)");
-    for (const { topic, partition } of offsets) this.#everCommitted.add(partitionName(topic, partition));
+    for (const { topic, partition } of offsets) this.#knownCommitted.add(partitionName(topic, partition));
   }
 
   /**
@@ -522,11 +525,12 @@ export class KafkaSource {
           partitionsOf(this.#committedAtJoin, topic, noOffsets).set(partition, offset);
           metrics.committed.set({ topic, partition: String(partition) }, offset);
           starts.set(key, { offset });
+          this.#knownCommitted.add(partitionName(topic, partition));
           this.#markReading(topic, partition);
           continue;
         }
         const reset = config.fromBeginning ? Number(end?.low ?? 0) : Number(end?.high ?? 0);
-        starts.set(key, { offset: reset, orEarlier: true });
+        starts.set(key, { offset: reset, fromReset: true });
         this.#noCommit(topic, partition, reset, topicCommitted);
       }
     });
@@ -541,23 +545,37 @@ export class KafkaSource {
   #noCommit(topic: string, partition: number, startsAt: number, topicCommitted: boolean): void {
     const name = partitionName(topic, partition);
     const said = (read: boolean | undefined) => this.#sayNoCommit(topic, partition, startsAt, read);
-    if (topicCommitted || this.#everCommitted.has(name)) return said(true);
+    if (topicCommitted || this.#knownCommitted.has(name)) return said(true);
     // Whether the group read it before, where that outlives Kafka's memory of the group.
     this.#markReading(topic, partition).then((first) => said(first === undefined ? undefined : !first));
   }
 
   /**
-   * Marks that the group reads `topic`:`partition` (once a process); whether it read it before is
-   * `first` false, `undefined` when there is no one to ask (yet).
+   * Marks that the group reads `topic`:`partition`, once a process: whether the group read it
+   * before this process first did (`false` then), `undefined` when there is no one to ask (yet).
+   * Every later call, also one made while the first is under way, gets the first one's answer: a
+   * second `_create` would find this process' own mark.
    */
-  async #markReading(topic: string, partition: number): Promise<boolean | undefined> {
+  #markReading(topic: string, partition: number): Promise<boolean | undefined> {
     const name = partitionName(topic, partition);
     const marks = this.#options.readingMarks?.();
-    if (marks === undefined || this.#marked.has(name)) return undefined;
+    if (marks === undefined) return Promise.resolve(undefined);
+    let marking = this.#marking.get(name);
+    if (marking === undefined) {
+      marking = this.#markOnce(marks, topic, partition);
+      this.#marking.set(name, marking);
+      marking.then((first) => first === undefined && this.#marking.delete(name));
+    }
+    return marking;
+  }
+
+  async #markOnce(
+    marks: NonNullable<ReturnType<NonNullable<KafkaSourceOptions["readingMarks"]>>>,
+    topic: string,
+    partition: number,
+  ): Promise<boolean | undefined> {
     try {
-      const first = await marks.firstReading(topic, partition);
-      this.#marked.add(name);
-      return first;
+      return await marks.firstReading(topic, partition);
     } catch (error) {
       const message = (error as Error).message;
       if (message !== this.#marksFailing) {

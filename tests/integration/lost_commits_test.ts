@@ -37,10 +37,20 @@ integrationTest(
       const indexed = async () => totalCount(await indexedSums(topic));
       const settings = { ...settingsOf(topic), KAFKA_AUTO_OFFSET_RESET: "latest" };
       await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+      // A template of the operator's that makes data streams only, under the prefix (as Elasticsearch's
+      // own `logs-*-*` does for a prefix `logs-x`): the marks' index must not fall under it.
+      const catchAll = `${topic}-data-streams`;
+      await elastic.indices.putIndexTemplate({
+        name: catchAll,
+        index_patterns: [`${topic}-*`],
+        priority: 100,
+        data_stream: {},
+      });
       const first = await startBridge(settings);
       try {
         await waitReady(first);
         await waitForLog(first, "no committed offset for a partition: a new group;");
+        assert.deepEqual(await logLines(first, "cannot mark"), [], "marked");
         // Its start is committed at once, before any record: records from here on are the group's.
         await waitFor("the start committed", async () => (await committedOffset(admin, topic, topic)) === 0);
         await publish(1, 100);
@@ -77,6 +87,7 @@ integrationTest(
         assert.ok(visible.every(({ index }) => index !== `${topic}-bridge-state`), JSON.stringify(visible));
       } finally {
         assert.equal((await second.stop("SIGTERM")).code, 0);
+        await elastic.indices.deleteIndexTemplate({ name: catchAll }).catch(() => {});
       }
     }),
 );

@@ -95,15 +95,17 @@ Deno.test("a start without a commit is committed at once, so that whoever reads 
   await bridge.source.stop();
 });
 
+/** Reading marks as Elasticsearch's `_create` keeps them, in `marked`. */
+const marksOf = (marked: Set<string>) => () => ({
+  firstReading: (topic: string, partition: number) => {
+    const first = !marked.has(`${topic}:${partition}`);
+    marked.add(`${topic}:${partition}`);
+    return Promise.resolve(first);
+  },
+});
+
 Deno.test("a group whose commits expired while no copy ran is told from a new group by its reading marks", async () => {
-  const marked = new Set<string>();
-  const readingMarks = () => ({
-    firstReading: (topic: string, partition: number) => {
-      const first = !marked.has(`${topic}:${partition}`);
-      marked.add(`${topic}:${partition}`);
-      return Promise.resolve(first);
-    },
-  });
+  const readingMarks = marksOf(new Set());
   const said = async (bridge: ReturnType<typeof bridgeOnFakes>, expected: RegExp) => {
     bridge.source.start();
     await until("the consumer to run", () => bridge.latest()?.running);
@@ -316,4 +318,50 @@ Deno.test("a partition paused for room is read again once the buffer has room, t
   );
   await bridge.source.stop();
   bridge.pipeline.stop();
+});
+
+Deno.test("a partition that started from the group's commit and stayed idle, whose commit is lost while the bridge runs, is said at WARN and counted", async () => {
+  const marked = new Set(["pmacct:0"]); // an earlier copy read it
+  const bridge = bridgeOnFakes({ ends: new Map([[0, 100]]), autoOffsetReset: "latest", readingMarks: marksOf(marked) });
+  bridge.groupCommits.set(0, 100); // the group's commit; the partition is idle: nothing to read, nothing committed
+  bridge.pipeline.start(5);
+  bridge.source.start();
+  await until("the consumer to run", () => bridge.latest()?.running);
+  bridge.latest().join(TOPIC);
+  await until("the generation's start", () => bridge.pipeline.position(TOPIC, 0) === 100);
+  await settle(20);
+  // The topic is deleted and made again under the running bridge: Kafka drops the group's offsets.
+  bridge.groupCommits.delete(0);
+  bridge.latest().join(TOPIC);
+  await until("the start said", () => bridge.lines.some((line) => /no committed offset/.test(line)));
+  const said = bridge.lines.find((line) => /no committed offset/.test(line))!;
+  await bridge.pipeline.drain(1000);
+  await bridge.source.stop();
+  assert.equal(await counted(bridge.metrics.offsetResets, "commit_missing_skipped"), 1, said);
+  assert.match(said, /WARN.*a partition it had read/);
+});
+
+Deno.test("a partition's mark is asked once a process: a join while the first answer is awaited gets it too, no WARN", async () => {
+  let asked = 0;
+  let answer = (_first: boolean) => {};
+  const readingMarks = () => ({
+    firstReading: () => {
+      asked++;
+      return new Promise<boolean>((resolve) => answer = resolve);
+    },
+  });
+  const bridge = bridgeOnFakes({ ends: new Map([[0, 100]]), autoOffsetReset: "latest", readingMarks });
+  bridge.source.start();
+  await until("the consumer to run", () => bridge.latest()?.running);
+  // A new group, whose start commit does not land before the next join.
+  bridge.latest().committing = () => Promise.reject(new Error("The group is rebalancing"));
+  bridge.latest().join(TOPIC);
+  await until("the mark asked", () => asked === 1);
+  bridge.latest().join(TOPIC);
+  await settle(50);
+  answer(true);
+  await until("the starts said", () => bridge.lines.filter((line) => /no committed offset/.test(line)).length === 2);
+  assert.equal(asked, 1, "a second _create would find this process' own mark");
+  assert.equal(await counted(bridge.metrics.offsetResets, "commit_missing_skipped"), 0);
+  await bridge.source.stop();
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCommand, UsageError } from "../../lib/cli/command.ts";
-import { replayConfig, replayedSourceTopics, replayRange } from "../../lib/cli/replay.ts";
+import type { Kafka } from "kafkajs";
+import { planReplay, replayConfig, replayedSourceTopics, replayRange } from "../../lib/cli/replay.ts";
 import { ConfigError, parseConfig } from "../../lib/config/mod.ts";
 
 const env = { KAFKA_BOOTSTRAP_SERVERS: "k:9092", KAFKA_TOPIC: "nfacct,sfacct", KAFKA_CONSUMER_GROUP_ID: "flows" };
@@ -81,4 +82,43 @@ Deno.test("a partition's range runs from the group's commit; a commit Kafka dele
     range: { topic: "t-dlq", partition: 1, start: 150, end: 200 },
     stale: "t-dlq:1 committed at 250, past its end 200: replaying from its first letter",
   });
+});
+
+Deno.test("a replay's group is moved to each range's start where it has no commit, so no reset start passes letters deleted meanwhile", async () => {
+  const config = replayConfig(parseConfig(env, "UTC"), { replayDeadLetters: true });
+  const seeded: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> = [];
+  const admin = {
+    connect: () => Promise.resolve(),
+    disconnect: () => Promise.resolve(),
+    listTopics: () => Promise.resolve(["nfacct-dlq", "sfacct-dlq"]),
+    describeGroups: () => Promise.resolve({ groups: [{ members: [] }] }),
+    // sfacct-dlq:0 was replayed to 7 by an earlier run; the rest have no commit.
+    fetchOffsets: () =>
+      Promise.resolve([
+        { topic: "nfacct-dlq", partitions: [{ partition: 0, offset: "-1" }] },
+        { topic: "sfacct-dlq", partitions: [{ partition: 0, offset: "7" }, { partition: 1, offset: "-1" }] },
+      ]),
+    fetchTopicOffsets: (topic: string) =>
+      Promise.resolve(
+        topic === "nfacct-dlq"
+          ? [{ partition: 0, low: "3", high: "10" }]
+          : [{ partition: 0, low: "0", high: "9" }, { partition: 1, low: "2", high: "2" }],
+      ),
+    setOffsets: (seed: (typeof seeded)[number]) => {
+      seeded.push(seed);
+      return Promise.resolve();
+    },
+  };
+  const plan = await planReplay({ admin: () => admin } as unknown as Kafka, config);
+  assert.notEqual(typeof plan, "string");
+  assert.deepEqual(
+    (plan as Exclude<typeof plan, string>).ranges.map(({ topic, partition, start, end }) =>
+      `${topic}:${partition}:${start}-${end}`
+    ),
+    ["nfacct-dlq:0:3-10", "sfacct-dlq:0:7-9", "sfacct-dlq:1:2-2"],
+  );
+  assert.deepEqual(seeded, [
+    { groupId: config.kafka.groupId, topic: "nfacct-dlq", partitions: [{ partition: 0, offset: "3" }] },
+    { groupId: config.kafka.groupId, topic: "sfacct-dlq", partitions: [{ partition: 1, offset: "2" }] },
+  ]);
 });
