@@ -21,6 +21,7 @@ import {
   logLines,
   readiness,
   readTopic,
+  recordIdOf,
   stack,
   startBridge,
   uniqueName,
@@ -131,7 +132,7 @@ async function indexAsEcs(topic: string, host: string, target: SearchTarget, fla
     })));
     const documents = await target.documents(prefix, true);
     for (const [i, { message, record }] of records.entries()) {
-      const id = `${cluster}:${topic}:${message.partition}:${message.offset}:0`;
+      const id = recordIdOf(cluster, topic, message, 0);
       const document = documents.find((candidate) => candidate.id === id);
       assert.ok(document, `document ${id}`);
       const source = document.source as Record<string, Record<string, unknown>>;
