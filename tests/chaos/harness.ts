@@ -17,7 +17,7 @@ import {
   makeTrafficPcap,
   readTopic,
   recordPartOfId,
-  replaySyntheticTraffic,
+  replayCapture,
   startBridge,
   type TopicMessage,
   uniqueName,
@@ -151,7 +151,7 @@ export class Scenario {
   async replay(times = 1): Promise<void> {
     if (!this.#pcapDir) this.#pcapDir = await Deno.makeTempDir({ prefix: "chaos-" });
     this.#pcap ??= await makeTrafficPcap(this.#pcapDir);
-    for (let i = 0; i < times; i++) await replaySyntheticTraffic(this.topic, AGGREGATE, this.#pcap, this.kafka);
+    for (let i = 0; i < times; i++) await replayCapture(this.topic, AGGREGATE, this.#pcap, this.kafka);
   }
 
   /** Keeps pmacctd replaying into the topic until {@linkcode stopLoad}: the load during a fault. */
