@@ -103,7 +103,10 @@ export interface GroupAdmin {
     committed: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>;
   }>;
   describeGroup(): Promise<GroupProtocolConflict>;
-  /** Lets its connections go, at shutdown. */
+  /**
+   * Lets its connections go: at shutdown, or so that the next read learns the topics' partitions
+   * anew (kafkajs' admin keeps them up to 5 minutes, so it misses partitions just added).
+   */
   close?(): Promise<void>;
 }
 
@@ -147,6 +150,19 @@ export function kafkaGroupAdmin(kafka: Kafka, groupId: string): GroupAdmin {
       await client?.disconnect().catch(() => {});
     },
   };
+}
+
+/**
+ * The assigned partitions whose ends an admin answer lacks: a partition added to a topic after the
+ * admin learned it. Started without its ends, it would start at 0, and its commit (another member
+ * may have made one) would go back.
+ */
+function unknownPartitions(topics: string[], assignment: Record<string, number[]>, ends: PartitionEnds[][]): string[] {
+  return topics.flatMap((topic, i) =>
+    assignment[topic]
+      .filter((partition) => !ends[i]?.some((end) => end.partition === partition))
+      .map((partition) => partitionName(topic, partition))
+  );
 }
 
 /** The kafkajs consumer the bridge runs: its group, fetch sizes and assignment protocols. */
@@ -487,6 +503,11 @@ export class KafkaSource {
       try {
         const { ends, committed } = await admin.partitionOffsets(topics);
         if (!ours()) return;
+        const unknown = unknownPartitions(topics, assignment, ends);
+        if (unknown.length > 0) {
+          await admin.close?.();
+          throw new Error(`Kafka's admin does not know partitions ${unknown.join(", ")} yet (added to the topic)`);
+        }
         pipeline.startRuns(generation, this.#startsOf(topics, assignment, ends, committed));
         this.#startFailing = undefined;
         return;
@@ -538,16 +559,18 @@ export class KafkaSource {
   }
 
   /**
-   * An assigned partition the group has no commit for. In a group that had committed on it (or on
-   * the topic's other partitions) the commit was lost: said at WARN with the likely causes and
-   * counted, for `latest` then skips records; in a new group, said once at INFO.
+   * An assigned partition the group has no commit for. In a group that had read it (this process
+   * committed on it, or its reading mark says so) the commit was lost: said at WARN with the likely
+   * causes and counted, for `latest` then skips records; in a new group, said once at INFO. The
+   * topic's other commits decide only where the marks cannot: another copy of a new group commits
+   * its start at once, before this one reads the commits.
    */
   #noCommit(topic: string, partition: number, startsAt: number, topicCommitted: boolean): void {
     const name = partitionName(topic, partition);
     const said = (read: boolean | undefined) => this.#sayNoCommit(topic, partition, startsAt, read);
-    if (topicCommitted || this.#knownCommitted.has(name)) return said(true);
-    // Whether the group read it before, where that outlives Kafka's memory of the group.
-    this.#markReading(topic, partition).then((first) => said(first === undefined ? undefined : !first));
+    const marking = this.#markReading(topic, partition);
+    if (this.#knownCommitted.has(name)) return said(true);
+    marking.then((first) => said(first === undefined ? (topicCommitted || undefined) : !first));
   }
 
   /**

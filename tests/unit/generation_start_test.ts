@@ -1,10 +1,12 @@
 /**
  * A generation's start: the join's read of the group's commit when it cannot be made, and a
  * partition Kafka moved (offset out of range) with nothing new to read; the run and kafkajs agree
- * on a batch resolved past trailing markers.
+ * on a batch resolved past trailing markers; a partition added to the topic that the admin's
+ * metadata does not know yet.
  */
 import assert from "node:assert/strict";
 import { bridgeOnFakes, counted, recordAt, settle, TOPIC, until } from "../support/bridge_on_fakes.ts";
+import type { GroupAdmin } from "../../lib/kafka/consumer.ts";
 
 Deno.test("a partition Kafka moved to its end (offset out of range) with nothing new is not called stalled, nor sought back to the offset Kafka said is gone", async () => {
   let clock = 0;
@@ -77,4 +79,44 @@ Deno.test("a batch whose every message is taken is resolved past trailing marker
   await bridge.pipeline.drain(1000);
   await bridge.source.stop();
   assert.equal(await counted(bridge.metrics.batchesRefused, "not_contiguous"), 0);
+});
+
+Deno.test("a partition added to the topic after the admin learned it starts at the group's commit, read anew, not at 0", async () => {
+  const ends = new Map([[0, 100], [1, 80]]);
+  let knows = [0]; // kafkajs' admin keeps a topic's partitions up to 5 minutes
+  let closed = 0;
+  const admin: GroupAdmin = {
+    partitionOffsets: (topics) =>
+      Promise.resolve({
+        ends: topics.map(() => knows.map((partition) => ({ partition, high: String(ends.get(partition)), low: "0" }))),
+        committed: topics.map((topic) => ({
+          topic,
+          partitions: knows.map((partition) => ({
+            partition,
+            offset: String(bridge.groupCommits.get(partition) ?? -1),
+          })),
+        })),
+      }),
+    describeGroup: () => Promise.resolve({ protocol: "range", clients: [] }),
+    close: () => {
+      closed++;
+      knows = [0, 1];
+      return Promise.resolve();
+    },
+  };
+  const bridge = bridgeOnFakes({ ends, autoOffsetReset: "latest", admin });
+  bridge.groupCommits.set(0, 40);
+  bridge.groupCommits.set(1, 50); // another member read the new partition
+  bridge.source.start();
+  await until("the consumer to run", () => bridge.latest()?.running);
+  bridge.latest().join(TOPIC, [0, 1]);
+  await until("the generation's start", () => bridge.pipeline.position(TOPIC, 1) !== undefined);
+  const started = bridge.pipeline.position(TOPIC, 1);
+  const commit = bridge.groupCommits.get(1);
+  const madeAnew = closed;
+  await bridge.source.stop();
+  assert.equal(started, 50, "read from the group's commit");
+  assert.equal(commit, 50, "the commit did not go back");
+  assert.equal(madeAnew, 1, "the admin was made anew once");
+  assert.ok(bridge.lines.some((line) => /does not know partitions pmacct:1 yet/.test(line)), bridge.lines.join("\n"));
 });

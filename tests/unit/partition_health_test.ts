@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { bridgeOnFakes, counted, recordAt, settle, TOPIC, until } from "../support/bridge_on_fakes.ts";
+import type { GroupAdmin } from "../../lib/kafka/consumer.ts";
 
 const encoder = new TextEncoder();
 
@@ -128,6 +129,40 @@ Deno.test("a group whose commits expired while no copy ran is told from a new gr
   });
   await said(unreachable, /INFO.*a new group \(or one whose earlier reading could not be checked\)/);
   assert.ok(unreachable.lines.some((line) => /WARN +cannot mark the partitions.*error="no cluster"/.test(line)));
+});
+
+Deno.test("a new group of two copies: the copy that sees the other's fresh start commit on the topic asks the marks, no WARN", async () => {
+  const readingMarks = marksOf(new Set());
+  const ends = new Map([[0, 100], [1, 100]]);
+  const a = bridgeOnFakes({ ends, autoOffsetReset: "latest", readingMarks });
+  // B reads the commits of A's group: one group, two copies.
+  const sharedAdmin: GroupAdmin = {
+    partitionOffsets: (topics) =>
+      Promise.resolve({
+        ends: topics.map(() => [...ends].map(([partition, high]) => ({ partition, high: String(high), low: "0" }))),
+        committed: topics.map((topic) => ({
+          topic,
+          partitions: [...ends.keys()].map((partition) => ({
+            partition,
+            offset: String(a.groupCommits.get(partition) ?? -1),
+          })),
+        })),
+      }),
+    describeGroup: () => Promise.resolve({ protocol: "range", clients: [] }),
+  };
+  const b = bridgeOnFakes({ ends, autoOffsetReset: "latest", readingMarks, admin: sharedAdmin });
+  a.source.start();
+  b.source.start();
+  await until("both consumers to run", () => a.latest()?.running && b.latest()?.running);
+  // One generation's sync answers both; A reads the commits first and commits its start.
+  a.latest().join(TOPIC, [0]);
+  await until("A's start committed", () => a.groupCommits.get(0) === 100);
+  b.latest().join(TOPIC, [1]);
+  await until("B's start said", () => b.lines.some((line) => /no committed offset/.test(line)));
+  assert.match(b.lines.find((line) => /no committed offset/.test(line))!, /INFO.*a new group;/);
+  assert.equal(await counted(b.metrics.offsetResets, "commit_missing_skipped"), 0);
+  await a.source.stop();
+  await b.source.stop();
 });
 
 Deno.test("a partition the group lost its commit for is counted when this process had committed on it", async () => {
