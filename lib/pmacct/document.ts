@@ -155,13 +155,16 @@ interface Normalisation {
   movesLabel: boolean;
 }
 
-/** Finds how pmacct's encodings in `record` become the one shape the index template expects. */
-function normalisation(record: Record<string, unknown>, timezone: string): Normalisation {
+/**
+ * Finds how pmacct's encodings in `record` become the one shape the index template expects; a
+ * repeated local hour is read as its filing is, by the message's Kafka time `kafkaMs`.
+ */
+function normalisation(record: Record<string, unknown>, timezone: string, kafkaMs: number): Normalisation {
   const replacements: ValueReplacement[] = [];
   for (const field of FLOW_TIME_FIELDS) {
     if (!(field in record)) continue;
     const current = record[field];
-    const time = readPmacctTime(current, timezone);
+    const time = readPmacctTime(current, timezone, kafkaMs);
     if (time === null) replacements.push({ field, current, value: null });
     else if (time !== undefined && time.utc !== current) replacements.push({ field, current, value: time.utc });
   }
@@ -237,7 +240,7 @@ export function encodeDocument(
   // parses) instead of a second time from the rewritten UTC text.
   const { epochMs, misdated } = timestampOf(record, origin, options);
   const timestamp = timestampTextsOf(epochMs);
-  const changes = normalisation(record, options.timezone);
+  const changes = normalisation(record, options.timezone, origin.timestampMs);
   let source: string | SplicedJson | undefined;
   if (options.fieldNames === "ecs") {
     normaliseInPlace(record, changes);

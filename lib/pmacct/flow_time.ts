@@ -42,7 +42,7 @@ export interface FlowTime {
 export function flowTime(record: Record<string, unknown>, zone: string, kafkaTimestampMs: number): FlowTime {
   for (const field of FLOW_TIME_FIELDS) {
     if (!(field in record)) continue;
-    const parsed = parsePmacctTime(record[field], zone);
+    const parsed = parsePmacctTime(record[field], zone, kafkaTimestampMs);
     if (typeof parsed === "number") return { epochMs: parsed, field };
   }
   return { epochMs: kafkaTimestampMs, field: KAFKA_TIMESTAMP };

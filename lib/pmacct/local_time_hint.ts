@@ -87,7 +87,7 @@ export function suspectedZoneOffsetMs(
   let latest: number | undefined;
   for (const field of NEAR_PUBLISHING) {
     if (!(field in record)) continue;
-    const time = readPmacctTime(record[field], zone);
+    const time = readPmacctTime(record[field], zone, kafkaMs);
     if (time?.zoneless && (latest === undefined || time.epochMs > latest)) latest = time.epochMs;
   }
   if (latest === undefined) return undefined;

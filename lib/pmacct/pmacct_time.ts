@@ -33,6 +33,8 @@ export interface PmacctTime {
   utc: string;
   /** Set for a date and time without a zone (pmacct's default, local time): read in the configured zone. */
   zoneless?: true;
+  /** The second instant of a local time in the hour that repeats when the clocks go back. */
+  later?: PmacctTime;
 }
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
@@ -109,11 +111,33 @@ function zoneOffsetMs(zone: string, utcMs: number): number {
   return wallAsUtc - Math.floor(utcMs / 1000) * 1000;
 }
 
-/** Converts a wall-clock time in `zone` to UTC, resolving DST gaps and overlaps like `Temporal` "compatible". */
-function wallClockToUtc(wallAsUtc: number, zone: string): number {
-  const firstGuess = wallAsUtc - zoneOffsetMs(zone, wallAsUtc);
-  const offset = zoneOffsetMs(zone, firstGuess);
-  return wallAsUtc - offset;
+const DAY_MS = 86_400_000;
+
+/**
+ * The instants a wall-clock time in `zone` names, earliest first: one, or two in the hour that
+ * repeats when the clocks go back. A time in the hour skipped when they go forward is read with
+ * the offset before the change (02:30 becomes 03:30), as `Temporal`'s "compatible" does.
+ */
+function wallClockToUtc(wallAsUtc: number, zone: string): number[] {
+  const offsets = [zoneOffsetMs(zone, wallAsUtc - DAY_MS), zoneOffsetMs(zone, wallAsUtc + DAY_MS)];
+  const instants = [...new Set(offsets.map((offset) => wallAsUtc - offset))]
+    .filter((utcMs) => zoneOffsetMs(zone, utcMs) === wallAsUtc - utcMs)
+    .sort((a, b) => a - b);
+  return instants.length > 0 ? instants : [wallAsUtc - offsets[0]];
+}
+
+/** How far a flow's time may lie after its message's Kafka time: clocks that disagree a little. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Which reading of a repeated local hour a record means: the later one when it puts the flow
+ * less than the repeat's length (an hour, mostly) before the message's Kafka time, and not more
+ * than 5 minutes after it. The earlier reading would put the flow more than that length before
+ * its message, longer than pmacct and exporters hold a flow. Otherwise, and without a Kafka
+ * time, the earlier one: a record published long after says nothing of which was meant.
+ */
+export function meansLaterReading(earlierMs: number, laterMs: number, kafkaMs: number | undefined): boolean {
+  return kafkaMs !== undefined && kafkaMs >= laterMs - CLOCK_SKEW_MS && kafkaMs < laterMs + (laterMs - earlierMs);
 }
 
 function offsetMinutes(designator: string): number {
@@ -144,11 +168,14 @@ function parseDateTime(match: RegExpExecArray, zone: string): PmacctTime | null 
   if (y === "0000") return null;
   if (!isWallClock(Number(mo), Number(d), Number(h), Number(mi), Number(s))) return undefined;
   const wallAsUtc = wallClockAsUtc(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s));
-  let utcMs: number;
-  if (designator !== undefined) utcMs = wallAsUtc - offsetMinutes(designator) * 60_000;
-  else utcMs = isUtcZone(zone) ? wallAsUtc : wallClockToUtc(wallAsUtc, zone);
+  if (designator !== undefined) return fromSeconds((wallAsUtc - offsetMinutes(designator) * 60_000) / 1000, fraction);
+  const [utcMs, laterMs] = isUtcZone(zone) ? [wallAsUtc] : wallClockToUtc(wallAsUtc, zone);
   const time = fromSeconds(utcMs / 1000, fraction);
-  return time !== null && designator === undefined ? { ...time, zoneless: true } : time;
+  if (time === null) return null;
+  const later = laterMs === undefined ? null : fromSeconds(laterMs / 1000, fraction);
+  return later === null
+    ? { ...time, zoneless: true }
+    : { ...time, zoneless: true, later: { ...later, zoneless: true } };
 }
 
 function parseNumber(value: number): PmacctTime | null {
@@ -185,18 +212,21 @@ const readerOf = memoise(
 
 /**
  * Reads one pmacct time value: `null` for the zero ("unknown") time, `undefined` if it is not a
- * time. Results are memoised: a batch of flows shares few distinct time strings
- * (`stamp_inserted` is one per history bucket), and zone conversion is costly.
+ * time. A local time in the hour that repeats is the earlier instant, unless the record's Kafka
+ * time `kafkaMs` shows the later one is meant ({@linkcode meansLaterReading}). Results are
+ * memoised: a batch of flows shares few distinct time strings (`stamp_inserted` is one per
+ * history bucket), and zone conversion is costly.
  */
-export function readPmacctTime(value: unknown, zone: string): PmacctTime | null | undefined {
+export function readPmacctTime(value: unknown, zone: string, kafkaMs?: number): PmacctTime | null | undefined {
   if (typeof value === "number") return parseNumber(value);
   if (typeof value !== "string") return undefined;
   const parsed = readerOf(zone)(value);
-  return parsed === NOT_A_TIME ? undefined : parsed;
+  if (parsed === NOT_A_TIME) return undefined;
+  return parsed?.later && meansLaterReading(parsed.epochMs, parsed.later.epochMs, kafkaMs) ? parsed.later : parsed;
 }
 
 /** Parses one pmacct time value to epoch milliseconds (see {@linkcode readPmacctTime}). */
-export function parsePmacctTime(value: unknown, zone: string): ParsedTime {
-  const time = readPmacctTime(value, zone);
+export function parsePmacctTime(value: unknown, zone: string, kafkaMs?: number): ParsedTime {
+  const time = readPmacctTime(value, zone, kafkaMs);
   return time ? time.epochMs : time;
 }

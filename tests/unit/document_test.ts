@@ -87,6 +87,30 @@ Deno.test("zero times and empty addresses become null, times UTC, other fields s
   assert.equal(doc.index, "sflow-2026-11-24");
 });
 
+Deno.test("a time in the repeated hour is filed and written as the reading its Kafka time shows, on both paths", () => {
+  const line = '{"timestamp_start":"2026-10-25 02:30:00","bytes":1}';
+  const window = { flowTimeWindow: { maxAgeMs: 7 * 86_400_000 } };
+  for (
+    const [kafka, expected] of [
+      ["2026-10-25T00:31:00Z", "2026-10-25T00:30:00.000Z"],
+      ["2026-10-25T01:31:00Z", "2026-10-25T01:30:00.000Z"],
+    ]
+  ) {
+    for (const text of [line, undefined]) {
+      const doc = encodeDocument(
+        JSON.parse(line),
+        { ...origin, timestampMs: Date.parse(kafka) },
+        { ...options, ...window, timezone: "Europe/Zurich" },
+        text,
+      );
+      const source = JSON.parse(String(doc.source));
+      assert.equal(source["@timestamp"], expected, `published ${kafka}`);
+      assert.equal(source.timestamp_start, expected.slice(0, 19).replace("T", " "));
+      assert.equal(doc.misdated, undefined);
+    }
+  }
+});
+
 Deno.test("a record without time falls back to the Kafka timestamp", () => {
   const doc = encodeDocument({ bytes: 1 }, origin, options);
   assert.equal(doc.index, "sflow-2030-01-01");

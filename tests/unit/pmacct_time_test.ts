@@ -26,6 +26,70 @@ Deno.test("local-time strings use the configured zone, across DST", () => {
   assert.equal(parsePmacctTime("2026-11-24 01:00:00", "America/New_York"), Date.UTC(2026, 10, 24, 6, 0, 0));
 });
 
+/** Both switches of a year in zones north and south, of an hour and of half an hour (Lord Howe). */
+const SWITCHES = [
+  // [zone, repeated local time, its earlier and later instant, skipped local time, its instant]
+  [
+    "Europe/Zurich",
+    "2026-10-25 02:30:00",
+    "2026-10-25T00:30:00Z",
+    "2026-10-25T01:30:00Z",
+    "2026-03-29 02:30:00",
+    "2026-03-29T01:30:00Z",
+  ],
+  [
+    "America/New_York",
+    "2026-11-01 01:30:00",
+    "2026-11-01T05:30:00Z",
+    "2026-11-01T06:30:00Z",
+    "2026-03-08 02:30:00",
+    "2026-03-08T07:30:00Z",
+  ],
+  [
+    "Australia/Sydney",
+    "2026-04-05 02:30:00",
+    "2026-04-04T15:30:00Z",
+    "2026-04-04T16:30:00Z",
+    "2026-10-04 02:30:00",
+    "2026-10-03T16:30:00Z",
+  ],
+  [
+    "Australia/Lord_Howe",
+    "2026-04-05 01:45:00",
+    "2026-04-04T14:45:00Z",
+    "2026-04-04T15:15:00Z",
+    "2026-10-04 02:15:00",
+    "2026-10-03T15:45:00Z",
+  ],
+] as const;
+
+Deno.test("the hour that repeats is its earlier instant, unless the Kafka time shows the later one is meant", () => {
+  const minutes = (count: number) => count * 60_000;
+  for (const [zone, repeated, earlierText, laterText] of SWITCHES) {
+    const earlier = Date.parse(earlierText);
+    const later = Date.parse(laterText);
+    const read = (kafkaMs?: number) => parsePmacctTime(repeated, zone, kafkaMs);
+    assert.equal(read(), earlier, `${zone}: no Kafka time`);
+    assert.equal(read(earlier + minutes(10)), earlier, `${zone}: published in the first pass`);
+    assert.equal(read(later - minutes(10)), earlier, `${zone}: published before the later instant`);
+    assert.equal(read(later - minutes(3)), later, `${zone}: the later instant, a clock 3 minutes ahead`);
+    assert.equal(read(later + minutes(10)), later, `${zone}: published in the second pass`);
+    assert.equal(read(later + 2 * (later - earlier)), earlier, `${zone}: published long after, nothing shown`);
+    assert.equal(read(Date.UTC(2026, 11, 7)), earlier, `${zone}: published weeks later`);
+    // The text written back is the instant's UTC, the same reading as the filing.
+    const utc = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+    assert.equal(readPmacctTime(repeated, zone, later + minutes(10))?.utc, utc(later));
+    assert.equal(readPmacctTime(repeated, zone)?.utc, utc(earlier));
+  }
+});
+
+Deno.test("a local time in the hour that is skipped reads on with the offset before the switch", () => {
+  for (const [zone, , , , skipped, instant] of SWITCHES) {
+    assert.equal(parsePmacctTime(skipped, zone), Date.parse(instant), zone);
+    assert.equal(parsePmacctTime(skipped, zone, Date.parse(instant)), Date.parse(instant), zone);
+  }
+});
+
 Deno.test("RFC 3339 (timestamps_rfc3339) carries its own offset", () => {
   assert.equal(parsePmacctTime("2026-11-24T19:10:16Z", "Europe/Zurich"), Date.UTC(2026, 10, 24, 19, 10, 16));
   assert.equal(parsePmacctTime("2026-11-24T19:10:16.123456+01:00", "UTC"), Date.UTC(2026, 10, 24, 18, 10, 16, 123));
