@@ -15,6 +15,7 @@ import { SECRET_FILE_NAMES, withSecretFiles } from "./secret_files.ts";
 import { isIP } from "node:net";
 import type { LogFormat } from "../runtime/log.ts";
 import type { FlowTimeWindow } from "../pmacct/flow_time.ts";
+import type { TimestampSource } from "../pmacct/document.ts";
 import { isUtcZone } from "../pmacct/pmacct_time.ts";
 import {
   choice,
@@ -55,13 +56,6 @@ export interface Config {
   /** Messages about deprecated spellings that were accepted, to be logged at start-up. */
   warnings: string[];
 }
-
-/**
- * `flow`: the flow's own time (see `FLOW_TIME_FIELDS`); `kafka`: when pmacct published the
- * message; `ingest`: when the bridge read it, like the original tool (a replay that crosses
- * midnight then files a record under another day).
- */
-export type TimestampSource = "flow" | "kafka" | "ingest";
 
 const TIMESTAMP_SOURCES: readonly TimestampSource[] = ["flow", "kafka", "ingest"];
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;

@@ -7,27 +7,18 @@
 import { lostText, OffsetResets, type SkippedOffsets } from "./offset_resets.ts";
 import { Acknowledgement, type CommitRequest, partitionKey, type Refusal, type RunStart } from "./acknowledgement.ts";
 import type { BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
-import { type DeadLetter, deadLetterFields, type DeadLetterSink, type MessageHeaders } from "./dead_letters.ts";
+import { type DeadLetter, deadLetterFields, type DeadLetterSink } from "./dead_letters.ts";
 import { batchTexts, type DecodedLine, decodeMessage, MAX_RECORD_LENGTH } from "../pmacct/decode.ts";
 import { Dispatch, type DispatchOptions, type PendingDocument } from "./dispatch.ts";
 import { encodeDocument, type EncodeOptions, type RecordOrigin } from "../pmacct/document.ts";
 import { type FlowTimeCheckOptions, FlowTimeChecks } from "../pmacct/flow_time_checks.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
-import { type AdmissionStage, ADMIT_ALL, type OriginStage, PUBLISHED_HERE } from "./stages.ts";
+import { type AdmissionStage, ADMIT_ALL, type OriginStage, PUBLISHED_HERE, type SourceMessage } from "./stages.ts";
 
 export type { CommitRequest, Refusal, RunStart } from "./acknowledgement.ts";
 export type { PendingDocument } from "./dispatch.ts";
-
-/** A Kafka message as the pipeline needs it; kafkajs' own message objects are ones. */
-export interface SourceMessage {
-  offset: string;
-  /** Kafka timestamp, epoch milliseconds as a decimal string (kafkajs' form). */
-  timestamp: string;
-  value: Uint8Array | null;
-  /** Read only when replaying dead letters: their `dlq.*` headers say where each record was published. */
-  headers?: MessageHeaders;
-}
+export type { SourceMessage } from "./stages.ts";
 
 /** How records are encoded, batched and bounded, and which of their times are reported. */
 export interface PipelineOptions extends EncodeOptions, DispatchOptions, FlowTimeCheckOptions {

@@ -11,7 +11,17 @@
  * ```
  */
 import type { RecordOrigin } from "../pmacct/document.ts";
-import type { SourceMessage } from "./pipeline.ts";
+import type { MessageHeaders } from "./dead_letters.ts";
+
+/** A Kafka message as the pipeline needs it; kafkajs' own message objects are ones. */
+export interface SourceMessage {
+  offset: string;
+  /** Kafka timestamp, epoch milliseconds as a decimal string (kafkajs' form). */
+  timestamp: string;
+  value: Uint8Array | null;
+  /** Read only when replaying dead letters: their `dlq.*` headers say where each record was published. */
+  headers?: MessageHeaders;
+}
 
 /**
  * What becomes of a message before its lines are read: `read`; `skip` (acknowledged unread, so

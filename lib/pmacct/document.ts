@@ -17,7 +17,6 @@
  * JSON.parse(String(doc.source)).stamp_inserted; // "2026-11-24 19:10:00"
  * ```
  */
-import type { TimestampSource } from "../config/mod.ts";
 import {
   FLOW_TIME_FIELDS,
   flowTime,
@@ -50,6 +49,13 @@ export interface RecordOrigin {
    */
   untimed?: true;
 }
+
+/**
+ * Which time names a document's day and `@timestamp`: `flow`, the flow's own time (see
+ * `FLOW_TIME_FIELDS`); `kafka`, when pmacct published the message; `ingest`, when the bridge read
+ * it, like the original tool (a replay that crosses midnight then files a record under another day).
+ */
+export type TimestampSource = "flow" | "kafka" | "ingest";
 
 export interface EncodeOptions {
   indexPrefix: string;
