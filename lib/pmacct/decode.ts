@@ -16,6 +16,8 @@
  * decoding per batch instead of one per message.
  */
 
+import { parseRecordText } from "./exact_integers.ts";
+
 /** Why a message or line could not become a record; also the dead-letter reason. */
 export type DecodeFailure = "empty_message" | "invalid_utf8" | "invalid_json" | "not_an_object" | "record_too_large";
 
@@ -91,7 +93,7 @@ function decodeLine(line: string, position: number, original: Uint8Array | strin
   }
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = parseRecordText(line);
   } catch (error) {
     return { kind: "invalid", position, reason: "invalid_json", detail: (error as Error).message, bytes: bytes() };
   }

@@ -30,6 +30,7 @@ import { dailyIndexName } from "../elastic/index_name.ts";
 import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
 import { memoise } from "../runtime/memoise.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
+import { isRawInteger } from "./exact_integers.ts";
 import { ecsDocument } from "./ecs.ts";
 import { recordCommunityId } from "./flow_tuple.ts";
 
@@ -178,7 +179,8 @@ function normalisation(record: Record<string, unknown>, timezone: string, kafkaM
     if (record[field] === "") replacements.push({ field, current: "", value: null });
   }
   const label = record.label;
-  return { replacements, movesLabel: label !== null && typeof label === "object" && !Array.isArray(label) };
+  const map = label !== null && typeof label === "object" && !Array.isArray(label) && !isRawInteger(label);
+  return { replacements, movesLabel: map };
 }
 
 /** Applies a {@linkcode normalisation} to the record itself, for serialising it whole. */

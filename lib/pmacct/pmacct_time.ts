@@ -18,6 +18,7 @@
  * ```
  */
 import { memoise } from "../runtime/memoise.ts";
+import { isRawInteger } from "./exact_integers.ts";
 
 /** Epoch milliseconds; `null` for pmacct's zero ("unknown") time; `undefined` if not a time. */
 export type ParsedTime = number | null | undefined;
@@ -219,6 +220,8 @@ const readerOf = memoise(
  */
 export function readPmacctTime(value: unknown, zone: string, kafkaMs?: number): PmacctTime | null | undefined {
   if (typeof value === "number") return parseNumber(value);
+  // Epoch seconds beyond 2^53: past any four-digit year, or before it.
+  if (isRawInteger(value)) return null;
   if (typeof value !== "string") return undefined;
   const parsed = readerOf(zone)(value);
   if (parsed === NOT_A_TIME) return undefined;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { decodeMessage } from "../../lib/pmacct/decode.ts";
 import { documentId, encodeDocument } from "../../lib/pmacct/document.ts";
 import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
 import { fixtureRecordFiles } from "../support/fixtures.ts";
@@ -134,4 +135,36 @@ Deno.test("TIMESTAMP_SOURCE kafka and ingest replace the flow time, the record's
   assert.equal(ingest.index, "sflow-2031-06-02");
   assert.equal(JSON.parse(String(ingest.source))["@timestamp"], "2031-06-02T03:04:05.000Z");
   assert.equal(JSON.parse(String(ingest.source)).timestamp_start, "2026-11-24 19:10:15.000000");
+});
+
+Deno.test("integers beyond 2^53 keep every digit on every path: spliced, re-serialised (a label map), ECS", () => {
+  const digits = ['"bytes":9007199254740993', '"packets":18446744073709551615', '"flows":-9223372036854775808'];
+  for (const extra of ["", ',"label":{"site":"zrh"}']) {
+    const line = `{"timestamp_start":"2026-11-24 19:10:16",${digits.join(",")}${extra}}`;
+    for (const fieldNames of ["pmacct", "ecs"] as const) {
+      const [decoded] = decodeMessage(new TextEncoder().encode(line));
+      assert.equal(decoded.kind, "flow");
+      if (decoded.kind !== "flow") continue;
+      const doc = encodeDocument(decoded.record, origin, { ...options, fieldNames }, decoded.text, decoded.bytes);
+      const source = String(doc.source);
+      for (const member of digits) {
+        const [name, value] = member.split(":");
+        const stored = fieldNames === "ecs" && name === '"bytes"' ? `"bytes":${value}` : `${name}:${value}`;
+        assert.ok(source.includes(stored), `${fieldNames}${extra && ", label map"}: ${stored} in ${source}`);
+      }
+    }
+  }
+});
+
+Deno.test("a huge integer is no time, no label map and no record on its own", () => {
+  const [alone] = decodeMessage(new TextEncoder().encode("12345678901234567890"));
+  assert.equal(alone.kind === "invalid" && alone.reason, "not_an_object");
+  const [decoded] = decodeMessage(
+    new TextEncoder().encode('{"timestamp_start":12345678901234567890,"label":12345678901234567891,"bytes":1}'),
+  );
+  if (decoded.kind !== "flow") throw new Error(decoded.kind);
+  const source = JSON.parse(String(encodeDocument(decoded.record, origin, options).source));
+  assert.equal(source.timestamp_start, null, "seconds past any four-digit year: unknown");
+  assert.equal(typeof source.label, "number", "a number label stays the label");
+  assert.equal(source["@timestamp"], "2030-01-01T00:00:00.000Z");
 });
