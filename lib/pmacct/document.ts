@@ -2,8 +2,9 @@
  * Turns a decoded pmacct record into an Elasticsearch document: its daily index, a
  * deterministic `_id` and the JSON source with `@timestamp` set (by default) to the flow's own
  * time. pmacct's many encodings are normalised on the way so that one index template fits them
- * all: every time becomes UTC text, zero times and absent addresses become `null`, and a
- * `label` printed as a map moves to `label_map`.
+ * all: every time becomes UTC text, zero times and absent addresses become `null`, a `label`
+ * printed as a map moves to `label_map`, and `telemetry_data` printed as text to
+ * `telemetry_data_text`.
  *
  * @example
  * ```ts
@@ -115,6 +116,7 @@ export const ADDRESS_FIELDS: readonly string[] = [
   "ip_dst",
   "net_src",
   "net_dst",
+  "peer_ip",
   "peer_ip_src",
   "peer_ip_dst",
   "post_nat_ip_src",
@@ -131,6 +133,28 @@ export const ADDRESS_FIELDS: readonly string[] = [
  * pmacct's default encoding, and one field cannot be both a string and an object in an index.
  */
 export const LABEL_MAP_FIELD = "label_map";
+
+/**
+ * Where pmtelemetryd's `telemetry_data` goes when it is text (`serialization` `json_string`,
+ * or a GPB payload in base64): the same field holds an object for JSON devices, and one field
+ * cannot be both in an index.
+ */
+export const TELEMETRY_TEXT_FIELD = "telemetry_data_text";
+
+/** A field moved to another when its value has the shape its usual one's mapping cannot take. */
+interface FieldMove {
+  from: string;
+  to: string;
+}
+
+const isMap = (value: unknown) =>
+  value !== null && typeof value === "object" && !Array.isArray(value) && !isRawInteger(value);
+
+/** The moves a record may need, each with the shape of value that is moved. */
+const FIELD_MOVES: ReadonlyArray<FieldMove & { moves(value: unknown): boolean }> = [
+  { from: "label", to: LABEL_MAP_FIELD, moves: isMap },
+  { from: "telemetry_data", to: TELEMETRY_TEXT_FIELD, moves: (value) => typeof value === "string" },
+];
 
 /** A Kafka time as an id writes it: base 36, eight characters for this century's milliseconds. */
 const kafkaTimeText = memoise((epochMs: number) => epochMs.toString(36), 10_000);
@@ -154,12 +178,12 @@ export function documentId(
 }
 
 /**
- * What normalising changes in a record: the values it replaces, and whether a `label` map moves
- * to {@linkcode LABEL_MAP_FIELD}.
+ * What normalising changes in a record: the values it replaces, and the fields it moves (a
+ * `label` map to {@linkcode LABEL_MAP_FIELD}, text telemetry to {@linkcode TELEMETRY_TEXT_FIELD}).
  */
 interface Normalisation {
   replacements: ValueReplacement[];
-  movesLabel: boolean;
+  moves: FieldMove[];
 }
 
 /**
@@ -178,17 +202,16 @@ function normalisation(record: Record<string, unknown>, timezone: string, kafkaM
   for (const field of ADDRESS_FIELDS) {
     if (record[field] === "") replacements.push({ field, current: "", value: null });
   }
-  const label = record.label;
-  const map = label !== null && typeof label === "object" && !Array.isArray(label) && !isRawInteger(label);
-  return { replacements, movesLabel: map };
+  const moves = FIELD_MOVES.filter(({ from, moves }) => from in record && moves(record[from]));
+  return { replacements, moves };
 }
 
 /** Applies a {@linkcode normalisation} to the record itself, for serialising it whole. */
-function normaliseInPlace(record: Record<string, unknown>, { replacements, movesLabel }: Normalisation): void {
+function normaliseInPlace(record: Record<string, unknown>, { replacements, moves }: Normalisation): void {
   for (const { field, value } of replacements) record[field] = value;
-  if (movesLabel) {
-    record[LABEL_MAP_FIELD] = record.label;
-    delete record.label;
+  for (const { from, to } of moves) {
+    record[to] = record[from];
+    delete record[from];
   }
 }
 
@@ -255,7 +278,7 @@ export function encodeDocument(
     source = JSON.stringify(ecsDocument(record, timestamp.text, options.communityId ?? true));
   } else {
     const flowId = options.communityId ? recordCommunityId(record) : undefined;
-    const spliceable = text !== undefined && !changes.movesLabel && !("@timestamp" in record) &&
+    const spliceable = text !== undefined && changes.moves.length === 0 && !("@timestamp" in record) &&
       !(flowId !== undefined && COMMUNITY_ID_FIELD in record);
     if (spliceable) {
       const members = flowId === undefined

@@ -13,8 +13,11 @@ import { parsePmacctTime } from "./pmacct_time.ts";
 /**
  * pmacct time fields in the order they win. The flow's own start comes first (what an operator
  * means by "when"), then its end, then the `kafka_history` bucket the counters were accounted
- * in, then when the collector received or the exporter sent it. Zero ("unknown") values are
- * skipped.
+ * in. pmacct's other Kafka outputs have a `timestamp` of their own: a BMP message's time as the
+ * router stamped it, the collector's receipt of a BGP message or of telemetry, a dump's time;
+ * a BMP dump's event records also the message's `timestamp_event`. Then when the collector
+ * received a record or the exporter sent it. Zero ("unknown") values are skipped: a BMP
+ * initiation has no time of its own.
  */
 export const FLOW_TIME_FIELDS = [
   "timestamp_start",
@@ -23,6 +26,8 @@ export const FLOW_TIME_FIELDS = [
   "timestamp_max",
   "stamp_inserted",
   "stamp_updated",
+  "timestamp",
+  "timestamp_event",
   "timestamp_arrival",
   "timestamp_export",
 ] as const;

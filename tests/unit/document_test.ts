@@ -168,3 +168,23 @@ Deno.test("a huge integer is no time, no label map and no record on its own", ()
   assert.equal(typeof source.label, "number", "a number label stays the label");
   assert.equal(source["@timestamp"], "2030-01-01T00:00:00.000Z");
 });
+
+Deno.test("telemetry_data as text moves to telemetry_data_text; as an object it stays, on both paths", () => {
+  const lines = [
+    '{"event_type":"log","timestamp":"1728034880.223000","telemetry_node":"192.0.2.1","telemetry_data":{"eventTime":"x"},"serialization":"json"}',
+    '{"event_type":"log","timestamp":"1728034880.223000","telemetry_node":"192.0.2.2","telemetry_data":"{\\"node_id_str\\":\\"r1\\"}","serialization":"json_string"}',
+  ];
+  for (const spliced of [false, true]) {
+    for (const line of lines) {
+      const doc = encodeDocument(JSON.parse(line), origin, options, spliced ? line : undefined);
+      const source = JSON.parse(String(doc.source));
+      assert.equal(doc.index, "sflow-2024-10-04");
+      assert.equal(source.timestamp, "2024-10-04 09:41:20.223000");
+      if (source.serialization === "json") assert.deepEqual(source.telemetry_data, { eventTime: "x" });
+      else {
+        assert.equal(source.telemetry_data, undefined);
+        assert.equal(source.telemetry_data_text, '{"node_id_str":"r1"}');
+      }
+    }
+  }
+});

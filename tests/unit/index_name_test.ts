@@ -40,6 +40,28 @@ Deno.test("without any time field the Kafka timestamp is used", () => {
   });
 });
 
+Deno.test("BMP, BGP and telemetry records are filed by their own timestamp; a zero one is unknown", () => {
+  const kafkaTime = Date.UTC(2026, 10, 24, 12);
+  const bmp = { seq: 2, timestamp: "1685107998.178859", event_type: "log", bmp_msg_type: "peer_up" };
+  assert.deepEqual(flowTime(bmp, "UTC", kafkaTime), {
+    epochMs: Date.UTC(2023, 4, 26, 13, 33, 18, 178),
+    field: "timestamp",
+  });
+  const init = { seq: 0, timestamp: "0.000000", event_type: "log", bmp_msg_type: "init" };
+  assert.deepEqual(flowTime(init, "UTC", kafkaTime), { epochMs: kafkaTime, field: KAFKA_TIMESTAMP });
+  const arrived = { ...init, timestamp_arrival: "1685107998.500000" };
+  assert.equal(flowTime(arrived, "UTC", kafkaTime).field, "timestamp_arrival");
+  // A BMP dump's event record: the dump's time, then the BMP message's.
+  const dumped = { timestamp: "1685108040", timestamp_event: "1685107998.178859", event_type: "dump" };
+  assert.equal(flowTime(dumped, "UTC", kafkaTime).epochMs, Date.UTC(2023, 4, 26, 13, 34));
+  assert.equal(flowTime({ ...dumped, timestamp: "0" }, "UTC", kafkaTime).field, "timestamp_event");
+  // BGP's message log and telemetry: the collector's time, local unless pmacct writes UTC.
+  const bgp = { seq: 7, timestamp: "2026-11-24 13:10:16.000000", log_type: "update", as_path: "65536 65543" };
+  assert.equal(flowTime(bgp, "Europe/Zurich", kafkaTime).epochMs, Date.UTC(2026, 10, 24, 12, 10, 16));
+  const telemetry = { event_type: "log", timestamp: "2026-11-24 12:00:01.5", telemetry_data: {} };
+  assert.equal(flowTime(telemetry, "UTC", kafkaTime).epochMs, Date.UTC(2026, 10, 24, 12, 0, 1, 500));
+});
+
 Deno.test("names stay right across midnight, prefixes and more days than the memo keeps", () => {
   const day = Date.UTC(2026, 10, 24);
   assert.equal(dailyIndexName("sflow", day - 1), "sflow-2026-11-23");

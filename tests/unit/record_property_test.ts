@@ -11,7 +11,7 @@ import { drained, feed } from "../support/feed.ts";
 import assert from "node:assert/strict";
 import { type BulkItemResult, BulkWriter } from "../../lib/elastic/bulk_writer.ts";
 import type { DeadLetter } from "../../lib/delivery/dead_letters.ts";
-import { ADDRESS_FIELDS, LABEL_MAP_FIELD } from "../../lib/pmacct/document.ts";
+import { ADDRESS_FIELDS, LABEL_MAP_FIELD, TELEMETRY_TEXT_FIELD } from "../../lib/pmacct/document.ts";
 import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
 import { Logger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
@@ -57,7 +57,16 @@ type Random = ReturnType<typeof generator>;
 const SEED_SETTING = Deno.env.get("PROPERTY_SEED") ?? "1740278110";
 const seed = SEED_SETTING === "random" ? Math.floor(Math.random() * 2 ** 32) : Number(SEED_SETTING);
 const fixtures = fixtureRecordFiles().flatMap(({ lines }) => lines);
-const KNOWN_FIELDS = [...FLOW_TIME_FIELDS, ...ADDRESS_FIELDS, "label", "bytes", "packets", "flows", "event_type"];
+const KNOWN_FIELDS = [
+  ...FLOW_TIME_FIELDS,
+  ...ADDRESS_FIELDS,
+  "label",
+  "telemetry_data",
+  "bytes",
+  "packets",
+  "flows",
+  "event_type",
+];
 const PIECES = [
   "a",
   "Z",
@@ -177,6 +186,7 @@ function valueFor(random: Random, field: string): unknown {
   if ((FLOW_TIME_FIELDS as readonly string[]).includes(field)) return randomTime(random);
   if (ADDRESS_FIELDS.includes(field)) return random.pick(["", "", "10.0.0.1", "2001:db8::1", "not an address"]);
   if (field === "label") return random.pick(["site-a", { nkey: "NODE_ID", pop: "zrh" }, ["a"], {}]);
+  if (field === "telemetry_data") return random.pick(['{"node_id_str":"r1"}', { "if:counters": { "in-octets": "7" } }]);
   return random.chance(0.2) ? randomInteger(random) : random.pick([0, 740, "740", -1, 1.5, 18446744073709551615]);
 }
 
@@ -333,6 +343,10 @@ function expectationOf(line: string, kafkaMs: number): Expectation {
   if (label !== null && typeof label === "object" && !Array.isArray(label)) {
     document[LABEL_MAP_FIELD] = label;
     delete document.label;
+  }
+  if (typeof document.telemetry_data === "string") {
+    document[TELEMETRY_TEXT_FIELD] = document.telemetry_data;
+    delete document.telemetry_data;
   }
   // The flow-time window: a flow's own time names its day only within WINDOW of the Kafka time
   // (the clock where that is no date), and only at a date with a four-digit year.
