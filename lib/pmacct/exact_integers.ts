@@ -11,11 +11,8 @@
  * ```
  */
 
-/**
- * A run of 16 digits: the shortest integer literal `JSON.parse` can round (2^53 has 16 digits).
- * Only a line that holds one pays for the reviver, which is called for every value.
- */
-const LONG_DIGITS = /\d{16}/;
+/** 2^53: from here on a double cannot tell every integer from its neighbour. */
+const EXACT_LIMIT = 2 ** 53;
 const INTEGER_TEXT = /^-?\d+$/;
 /** `JSON.rawJSON` and `JSON.isRawJSON`, in Deno's V8 but not yet in TypeScript's lib. */
 const { rawJSON, isRawJSON } = JSON as unknown as {
@@ -23,10 +20,16 @@ const { rawJSON, isRawJSON } = JSON as unknown as {
   isRawJSON(value: unknown): boolean;
 };
 
-/** `JSON.parse` of a record that keeps every digit of its integers (a line that is one number stays a number). */
+/**
+ * `JSON.parse` of a record that keeps every digit of its integers (a line that is one number
+ * stays a number). A record is parsed as usual first; only one that holds a number at or beyond
+ * 2^53 is parsed again with a reviver, which costs for every value (a scan of the text for long
+ * digit runs cost as much as the parse itself).
+ */
 export function parseRecordText(line: string): unknown {
-  if (!LONG_DIGITS.test(line)) return JSON.parse(line);
-  const parsed = JSON.parse(
+  const parsed = JSON.parse(line);
+  if (!holdsInexactNumber(parsed)) return parsed;
+  const exact = JSON.parse(
     line,
     (_key, value, context?: { source?: string }) =>
       typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined &&
@@ -34,7 +37,16 @@ export function parseRecordText(line: string): unknown {
         ? rawJSON(context.source)
         : value,
   );
-  return isRawJSON(parsed) ? Number((parsed as { rawJSON: string }).rawJSON) : parsed;
+  return isRawJSON(exact) ? Number((exact as { rawJSON: string }).rawJSON) : exact;
+}
+
+/** Whether `value` holds, at any depth, a number whose integer literal a double may have rounded. */
+function holdsInexactNumber(value: unknown): boolean {
+  if (typeof value === "number") return value >= EXACT_LIMIT || value <= -EXACT_LIMIT;
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(holdsInexactNumber);
+  for (const key in value) if (holdsInexactNumber((value as Record<string, unknown>)[key])) return true;
+  return false;
 }
 
 /** Whether `value` is an integer {@linkcode parseRecordText} kept as its text: beyond 2^53, so no instant, port or count. */
