@@ -9,6 +9,7 @@ import { Acknowledgement, type CommitRequest, partitionKey, type Refusal, type R
 import type { BulkRequestError, BulkWriter } from "../elastic/bulk_writer.ts";
 import { type DeadLetter, deadLetterFields, type DeadLetterSink } from "./dead_letters.ts";
 import { batchTexts, type DecodedLine, decodeMessage, MAX_RECORD_LENGTH } from "../pmacct/decode.ts";
+import { valueText } from "../pmacct/exact_integers.ts";
 import { Dispatch, type DispatchOptions, type PendingDocument } from "./dispatch.ts";
 import { encodeDocument, type EncodeOptions, type RecordOrigin } from "../pmacct/document.ts";
 import { type FlowTimeCheckOptions, FlowTimeChecks } from "../pmacct/flow_time_checks.ts";
@@ -426,7 +427,7 @@ export class Pipeline {
     this.deps.log.warn("pmacct marker with a purged_entries no purge can have: ignored", {
       partition: `${from.topic}:${from.partition}`,
       offset: message.offset,
-      purged_entries: String(value).slice(0, 100),
+      purged_entries: valueText(value).slice(0, 100),
     });
   }
 

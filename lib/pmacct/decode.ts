@@ -16,7 +16,7 @@
  * decoding per batch instead of one per message.
  */
 
-import { parseRecordText } from "./exact_integers.ts";
+import { isRawInteger, parseRecordText } from "./exact_integers.ts";
 
 /** Why a message or line could not become a record; also the dead-letter reason. */
 export type DecodeFailure = "empty_message" | "invalid_utf8" | "invalid_json" | "not_an_object" | "record_too_large";
@@ -111,7 +111,7 @@ function decodeLine(line: string, position: number, original: Uint8Array | strin
   if (typeof eventType === "string" && MARKER_EVENT_TYPES.has(eventType)) {
     const purged = record.purged_entries;
     if (purged === undefined || purged === null) return { kind: "marker", position, eventType };
-    const count = Number(purged);
+    const count = isRawInteger(purged) ? NaN : Number(purged);
     return isPurgeCount(count)
       ? { kind: "marker", position, eventType, purgedEntries: count }
       : { kind: "marker", position, eventType, badPurgedEntries: purged };

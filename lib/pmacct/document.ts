@@ -19,13 +19,13 @@
  * ```
  */
 import {
-  FLOW_TIME_FIELDS,
   flowTime,
   type FlowTimeWindow,
   KAFKA_TIMESTAMP,
   misdated,
   type MisdatedReason,
   referenceTime,
+  timeFieldsOf,
 } from "./flow_time.ts";
 import { dailyIndexName } from "../elastic/index_name.ts";
 import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
@@ -135,9 +135,9 @@ export const ADDRESS_FIELDS: readonly string[] = [
 export const LABEL_MAP_FIELD = "label_map";
 
 /**
- * Where pmtelemetryd's `telemetry_data` goes when it is text (`serialization` `json_string`,
- * or a GPB payload in base64): the same field holds an object for JSON devices, and one field
- * cannot be both in an index.
+ * Where pmtelemetryd's `telemetry_data` goes when it is not an object: text (`serialization`
+ * `json_string`, or a GPB payload in base64), or any other value. The same field holds an object
+ * for JSON devices, and one field cannot be both in an index.
  */
 export const TELEMETRY_TEXT_FIELD = "telemetry_data_text";
 
@@ -153,7 +153,7 @@ const isMap = (value: unknown) =>
 /** The moves a record may need, each with the shape of value that is moved. */
 const FIELD_MOVES: ReadonlyArray<FieldMove & { moves(value: unknown): boolean }> = [
   { from: "label", to: LABEL_MAP_FIELD, moves: isMap },
-  { from: "telemetry_data", to: TELEMETRY_TEXT_FIELD, moves: (value) => typeof value === "string" },
+  { from: "telemetry_data", to: TELEMETRY_TEXT_FIELD, moves: (value) => value !== null && !isMap(value) },
 ];
 
 /** A Kafka time as an id writes it: base 36, eight characters for this century's milliseconds. */
@@ -192,7 +192,7 @@ interface Normalisation {
  */
 function normalisation(record: Record<string, unknown>, timezone: string, kafkaMs: number): Normalisation {
   const replacements: ValueReplacement[] = [];
-  for (const field of FLOW_TIME_FIELDS) {
+  for (const field of timeFieldsOf(record)) {
     if (!(field in record)) continue;
     const current = record[field];
     const time = readPmacctTime(current, timezone, kafkaMs);

@@ -18,6 +18,7 @@
 import { PORT_PROTOCOLS } from "./community_id.ts";
 import { protocolOf, recordCommunityId } from "./flow_tuple.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
+import { valueText } from "./exact_integers.ts";
 
 /** The ECS version the documents follow. */
 export const ECS_VERSION = "8.11.0";
@@ -82,8 +83,8 @@ function withoutEcsMeaning(name: string, value: unknown, protocol: number | unde
 const ECS_VALUE: Readonly<Record<string, (value: unknown) => unknown>> = {
   mac_src: (value) => typeof value === "string" ? ecsMac(value) : value,
   mac_dst: (value) => typeof value === "string" ? ecsMac(value) : value,
-  iface_in: String,
-  iface_out: String,
+  iface_in: valueText,
+  iface_out: valueText,
   timestamp_start: (value) => typeof value === "string" ? isoTime(value) : undefined,
   timestamp_end: (value) => typeof value === "string" ? isoTime(value) : undefined,
 };

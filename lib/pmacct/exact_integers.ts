@@ -13,7 +13,6 @@
 
 /** 2^53: from here on a double cannot tell every integer from its neighbour. */
 const EXACT_LIMIT = 2 ** 53;
-const INTEGER_TEXT = /^-?\d+$/;
 /** `JSON.rawJSON` and `JSON.isRawJSON`, in Deno's V8 but not yet in TypeScript's lib. */
 const { rawJSON, isRawJSON } = JSON as unknown as {
   rawJSON(text: string): unknown;
@@ -32,24 +31,29 @@ export function parseRecordText(line: string): unknown {
   const exact = JSON.parse(
     line,
     (_key, value, context?: { source?: string }) =>
-      typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined &&
-        INTEGER_TEXT.test(context.source)
-        ? rawJSON(context.source)
-        : value,
+      typeof value === "number" && isInexact(value) && context?.source !== undefined ? rawJSON(context.source) : value,
   );
-  return isRawJSON(exact) ? Number((exact as { rawJSON: string }).rawJSON) : exact;
+  return isRawJSON(exact) ? Number(valueText(exact)) : exact;
 }
 
-/** Whether `value` holds, at any depth, a number whose integer literal a double may have rounded. */
+/** Whether a double may have rounded the integer `value`'s literal: at or beyond 2^53, whatever its form (`1e20`). */
+const isInexact = (value: number) => value >= EXACT_LIMIT || value <= -EXACT_LIMIT;
+
+/** Whether `value` holds, at any depth, a number whose literal a double may have rounded. */
 function holdsInexactNumber(value: unknown): boolean {
-  if (typeof value === "number") return value >= EXACT_LIMIT || value <= -EXACT_LIMIT;
+  if (typeof value === "number") return isInexact(value);
   if (value === null || typeof value !== "object") return false;
   if (Array.isArray(value)) return value.some(holdsInexactNumber);
   for (const key in value) if (holdsInexactNumber((value as Record<string, unknown>)[key])) return true;
   return false;
 }
 
-/** Whether `value` is an integer {@linkcode parseRecordText} kept as its text: beyond 2^53, so no instant, port or count. */
+/** Whether `value` is a number {@linkcode parseRecordText} kept as its text: beyond 2^53, so no instant, port or count. */
 export function isRawInteger(value: unknown): boolean {
   return isRawJSON(value);
+}
+
+/** A record's value as text: a kept number's own digits (`String` throws on one), anything else as `String` writes it. */
+export function valueText(value: unknown): string {
+  return isRawJSON(value) ? (value as { rawJSON: string }).rawJSON : String(value);
 }

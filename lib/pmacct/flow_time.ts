@@ -11,13 +11,10 @@
 import { parsePmacctTime } from "./pmacct_time.ts";
 
 /**
- * pmacct time fields in the order they win. The flow's own start comes first (what an operator
- * means by "when"), then its end, then the `kafka_history` bucket the counters were accounted
- * in. pmacct's other Kafka outputs have a `timestamp` of their own: a BMP message's time as the
- * router stamped it, the collector's receipt of a BGP message or of telemetry, a dump's time;
- * a BMP dump's event records also the message's `timestamp_event`. Then when the collector
- * received a record or the exporter sent it. Zero ("unknown") values are skipped: a BMP
- * initiation has no time of its own.
+ * pmacct time fields of a flow in the order they win. The flow's own start comes first (what an
+ * operator means by "when"), then its end, then the `kafka_history` bucket the counters were
+ * accounted in, then when the collector received or the exporter sent it. Zero ("unknown")
+ * values are skipped.
  */
 export const FLOW_TIME_FIELDS = [
   "timestamp_start",
@@ -26,18 +23,44 @@ export const FLOW_TIME_FIELDS = [
   "timestamp_max",
   "stamp_inserted",
   "stamp_updated",
-  "timestamp",
-  "timestamp_event",
   "timestamp_arrival",
   "timestamp_export",
 ] as const;
+
+/**
+ * The time fields of pmacct's other Kafka outputs, in the order they win: the `timestamp` of a
+ * BMP message as the router stamped it, of a BGP message or telemetry as the collector received
+ * it, or of a dump; a BMP dump's event records also the message's own `timestamp_event`; then
+ * when the collector received it. A BMP initiation has no time of its own (zero).
+ */
+export const DAEMON_TIME_FIELDS = ["timestamp", "timestamp_event", "timestamp_arrival"] as const;
+
+/**
+ * The `event_type`s of the BMP, BGP and telemetry daemons' message logs and dumps. A flow's is
+ * `purge` (or a marker's), so a flow's custom primitive named `timestamp` is never taken for one.
+ */
+const DAEMON_EVENT_TYPES: ReadonlySet<unknown> = new Set([
+  "log",
+  "log_init",
+  "log_close",
+  "dump",
+  "dump_init",
+  "dump_close",
+]);
+
+/** The time fields of `record`, in the order they win: a daemon's, or a flow's. */
+export function timeFieldsOf(
+  record: Record<string, unknown>,
+): readonly (typeof FLOW_TIME_FIELDS | typeof DAEMON_TIME_FIELDS)[number][] {
+  return DAEMON_EVENT_TYPES.has(record.event_type) ? DAEMON_TIME_FIELDS : FLOW_TIME_FIELDS;
+}
 
 /** Name used when no pmacct field carries a time and the Kafka message timestamp is used. */
 export const KAFKA_TIMESTAMP = "kafka_timestamp";
 
 export interface FlowTime {
   epochMs: number;
-  field: (typeof FLOW_TIME_FIELDS)[number] | typeof KAFKA_TIMESTAMP;
+  field: (typeof FLOW_TIME_FIELDS | typeof DAEMON_TIME_FIELDS)[number] | typeof KAFKA_TIMESTAMP;
 }
 
 /**
@@ -45,7 +68,7 @@ export interface FlowTime {
  * timestamp (when pmacct produced it), which, unlike the wall clock, is the same on every replay.
  */
 export function flowTime(record: Record<string, unknown>, zone: string, kafkaTimestampMs: number): FlowTime {
-  for (const field of FLOW_TIME_FIELDS) {
+  for (const field of timeFieldsOf(record)) {
     if (!(field in record)) continue;
     const parsed = parsePmacctTime(record[field], zone, kafkaTimestampMs);
     if (typeof parsed === "number") return { epochMs: parsed, field };

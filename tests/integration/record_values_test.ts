@@ -108,6 +108,7 @@ integrationTest(
         { seq: 0, timestamp: "0.000000", event_type: "log", bmp_msg_type: "init", bmp_init_info_sysname: "r1" },
         // pmbgpd: pmacct 1.7's strings and newer releases' arrays; origin as a letter and as a number.
         {
+          event_type: "log",
           seq: 7,
           timestamp: "1685107999",
           log_type: "update",
@@ -115,10 +116,28 @@ integrationTest(
           comms: "64496:299",
           origin: "i",
         },
-        { seq: 8, timestamp: "1685107999", log_type: "update", as_path: ["65536", "65543"], comms: [], origin: 0 },
+        {
+          event_type: "log",
+          seq: 8,
+          timestamp: "1685107999",
+          log_type: "update",
+          as_path: ["65536", "65543"],
+          comms: [],
+          origin: 0,
+        },
         // pmtelemetryd: one device's data an object, another's a JSON string, on one day.
-        { timestamp: "1728034880.223000", telemetry_node: "192.0.2.1", telemetry_data: { "if:in-octets": "7" } },
-        { timestamp: "1728034881.223000", telemetry_node: "192.0.2.2", telemetry_data: '{"node_id_str":"r2"}' },
+        {
+          event_type: "log",
+          timestamp: "1728034880.223000",
+          telemetry_node: "192.0.2.1",
+          telemetry_data: { "if:in-octets": "7" },
+        },
+        {
+          event_type: "log",
+          timestamp: "1728034881.223000",
+          telemetry_node: "192.0.2.2",
+          telemetry_data: '{"node_id_str":"r2"}',
+        },
       ];
       await producer.send({
         topic,

@@ -156,6 +156,19 @@ Deno.test("integers beyond 2^53 keep every digit on every path: spliced, re-seri
   }
 });
 
+Deno.test("a number beyond 2^53 in any form keeps its text, in ECS's interface ids too", () => {
+  const line = '{"ip_src":"10.0.0.1","ip_dst":"10.0.0.2","ip_proto":"tcp","iface_in":18446744073709551615,' +
+    '"bytes":123456789012345678e2,"packets":9007199254740993.0,"label":{"a":"b"}}';
+  for (const fieldNames of ["pmacct", "ecs"] as const) {
+    const [decoded] = decodeMessage(new TextEncoder().encode(line));
+    if (decoded.kind !== "flow") throw new Error(decoded.kind);
+    const source = String(encodeDocument(decoded.record, origin, { ...options, fieldNames }).source);
+    for (const text of ["18446744073709551615", '"bytes":123456789012345678e2', '"packets":9007199254740993.0']) {
+      assert.ok(source.includes(text), `${fieldNames}: ${text} in ${source}`);
+    }
+  }
+});
+
 Deno.test("a huge integer is no time, no label map and no record on its own", () => {
   const [alone] = decodeMessage(new TextEncoder().encode("12345678901234567890"));
   assert.equal(alone.kind === "invalid" && alone.reason, "not_an_object");
@@ -167,6 +180,17 @@ Deno.test("a huge integer is no time, no label map and no record on its own", ()
   assert.equal(source.timestamp_start, null, "seconds past any four-digit year: unknown");
   assert.equal(typeof source.label, "number", "a number label stays the label");
   assert.equal(source["@timestamp"], "2030-01-01T00:00:00.000Z");
+});
+
+Deno.test("a flow's custom primitive named timestamp stays as pmacct wrote it", () => {
+  const line = '{"event_type":"purge","timestamp":"1700000000123","stamp_inserted":"2026-11-24 19:10:00","bytes":1}';
+  for (const spliced of [false, true]) {
+    const source = JSON.parse(
+      String(encodeDocument(JSON.parse(line), origin, options, spliced ? line : undefined).source),
+    );
+    assert.equal(source.timestamp, "1700000000123");
+    assert.equal(source["@timestamp"], "2026-11-24T19:10:00.000Z");
+  }
 });
 
 Deno.test("telemetry_data as text moves to telemetry_data_text; as an object it stays, on both paths", () => {

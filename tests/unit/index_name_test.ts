@@ -56,10 +56,13 @@ Deno.test("BMP, BGP and telemetry records are filed by their own timestamp; a ze
   assert.equal(flowTime(dumped, "UTC", kafkaTime).epochMs, Date.UTC(2023, 4, 26, 13, 34));
   assert.equal(flowTime({ ...dumped, timestamp: "0" }, "UTC", kafkaTime).field, "timestamp_event");
   // BGP's message log and telemetry: the collector's time, local unless pmacct writes UTC.
-  const bgp = { seq: 7, timestamp: "2026-11-24 13:10:16.000000", log_type: "update", as_path: "65536 65543" };
+  const bgp = { event_type: "log", seq: 7, timestamp: "2026-11-24 13:10:16.000000", log_type: "update" };
   assert.equal(flowTime(bgp, "Europe/Zurich", kafkaTime).epochMs, Date.UTC(2026, 10, 24, 12, 10, 16));
   const telemetry = { event_type: "log", timestamp: "2026-11-24 12:00:01.5", telemetry_data: {} };
   assert.equal(flowTime(telemetry, "UTC", kafkaTime).epochMs, Date.UTC(2026, 10, 24, 12, 0, 1, 500));
+  // A flow's custom primitive of that name is the flow's own business.
+  const flow = { event_type: "purge", timestamp: "1700000000123", bytes: 1 };
+  assert.deepEqual(flowTime(flow, "UTC", kafkaTime), { epochMs: kafkaTime, field: KAFKA_TIMESTAMP });
 });
 
 Deno.test("names stay right across midnight, prefixes and more days than the memo keeps", () => {

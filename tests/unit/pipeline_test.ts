@@ -560,15 +560,20 @@ Deno.test("a marker whose purged_entries no purge can have is ignored and counte
   const taken = feed(h.pipeline, "pmacct", 0, [
     message(0, lines_(marker(-1), JSON.stringify({ bytes: 1, stamp_inserted: "2026-11-25 10:00:00" }))),
     message(1, lines_(marker(2.5), marker(1e300), marker("12"))),
+    // A counter that wrapped: beyond 2^53, kept as its digits, and no count either.
+    message(2, lines_('{"event_type":"purge_close","purged_entries":18446744073709551615}')),
   ]);
-  assert.equal(taken, 2);
+  assert.equal(taken, 3);
   assert.deepEqual(h.requests.map((request) => request.ids), [["pmacct:0:0:1:mieemv40"]]);
   h.requests[0].answer(201);
   assert.equal(await drained(h.pipeline), true);
-  assert.equal(lastCommit(h.commits), "2", "committed past both messages");
-  assert.equal((await metrics.markerValuesIgnored.get()).values[0].value, 3);
+  assert.deepEqual(h.deadLetters, []);
+  assert.equal(lastCommit(h.commits), "3", "committed past every message");
+  assert.equal((await metrics.markerValuesIgnored.get()).values[0].value, 4);
   assert.equal((await metrics.purgedEntries.get()).values[0].value, 12, "a count written as text is a count");
-  assert.equal(lines.filter((line) => line.includes("purged_entries no purge can have")).length, 3);
+  const said = lines.filter((line) => line.includes("purged_entries no purge can have"));
+  assert.equal(said.length, 4);
+  assert.match(said[3], /purged_entries=18446744073709551615/);
 });
 
 Deno.test("a message whose reading throws outside any record is dead-lettered whole; its partition goes on", async () => {

@@ -164,3 +164,23 @@ Deno.test("a fractional number just under a whole second rounds to that second",
   assert.equal(readPmacctTime(1677577599.9999996, "UTC")?.utc, "2023-02-28 09:46:40.000000");
   assert.equal(readPmacctTime(1677577599.25, "UTC")?.utc, "2023-02-28 09:46:39.250000");
 });
+
+Deno.test("new time strings within a few quarter-hours cost a few zone conversions, not each their own", () => {
+  const prototype = Intl.DateTimeFormat.prototype;
+  const formatToParts = prototype.formatToParts;
+  let conversions = 0;
+  prototype.formatToParts = function (this: Intl.DateTimeFormat, date?: Date | number) {
+    conversions++;
+    return formatToParts.call(this, date);
+  };
+  try {
+    for (let i = 0; i < 1000; i++) {
+      const micros = String(i * 997).padStart(6, "0");
+      const read = parsePmacctTime(`2031-06-01 12:0${i % 10}:01.${micros}`, "Europe/Zurich", Date.UTC(2031, 5, 1, 10));
+      assert.equal(read, Date.UTC(2031, 5, 1, 10, i % 10, 1, Math.floor(i * 997 / 1000)));
+    }
+  } finally {
+    prototype.formatToParts = formatToParts;
+  }
+  assert.ok(conversions <= 12, `${conversions} conversions for 1,000 new time strings`);
+});

@@ -344,7 +344,8 @@ function expectationOf(line: string, kafkaMs: number): Expectation {
     document[LABEL_MAP_FIELD] = label;
     delete document.label;
   }
-  if (typeof document.telemetry_data === "string") {
+  const telemetry = document.telemetry_data;
+  if (telemetry !== undefined && telemetry !== null && (typeof telemetry !== "object" || Array.isArray(telemetry))) {
     document[TELEMETRY_TEXT_FIELD] = document.telemetry_data;
     delete document.telemetry_data;
   }
