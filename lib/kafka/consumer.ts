@@ -179,6 +179,9 @@ export function kafkaGroupConsumer(kafka: Kafka, config: KafkaConfig): GroupCons
   });
 }
 
+/** How long kafkajs lets the group's members join again (its consumers' `rebalanceTimeout`, left at its default). */
+const KAFKAJS_REBALANCE_TIMEOUT_MS = 60_000;
+
 /** How partitions that are assigned but not fetched are seen and healed. */
 export interface StallPolicy {
   /** A partition with records to read, not paused by the bridge, unfetched this long, is stalled. */
@@ -261,6 +264,8 @@ export class KafkaSource {
   /** Ends the wait on the consumer of the moment (it stopped for good, or shutdown began). */
   #endWait: (cause?: unknown) => void = () => {};
   #tick: ReturnType<typeof setInterval> | undefined;
+  /** When kafkajs began to join its group again (`REBALANCING`), until it has joined. */
+  #joiningSince: number | undefined;
   readonly #highWatermarks: OffsetsByTopic = new Map();
   /** The group's committed offsets at the last join, for partitions the bridge has not committed on since. */
   readonly #committedAtJoin: OffsetsByTopic = new Map();
@@ -307,7 +312,7 @@ export class KafkaSource {
     for (const reason of ["stale_generation", "not_assigned", "not_contiguous"]) {
       options.metrics.batchesRefused.inc({ reason }, 0);
     }
-    for (const action of ["seek", "rebuild"]) options.metrics.fetchHeals.inc({ action }, 0);
+    for (const action of ["seek", "rebuild", "rejoin"]) options.metrics.fetchHeals.inc({ action }, 0);
     options.pipeline.onRoom(() => this.#resume(this.#pausedForRoom));
   }
 
@@ -421,6 +426,7 @@ export class KafkaSource {
     const consumer = this.#options.newConsumer();
     this.#consumer = consumer;
     this.#member = false;
+    this.#joiningSince = undefined;
     this.#pausedForRoom.clear();
     this.#pausedHeld.clear();
     metrics.paused.set(0);
@@ -428,6 +434,7 @@ export class KafkaSource {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (!current()) return;
       this.#member = true;
+      this.#joiningSince = undefined;
       pipeline.newGeneration();
       this.#resume(this.#pausedForRoom);
       this.#resume(this.#pausedHeld);
@@ -455,6 +462,7 @@ export class KafkaSource {
     });
     consumer.on(consumer.events.REBALANCING, () => {
       if (!current()) return;
+      this.#joiningSince ??= this.#now();
       log.info("group is rebalancing: committing what is acknowledged", { group: config.groupId });
       pipeline.commitAcknowledged();
     });
@@ -788,6 +796,27 @@ export class KafkaSource {
       this.#readEnds();
     }
     this.#checkFetching();
+    this.#checkJoining();
+  }
+
+  /**
+   * kafkajs began to join its group again and has not joined for longer than a join can take
+   * (its rebalance timeout, 60 s, and a session): kafkajs 2.2.4 drops a join that fails with an
+   * error it does not retry (the coordinator still loading the group, after it moved), and goes on
+   * fetching in the old generation, committing to a broker that no longer coordinates the group,
+   * and saying nothing. A new consumer finds the coordinator and joins.
+   */
+  #checkJoining(): void {
+    const since = this.#joiningSince;
+    const limit = KAFKAJS_REBALANCE_TIMEOUT_MS + this.#options.config.sessionTimeoutSeconds * 1000;
+    if (since === undefined || this.#stopping || this.#now() - since < limit) return;
+    this.#joiningSince = undefined;
+    this.#options.metrics.fetchHeals.inc({ action: "rejoin" });
+    this.#endWait(
+      new Error(
+        `kafkajs has not joined its group ${Math.round(limit / 1000)} s after it began to: building a new consumer`,
+      ),
+    );
   }
 
   /**

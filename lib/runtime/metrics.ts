@@ -97,7 +97,7 @@ export function createMetrics(registry = new client.Registry()) {
     ),
     fetchHeals: counter(
       "pmacct_bridge_kafka_fetch_heals_total",
-      "Stalled partitions healed, by action: seek (read again from the bridge's position), rebuild (a new consumer)",
+      "Stalled reading healed, by action: seek (a partition read again from the bridge's position), rebuild (a new consumer for a partition not fetched), rejoin (a new consumer for a join kafkajs never finished)",
       ["action"],
     ),
     deadLetterWriteFailures: counter(

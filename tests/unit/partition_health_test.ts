@@ -400,3 +400,30 @@ Deno.test("a partition's mark is asked once a process: a join while the first an
   assert.equal(await counted(bridge.metrics.offsetResets, "commit_missing_skipped"), 0);
   await bridge.source.stop();
 });
+
+Deno.test("a join kafkajs began and never finished (it dropped it) is given a new consumer, which joins", async () => {
+  let clock = 0;
+  const bridge = bridgeOnFakes({ ends: new Map([[0, 100]]), now: () => clock });
+  bridge.groupCommits.set(0, 7);
+  bridge.source.start();
+  await until("the consumer to run", () => bridge.latest()?.running);
+  bridge.latest().join(TOPIC);
+  await until("the generation's start", () => bridge.pipeline.position(TOPIC, 0) === 7);
+  // The coordinator moved: kafkajs says the group is rebalancing, then drops the join it began.
+  bridge.latest().emit(bridge.latest().events.REBALANCING, { groupId: "g", memberId: "m-1" });
+  clock = 60_000;
+  await settle(50);
+  assert.equal(bridge.consumers.length, 1, "a join may take kafkajs' rebalance timeout");
+  clock = 60_000 + 30_000 + 1;
+  await until("a new consumer", () => bridge.consumers.length === 2);
+  assert.equal(await counted(bridge.metrics.fetchHeals, "rejoin"), 1);
+  assert.ok(bridge.lines.some((line) => /WARN.*has not joined its group 90 s after it began to/.test(line)));
+  await until("the new consumer to run", () => bridge.latest().running);
+  bridge.latest().join(TOPIC);
+  await until("the new generation's start", () => bridge.pipeline.position(TOPIC, 0) === 7);
+  // Joined: no other consumer however long it runs.
+  clock += 200_000;
+  await settle(50);
+  assert.equal(bridge.consumers.length, 2);
+  await bridge.source.stop();
+});
