@@ -40,14 +40,16 @@ integrationTest(
       let second: Awaited<ReturnType<typeof startBridge>> | undefined;
       try {
         await waitReady(first);
-        await waitFor("the first copy's requests held by Elasticsearch", async () => proxy.held > 0 || undefined);
+        await waitFor("the first copy's requests held by Elasticsearch", () =>
+          Promise.resolve(proxy.held > 0 || undefined));
         const stopped = first.stop("SIGTERM");
         await waitForLog(first, "shutting down: flushing buffered records");
         second = await startBridge(settings);
         await waitReady(second);
         await waitFor(
           `the second copy indexing its share (log: ${second.logPath})`,
-          async () => (await second!.metric("pmacct_bridge_documents_indexed_total")) > 0 || undefined,
+          async () =>
+            (await second!.metric("pmacct_bridge_documents_indexed_total")) > 0 || undefined,
           120_000,
         );
         proxy.bulkDelayMs = 0;
