@@ -8,11 +8,10 @@
  * `scripts/deno run -A --v8-flags=--max-semi-space-size=16,--expose-gc bench/held_records.ts [--records=50000]`
  */
 import { Buffer } from "node:buffer";
-import { type BulkItemResult, BulkWriter } from "../lib/elastic/bulk_writer.ts";
-import { Logger } from "../lib/runtime/log.ts";
-import { createMetrics } from "../lib/runtime/metrics.ts";
+import type { BulkItemResult } from "../lib/elastic/bulk_writer.ts";
 import { partitionKey } from "../lib/delivery/acknowledgement.ts";
-import { type PendingDocument, Pipeline, type SourceMessage } from "../lib/delivery/pipeline.ts";
+import type { SourceMessage } from "../lib/delivery/pipeline.ts";
+import { acceptAll, benchPipeline, documentsIn } from "./pipeline_alone.ts";
 import { benchRecord } from "./records.ts";
 
 /** Messages per fetch of one partition, and what Kafka's record batch adds around each value. */
@@ -43,36 +42,16 @@ export async function heldRecordBytes(
 ): Promise<{ heap: number; external: number; heapTotal: number; rss: number }> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error("run with --v8-flags=--expose-gc");
-  const log = new Logger("error", () => {});
-  const metrics = createMetrics();
   let release = () => {};
   const released = new Promise<void>((resolve) => release = resolve);
   let sent = 0;
   const transport = async (body: Uint8Array): Promise<BulkItemResult[]> => {
-    let lines = 0;
-    for (let at = body.indexOf(0x0a); at >= 0; at = body.indexOf(0x0a, at + 1)) lines++;
-    sent += lines / 2;
+    const documents = documentsIn(body);
+    sent += documents;
     await released;
-    return Array.from({ length: lines / 2 }, () => ({ status: 201 }));
+    return acceptAll(documents);
   };
-  const pipeline = new Pipeline({
-    indexPrefix: "bench",
-    timezone: "UTC",
-    timestampSource: "flow",
-    maxBatch: 1000,
-    maxWaitMs: 1000,
-    maxBuffered: records + MESSAGES_PER_FETCH,
-    concurrency: 2,
-  }, {
-    writer: new BulkWriter<PendingDocument>(transport, log, metrics),
-    deadLetters: { send: () => Promise.resolve() },
-    commit: () => Promise.resolve(),
-    elasticHealth: () => {},
-    log,
-    metrics,
-  });
-  pipeline.identifySource("Zm9vYmFyYmF6cXV4cXV1eA");
-  pipeline.start();
+  const pipeline = benchPipeline(transport, { maxBatch: 1000, maxBuffered: records + MESSAGES_PER_FETCH });
   const topic = "held";
   pipeline.startRuns(pipeline.generation, new Map([[partitionKey(topic, 0), { offset: 0 }]]));
   // A first fetch warms the code and the memos up before the baseline.

@@ -48,27 +48,34 @@ export async function pipelineMicrosPerRecord(
 /** How documents are named: pmacct's names by default, or ECS's; with or without the Community ID. */
 export type Naming = Pick<EncodeOptions, "fieldNames" | "communityId">;
 
-async function drain(messages: SourceMessage[], batchSize: number, topic: string, naming: Naming): Promise<void> {
+/** Documents in a `_bulk` body: two lines each. */
+export function documentsIn(body: Uint8Array): number {
+  let lines = 0;
+  for (let at = body.indexOf(0x0a); at >= 0; at = body.indexOf(0x0a, at + 1)) lines++;
+  return lines / 2;
+}
+
+/** The answer of a transport that accepts every document. */
+export const acceptAll = (count: number) => Array.from({ length: count }, (): BulkItemResult => ({ status: 201 }));
+
+/**
+ * The record path as the bridge builds it, started, writing its `_bulk` bodies to `transport`:
+ * no Kafka, no dead-letter topic, commits that always land.
+ */
+export function benchPipeline(
+  transport: (body: Uint8Array) => Promise<BulkItemResult[]>,
+  bounds: { maxBatch: number; maxBuffered: number },
+  naming: Naming = {},
+): Pipeline {
   const log = new Logger("error", () => {});
   const metrics = createMetrics();
-  const answer = (count: number) => Array.from({ length: count }, (): BulkItemResult => ({ status: 201 }));
-  let indexed = 0;
-  const transport = async (body: Uint8Array): Promise<BulkItemResult[]> => {
-    // One document is two lines; the answer comes after a turn of the event loop, as a response does.
-    let lines = 0;
-    for (let at = body.indexOf(0x0a); at >= 0; at = body.indexOf(0x0a, at + 1)) lines++;
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    indexed += lines / 2;
-    return answer(lines / 2);
-  };
   const pipeline = new Pipeline({
     indexPrefix: "bench",
     timezone: "UTC",
     timestampSource: "flow",
     ...naming,
-    maxBatch: batchSize,
+    ...bounds,
     maxWaitMs: 1000,
-    maxBuffered: defaultMaxBuffered(batchSize),
     concurrency: 2,
   }, {
     writer: new BulkWriter<PendingDocument>(transport, log, metrics),
@@ -80,6 +87,23 @@ async function drain(messages: SourceMessage[], batchSize: number, topic: string
   });
   pipeline.identifySource("Zm9vYmFyYmF6cXV4cXV1eA");
   pipeline.start();
+  return pipeline;
+}
+
+async function drain(messages: SourceMessage[], batchSize: number, topic: string, naming: Naming): Promise<void> {
+  let indexed = 0;
+  const transport = async (body: Uint8Array): Promise<BulkItemResult[]> => {
+    // The answer comes after a turn of the event loop, as a response does.
+    const documents = documentsIn(body);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    indexed += documents;
+    return acceptAll(documents);
+  };
+  const pipeline = benchPipeline(
+    transport,
+    { maxBatch: batchSize, maxBuffered: defaultMaxBuffered(batchSize) },
+    naming,
+  );
   const byPartition = Array.from(
     { length: PARTITIONS },
     (_, partition) => messages.filter((_, i) => i % PARTITIONS === partition),
