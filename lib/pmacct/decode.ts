@@ -16,7 +16,7 @@
  * decoding per batch instead of one per message.
  */
 
-import { isRawInteger, parseRecordText } from "./exact_integers.ts";
+import { parseRecordText } from "./exact_integers.ts";
 
 /** Why a message or line could not become a record; also the dead-letter reason. */
 export type DecodeFailure = "empty_message" | "invalid_utf8" | "invalid_json" | "not_an_object" | "record_too_large";
@@ -111,7 +111,9 @@ function decodeLine(line: string, position: number, original: Uint8Array | strin
   if (typeof eventType === "string" && MARKER_EVENT_TYPES.has(eventType)) {
     const purged = record.purged_entries;
     if (purged === undefined || purged === null) return { kind: "marker", position, eventType };
-    const count = isRawInteger(purged) ? NaN : Number(purged);
+    // A count is a number or its text; anything else (an array or object, a number kept as its
+    // digits beyond 2^53) is no count, and `Number` of one holding a kept number would throw.
+    const count = typeof purged === "number" || typeof purged === "string" ? Number(purged) : NaN;
     return isPurgeCount(count)
       ? { kind: "marker", position, eventType, purgedEntries: count }
       : { kind: "marker", position, eventType, badPurgedEntries: purged };

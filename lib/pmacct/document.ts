@@ -25,6 +25,7 @@ import {
   misdated,
   type MisdatedReason,
   referenceTime,
+  repeatedHourHint,
   timeFieldsOf,
 } from "./flow_time.ts";
 import { dailyIndexName } from "../elastic/index_name.ts";
@@ -188,14 +189,14 @@ interface Normalisation {
 
 /**
  * Finds how pmacct's encodings in `record` become the one shape the index template expects; a
- * repeated local hour is read as its filing is, by the message's Kafka time `kafkaMs`.
+ * repeated local hour is read as its filing is, by the Kafka time `hintMs` (see `repeatedHourHint`).
  */
-function normalisation(record: Record<string, unknown>, timezone: string, kafkaMs: number): Normalisation {
+function normalisation(record: Record<string, unknown>, timezone: string, hintMs: number | undefined): Normalisation {
   const replacements: ValueReplacement[] = [];
   for (const field of timeFieldsOf(record)) {
     if (!(field in record)) continue;
     const current = record[field];
-    const time = readPmacctTime(current, timezone, kafkaMs);
+    const time = readPmacctTime(current, timezone, hintMs);
     if (time === null) replacements.push({ field, current, value: null });
     else if (time !== undefined && time.utc !== current) replacements.push({ field, current, value: time.utc });
   }
@@ -226,7 +227,7 @@ function timestampOf(
   const now = options.now ?? Date.now;
   switch (options.timestampSource) {
     case "flow": {
-      const flow = flowTime(record, options.timezone, origin.timestampMs);
+      const flow = flowTime(record, options.timezone, origin.timestampMs, origin.untimed);
       // No pmacct time: the Kafka time, or the clock where the message has none (a message format
       // before Kafka 0.10), which no window can refuse.
       const reference = referenceTime(origin.timestampMs, now);
@@ -271,7 +272,7 @@ export function encodeDocument(
   // parses) instead of a second time from the rewritten UTC text.
   const { epochMs, misdated } = timestampOf(record, origin, options);
   const timestamp = timestampTextsOf(epochMs);
-  const changes = normalisation(record, options.timezone, origin.timestampMs);
+  const changes = normalisation(record, options.timezone, repeatedHourHint(origin.timestampMs, origin.untimed));
   let source: string | SplicedJson | undefined;
   if (options.fieldNames === "ecs") {
     normaliseInPlace(record, changes);

@@ -53,7 +53,12 @@ export function isRawInteger(value: unknown): boolean {
   return isRawJSON(value);
 }
 
-/** A record's value as text: a kept number's own digits (`String` throws on one), anything else as `String` writes it. */
+/**
+ * A record's value as text: a kept number's own digits, an object or array as its JSON (which
+ * writes kept numbers inside it as they were), anything else as `String` writes it. `String`
+ * throws on a kept number, and on an array that holds one.
+ */
 export function valueText(value: unknown): string {
-  return isRawJSON(value) ? (value as { rawJSON: string }).rawJSON : String(value);
+  if (isRawJSON(value)) return (value as { rawJSON: string }).rawJSON;
+  return value !== null && typeof value === "object" ? JSON.stringify(value) : String(value);
 }

@@ -64,13 +64,30 @@ export interface FlowTime {
 }
 
 /**
+ * The Kafka time that tells which reading of a repeated local hour a record means: its own, and
+ * none for a dead letter written without it (`untimed`: the letter's time differs per copy, and
+ * two copies of one record, one id, must land as one document).
+ */
+export function repeatedHourHint(kafkaMs: number, untimed = false): number | undefined {
+  return untimed ? undefined : kafkaMs;
+}
+
+/**
  * The record's time. Without any usable pmacct time field it falls back to the Kafka message's
  * timestamp (when pmacct produced it), which, unlike the wall clock, is the same on every replay.
+ * The Kafka time also tells which reading of a repeated local hour is meant
+ * ({@linkcode repeatedHourHint}).
  */
-export function flowTime(record: Record<string, unknown>, zone: string, kafkaTimestampMs: number): FlowTime {
+export function flowTime(
+  record: Record<string, unknown>,
+  zone: string,
+  kafkaTimestampMs: number,
+  untimed = false,
+): FlowTime {
+  const hintMs = repeatedHourHint(kafkaTimestampMs, untimed);
   for (const field of timeFieldsOf(record)) {
     if (!(field in record)) continue;
-    const parsed = parsePmacctTime(record[field], zone, kafkaTimestampMs);
+    const parsed = parsePmacctTime(record[field], zone, hintMs);
     if (typeof parsed === "number") return { epochMs: parsed, field };
   }
   return { epochMs: kafkaTimestampMs, field: KAFKA_TIMESTAMP };

@@ -212,3 +212,19 @@ Deno.test("telemetry_data as text moves to telemetry_data_text; as an object it 
     }
   }
 });
+
+Deno.test("two dead letters of one record written without its Kafka time land as one document in a repeated hour", () => {
+  // Europe/Chisinau goes back from +03 to +02 at 2025-10-26T00:00Z: 02:30 local is 23:30Z on the
+  // 25th or 00:30Z on the 26th. Each letter's own Kafka time differs; the record's is unknown.
+  const zoned = { ...options, timezone: "Europe/Chisinau" };
+  const text = '{"bytes":1,"timestamp_start":"2025-10-26 02:30:00"}';
+  const letter = (letterKafkaMs: number) => ({ ...origin, timestampMs: letterKafkaMs, untimed: true as const });
+  for (const spliced of [true, false]) {
+    const [first, second] = [Date.UTC(2025, 9, 26, 0, 35), Date.UTC(2025, 9, 26, 5)].map((kafkaMs) =>
+      encodeDocument(JSON.parse(text), letter(kafkaMs), zoned, spliced ? text : undefined)
+    );
+    assert.equal(first.id, second.id, "one record, one id");
+    assert.deepEqual([second.index, String(second.source)], [first.index, String(first.source)], "one document");
+    assert.equal(first.index, "sflow-2025-10-25", "the earlier reading, from the content alone");
+  }
+});

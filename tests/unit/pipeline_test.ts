@@ -560,20 +560,22 @@ Deno.test("a marker whose purged_entries no purge can have is ignored and counte
   const taken = feed(h.pipeline, "pmacct", 0, [
     message(0, lines_(marker(-1), JSON.stringify({ bytes: 1, stamp_inserted: "2026-11-25 10:00:00" }))),
     message(1, lines_(marker(2.5), marker(1e300), marker("12"))),
-    // A counter that wrapped: beyond 2^53, kept as its digits, and no count either.
+    // A counter that wrapped: beyond 2^53, kept as its digits, and no count either; nor one in an array.
     message(2, lines_('{"event_type":"purge_close","purged_entries":18446744073709551615}')),
+    message(3, lines_('{"event_type":"purge_close","purged_entries":[9007199254740993]}')),
   ]);
-  assert.equal(taken, 3);
+  assert.equal(taken, 4);
   assert.deepEqual(h.requests.map((request) => request.ids), [["pmacct:0:0:1:mieemv40"]]);
   h.requests[0].answer(201);
   assert.equal(await drained(h.pipeline), true);
   assert.deepEqual(h.deadLetters, []);
-  assert.equal(lastCommit(h.commits), "3", "committed past every message");
-  assert.equal((await metrics.markerValuesIgnored.get()).values[0].value, 4);
+  assert.equal(lastCommit(h.commits), "4", "committed past every message");
+  assert.equal((await metrics.markerValuesIgnored.get()).values[0].value, 5);
   assert.equal((await metrics.purgedEntries.get()).values[0].value, 12, "a count written as text is a count");
   const said = lines.filter((line) => line.includes("purged_entries no purge can have"));
-  assert.equal(said.length, 4);
+  assert.equal(said.length, 5);
   assert.match(said[3], /purged_entries=18446744073709551615/);
+  assert.match(said[4], /9007199254740993/);
 });
 
 Deno.test("a message whose reading throws outside any record is dead-lettered whole; its partition goes on", async () => {
