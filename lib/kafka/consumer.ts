@@ -16,6 +16,7 @@ import { partitionKey, type RunStart } from "../delivery/acknowledgement.ts";
 import { backoffDelay, type BackoffPolicy } from "../runtime/retry.ts";
 import { partitionAssigner } from "./assigners.ts";
 import {
+  causes,
   type GroupProtocolConflict,
   isGroupProtocolConflict,
   reportKafkaFailure,
@@ -266,6 +267,8 @@ export class KafkaSource {
   #tick: ReturnType<typeof setInterval> | undefined;
   /** When kafkajs began to join its group again (`REBALANCING`), until it has joined. */
   #joiningSince: number | undefined;
+  /** Since when every commit went to a broker that said it does not coordinate the group. */
+  #commitsMisdirectedSince: number | undefined;
   readonly #highWatermarks: OffsetsByTopic = new Map();
   /** The group's committed offsets at the last join, for partitions the bridge has not committed on since. */
   readonly #committedAtJoin: OffsetsByTopic = new Map();
@@ -330,13 +333,24 @@ export class KafkaSource {
   async commitOffsets(offsets: CommitRequest[]): Promise<void> {
     const consumer = this.#consumer;
     if (!consumer || !this.#member) throw new Error("the consumer is not a member of its group (rejoining)");
+    // kafkajs retries a refused commit for about a minute before it throws: the refusals began
+    // when the commit did. One that ends after a join says nothing of the new generation's.
+    const startedAt = this.#now();
+    const generation = this.#options.pipeline.generation;
+    const sameMember = () => consumer === this.#consumer && generation === this.#options.pipeline.generation;
     let made = false;
     const stopListening = consumer.on(consumer.events.COMMIT_OFFSETS, () => made = true);
     try {
       await consumer.commitOffsets(offsets);
+    } catch (error) {
+      if (sameMember() && causes(error).some(({ type }) => type === "NOT_COORDINATOR_FOR_GROUP")) {
+        this.#commitsMisdirectedSince ??= startedAt;
+      }
+      throw error;
     } finally {
       stopListening();
     }
+    if (made && sameMember()) this.#commitsMisdirectedSince = undefined;
     if (!made) throw new Error("kafkajs did not commit: its consumer was not running (rejoining or stopping)");
     for (const { topic, partition } of offsets) this.#knownCommitted.add(partitionName(topic, partition));
   }
@@ -375,6 +389,8 @@ export class KafkaSource {
       const cause = await this.#runUntilStopped(consumer);
       if (this.#stopping) return;
       this.#leftGroup();
+      // A join it had begun ends with it: the watchdog must not cut the backoff short.
+      this.#joiningSince = this.#commitsMisdirectedSince = undefined;
       await consumer.disconnect().catch(() => {});
       const conflict = await this.#conflictOf(cause);
       const problem = reportKafkaFailure(health, cause, config, conflict);
@@ -426,7 +442,7 @@ export class KafkaSource {
     const consumer = this.#options.newConsumer();
     this.#consumer = consumer;
     this.#member = false;
-    this.#joiningSince = undefined;
+    this.#joiningSince = this.#commitsMisdirectedSince = undefined;
     this.#pausedForRoom.clear();
     this.#pausedHeld.clear();
     metrics.paused.set(0);
@@ -434,7 +450,7 @@ export class KafkaSource {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (!current()) return;
       this.#member = true;
-      this.#joiningSince = undefined;
+      this.#joiningSince = this.#commitsMisdirectedSince = undefined;
       pipeline.newGeneration();
       this.#resume(this.#pausedForRoom);
       this.#resume(this.#pausedHeld);
@@ -804,17 +820,23 @@ export class KafkaSource {
    * (its rebalance timeout, 60 s, and a session): kafkajs 2.2.4 drops a join that fails with an
    * error it does not retry (the coordinator still loading the group, after it moved), and goes on
    * fetching in the old generation, committing to a broker that no longer coordinates the group,
-   * and saying nothing. A new consumer finds the coordinator and joins.
+   * and saying nothing. Or, joined or not, every commit for as long went to a broker that says it
+   * does not coordinate the group: kafkajs' offset manager keeps the coordinator of its last join.
+   * A new consumer finds the coordinator and joins.
    */
   #checkJoining(): void {
-    const since = this.#joiningSince;
     const limit = KAFKAJS_REBALANCE_TIMEOUT_MS + this.#options.config.sessionTimeoutSeconds * 1000;
-    if (since === undefined || this.#stopping || this.#now() - since < limit) return;
-    this.#joiningSince = undefined;
+    const over = (since: number | undefined) => since !== undefined && this.#now() - since >= limit;
+    const joinDropped = over(this.#joiningSince);
+    if (this.#stopping || !joinDropped && !over(this.#commitsMisdirectedSince)) return;
+    this.#joiningSince = this.#commitsMisdirectedSince = undefined;
     this.#options.metrics.fetchHeals.inc({ action: "rejoin" });
+    const seconds = Math.round(limit / 1000);
     this.#endWait(
       new Error(
-        `kafkajs has not joined its group ${Math.round(limit / 1000)} s after it began to: building a new consumer`,
+        joinDropped
+          ? `kafkajs has not joined its group ${seconds} s after it began to: building a new consumer`
+          : `every commit for ${seconds} s went to a broker that does not coordinate the group: building a new consumer`,
       ),
     );
   }

@@ -32,7 +32,7 @@ import { dailyIndexName } from "../elastic/index_name.ts";
 import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
 import { memoise } from "../runtime/memoise.ts";
 import { readPmacctTime } from "./pmacct_time.ts";
-import { isRawInteger } from "./exact_integers.ts";
+import { isRawInteger, valueText } from "./exact_integers.ts";
 import { ecsDocument } from "./ecs.ts";
 import { recordCommunityId } from "./flow_tuple.ts";
 
@@ -151,10 +151,25 @@ interface FieldMove {
 const isMap = (value: unknown) =>
   value !== null && typeof value === "object" && !Array.isArray(value) && !isRawInteger(value);
 
-/** The moves a record may need, each with the shape of value that is moved. */
-const FIELD_MOVES: ReadonlyArray<FieldMove & { moves(value: unknown): boolean }> = [
-  { from: "label", to: LABEL_MAP_FIELD, moves: isMap },
-  { from: "telemetry_data", to: TELEMETRY_TEXT_FIELD, moves: (value) => value !== null && !isMap(value) },
+/** A field move with the shape of value that is moved, and what the value becomes. */
+interface ShapeMove extends FieldMove {
+  moves(value: unknown): boolean;
+  moved(value: unknown): unknown;
+}
+
+/**
+ * The moves a record may need. Telemetry that is no object goes as text, whatever it is (an
+ * array of objects would be refused by a text field). A record that already has the field a value
+ * would move to keeps both as they are: the move never overwrites.
+ */
+const FIELD_MOVES: readonly ShapeMove[] = [
+  { from: "label", to: LABEL_MAP_FIELD, moves: isMap, moved: (value) => value },
+  {
+    from: "telemetry_data",
+    to: TELEMETRY_TEXT_FIELD,
+    moves: (value) => value !== null && !isMap(value),
+    moved: (value) => typeof value === "string" ? value : valueText(value),
+  },
 ];
 
 /** A Kafka time as an id writes it: base 36, eight characters for this century's milliseconds. */
@@ -184,7 +199,7 @@ export function documentId(
  */
 interface Normalisation {
   replacements: ValueReplacement[];
-  moves: FieldMove[];
+  moves: ShapeMove[];
 }
 
 /**
@@ -203,15 +218,15 @@ function normalisation(record: Record<string, unknown>, timezone: string, hintMs
   for (const field of ADDRESS_FIELDS) {
     if (record[field] === "") replacements.push({ field, current: "", value: null });
   }
-  const moves = FIELD_MOVES.filter(({ from, moves }) => from in record && moves(record[from]));
+  const moves = FIELD_MOVES.filter(({ from, to, moves }) => from in record && !(to in record) && moves(record[from]));
   return { replacements, moves };
 }
 
 /** Applies a {@linkcode normalisation} to the record itself, for serialising it whole. */
 function normaliseInPlace(record: Record<string, unknown>, { replacements, moves }: Normalisation): void {
   for (const { field, value } of replacements) record[field] = value;
-  for (const { from, to } of moves) {
-    record[to] = record[from];
+  for (const { from, to, moved } of moves) {
+    record[to] = moved(record[from]);
     delete record[from];
   }
 }

@@ -71,6 +71,8 @@ export interface FakeBridgeOptions {
   readingMarks?: KafkaSourceOptions["readingMarks"];
   tickMs?: number;
   now?: () => number;
+  /** The wait before a new consumer, after one stopped for good (10 to 20 ms by default). */
+  backoff?: KafkaSourceOptions["backoff"];
 }
 
 /** The value of a counter's series that has `label` among its label values; 0 when it has none. */
@@ -188,7 +190,7 @@ export function bridgeOnFakes(options: FakeBridgeOptions = {}): BridgeOnFakes {
     log,
     metrics,
     health,
-    backoff: { initialMs: 10, maxMs: 20 },
+    backoff: options.backoff ?? { initialMs: 10, maxMs: 20 },
     stall: options.stall,
     readingMarks: options.readingMarks,
     tickMs: options.tickMs ?? 20,

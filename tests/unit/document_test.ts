@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseRecordText } from "../../lib/pmacct/exact_integers.ts";
 import { decodeMessage } from "../../lib/pmacct/decode.ts";
 import { documentId, encodeDocument } from "../../lib/pmacct/document.ts";
 import { FLOW_TIME_FIELDS } from "../../lib/pmacct/flow_time.ts";
@@ -123,6 +124,25 @@ Deno.test("a label printed as a map moves to label_map; a string label stays", (
   assert.deepEqual([map.label, map.label_map], [undefined, { nkey: "NODE_ID" }]);
   const text = JSON.parse(String(encodeDocument({ label: "default-label-example", bytes: 1 }, origin, options).source));
   assert.deepEqual([text.label, text.label_map], ["default-label-example", undefined]);
+});
+
+Deno.test("a move never overwrites a field the record has; telemetry that is no object or text goes as JSON text", () => {
+  const both = JSON.parse(String(
+    encodeDocument({ label: { nkey: "NODE_ID" }, label_map: { other: "x" }, bytes: 1 }, origin, options).source,
+  ));
+  assert.deepEqual([both.label, both.label_map], [{ nkey: "NODE_ID" }, { other: "x" }]);
+  const line = '{"timestamp":"1728034880.223000","telemetry_data":[{"a":1},{"b":18446744073709551615}]}';
+  for (const spliced of [false, true]) {
+    const doc = encodeDocument(
+      parseRecordText(line) as Record<string, unknown>,
+      origin,
+      options,
+      spliced ? line : undefined,
+    );
+    const source = JSON.parse(String(doc.source));
+    assert.equal(source.telemetry_data, undefined);
+    assert.equal(source.telemetry_data_text, '[{"a":1},{"b":18446744073709551615}]');
+  }
 });
 
 Deno.test("TIMESTAMP_SOURCE kafka and ingest replace the flow time, the record's times stay", () => {

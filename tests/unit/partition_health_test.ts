@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { bridgeOnFakes, counted, recordAt, settle, TOPIC, until } from "../support/bridge_on_fakes.ts";
 import type { GroupAdmin } from "../../lib/kafka/consumer.ts";
+import createRetry from "kafkajs/src/retry/index.js";
+import { createErrorFromCode } from "kafkajs/src/protocol/error.js";
 
 const encoder = new TextEncoder();
 
@@ -425,5 +427,58 @@ Deno.test("a join kafkajs began and never finished (it dropped it) is given a ne
   clock += 200_000;
   await settle(50);
   assert.equal(bridge.consumers.length, 2);
+  await bridge.source.stop();
+});
+
+Deno.test("a consumer that stopped while it joined is not counted as a dropped join, nor is its successor hurried", async () => {
+  let clock = 0;
+  const bridge = bridgeOnFakes({ now: () => clock, backoff: { initialMs: 300, maxMs: 300 } });
+  bridge.source.start();
+  await until("the consumer to run", () => bridge.latest()?.running);
+  bridge.latest().join(TOPIC);
+  bridge.latest().emit(bridge.latest().events.REBALANCING, { groupId: "g", memberId: "m-1" });
+  // kafkajs gives up for good (CRASH without restart): the bridge waits its backoff, then builds anew.
+  bridge.latest().crash(new Error("The coordinator is not available"), false);
+  await settle(20);
+  clock = 200_000;
+  await settle(100);
+  assert.equal(bridge.consumers.length, 1, "the backoff is waited out");
+  await until("the next consumer", () => bridge.consumers.length === 2);
+  assert.equal(await counted(bridge.metrics.fetchHeals, "rejoin"), 0);
+  await bridge.source.stop();
+});
+
+Deno.test("commits the group's old coordinator refuses for longer than a join can take get a new consumer; one accepted resets the wait", async () => {
+  let clock = 0;
+  const bridge = bridgeOnFakes({ now: () => clock, pipeline: { maxWaitMs: 5 } });
+  await bridge.joined(0);
+  // What kafkajs' commit throws once its retries of a refused commit are used up.
+  const notCoordinator = () =>
+    createRetry({ retries: 1, initialRetryTime: 1 })(() => Promise.reject(createErrorFromCode(16)));
+  const consumer = bridge.latest();
+  const commitRound = async (offset: number) => {
+    const handedOver = consumer.deliver(TOPIC, 0, [offset], { value: () => recordAt(offset) });
+    await bridge.indexEverything();
+    await handedOver;
+    bridge.pipeline.commitAcknowledged();
+    await settle(20);
+  };
+  consumer.committing = notCoordinator;
+  await commitRound(0);
+  clock = 60_000;
+  consumer.committing = () => Promise.resolve();
+  await commitRound(1);
+  assert.equal(bridge.groupCommits.get(0), 2, "accepted by the coordinator");
+  consumer.committing = notCoordinator;
+  await commitRound(2);
+  clock = 60_000 + 89_000;
+  await settle(50);
+  assert.equal(bridge.consumers.length, 1, "refused for less than a join can take");
+  clock = 60_000 + 90_000;
+  await until("a new consumer", () => bridge.consumers.length === 2);
+  assert.equal(await counted(bridge.metrics.fetchHeals, "rejoin"), 1);
+  assert.ok(
+    bridge.lines.some((line) => /WARN.*every commit for 90 s went to a broker that does not coordinate/.test(line)),
+  );
   await bridge.source.stop();
 });

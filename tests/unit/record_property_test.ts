@@ -312,6 +312,12 @@ function exactParse(text: string): unknown {
   );
 }
 
+/** JSON text of a value {@linkcode exactParse} read, its big integers written digit for digit. */
+function exactText(value: unknown): string {
+  const { rawJSON } = JSON as unknown as { rawJSON(text: string): unknown };
+  return JSON.stringify(value, (_key, inner) => typeof inner === "bigint" ? rawJSON(inner.toString()) : inner);
+}
+
 interface Expectation {
   /** The document's source, or the dead-letter reason. */
   document?: Record<string, unknown>;
@@ -339,14 +345,17 @@ function expectationOf(line: string, kafkaMs: number): Expectation {
     }
   }
   for (const field of ADDRESS_FIELDS) if (document[field] === "") document[field] = null;
+  // A move never overwrites a field the record has.
   const label = document.label;
-  if (label !== null && typeof label === "object" && !Array.isArray(label)) {
+  if (label !== null && typeof label === "object" && !Array.isArray(label) && !(LABEL_MAP_FIELD in document)) {
     document[LABEL_MAP_FIELD] = label;
     delete document.label;
   }
   const telemetry = document.telemetry_data;
-  if (telemetry !== undefined && telemetry !== null && (typeof telemetry !== "object" || Array.isArray(telemetry))) {
-    document[TELEMETRY_TEXT_FIELD] = document.telemetry_data;
+  const telemetryText = telemetry !== undefined && telemetry !== null &&
+    (typeof telemetry !== "object" || Array.isArray(telemetry));
+  if (telemetryText && !(TELEMETRY_TEXT_FIELD in document)) {
+    document[TELEMETRY_TEXT_FIELD] = typeof telemetry === "string" ? telemetry : exactText(telemetry);
     delete document.telemetry_data;
   }
   // The flow-time window: a flow's own time names its day only within WINDOW of the Kafka time
