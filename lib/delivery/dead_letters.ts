@@ -17,6 +17,8 @@ export interface DeadLetter {
   position: number;
   /** The Kafka time of the message the record was published in (epoch ms), which can name its day. */
   timestampMs: number;
+  /** That time is not known (a replayed letter written without it): `timestampMs` is the letter's own. */
+  untimed?: true;
   value: Uint8Array | string;
 }
 
@@ -50,8 +52,9 @@ export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
     "dlq.source.offset": letter.offset,
     "dlq.source.position": String(letter.position),
   };
-  // A message without a Kafka time (a format before Kafka 0.10) has -1, which its id carries too.
-  if (Number.isSafeInteger(letter.timestampMs) && letter.timestampMs >= -1) {
+  // A message without a Kafka time (a format before Kafka 0.10) has -1, which its id carries too;
+  // a record whose time is not known gets no time, or its next replay would take the letter's.
+  if (!letter.untimed && Number.isSafeInteger(letter.timestampMs) && letter.timestampMs >= -1) {
     headers["dlq.source.timestamp"] = String(letter.timestampMs);
   }
   return headers;

@@ -378,13 +378,12 @@ export class Pipeline {
         if (line.badPurgedEntries !== undefined) this.#badMarker(from, message, line.badPurgedEntries);
         continue;
       }
-      const origin = {
-        topic,
-        partition,
-        offset: publishedOffset,
-        position: firstPosition + line.position,
-        timestampMs,
-      };
+      const position = firstPosition + line.position;
+      // A letter's record whose Kafka time is unknown keeps saying so: its id is then the same for
+      // every copy of the letter.
+      const origin: RecordOrigin = base.untimed
+        ? { topic, partition, offset: publishedOffset, position, timestampMs, untimed: true }
+        : { topic, partition, offset: publishedOffset, position, timestampMs };
       if (line.kind === "invalid") {
         if (!admission.letter(timestampMs)) continue;
         const letter = { ...origin, reason: line.reason, detail: line.detail, value: line.bytes };

@@ -4,6 +4,8 @@ import { type DeadLetter, deadLetterHeaders, readLetterHeaders } from "../../lib
 import type { SourceMessage } from "../../lib/delivery/pipeline.ts";
 import { documentId } from "../../lib/pmacct/document.ts";
 import { Logger } from "../../lib/runtime/log.ts";
+import { bridgeOnFakes } from "../support/bridge_on_fakes.ts";
+import { feed } from "../support/feed.ts";
 
 const quiet = new Logger("error", () => {});
 const value = new TextEncoder().encode('{"bytes":1}');
@@ -54,4 +56,32 @@ Deno.test("a record without a Kafka time (-1) keeps it through its letter", () =
     documentId(origin.of("pmacct-dlq", 0, letterOf(untimed, 10, 1764064800000))!, "C"),
     "C:pmacct:3:120:0:-1",
   );
+});
+
+Deno.test("through the pipeline, two letters without their record's Kafka time are indexed as one document", async () => {
+  const bridge = bridgeOnFakes();
+  bridge.pipeline.start(5);
+  bridge.pipeline.plug({ origin: new LetterOrigin({ sourceTopics: new Set(["pmacct"]) }, quiet) });
+  const letters = [letterOf(record, 10, 1764064800000, true), letterOf(record, 11, 1764064804000, true)];
+  assert.equal(feed(bridge.pipeline, "pmacct-dlq", 0, letters), 2);
+  await bridge.indexEverything();
+  assert.deepEqual(bridge.indexed, ["pmacct:3:120:0", "pmacct:3:120:0"], "one id, without a time, for both");
+});
+
+Deno.test("a letter written again for a record whose Kafka time is not known carries no time either", async () => {
+  const written: DeadLetter[] = [];
+  const bridge = bridgeOnFakes({
+    sendLetter: (letter) => {
+      written.push(letter);
+      return Promise.resolve();
+    },
+  });
+  bridge.pipeline.start(5);
+  bridge.pipeline.plug({ origin: new LetterOrigin({ sourceTopics: new Set(["pmacct"]) }, quiet) });
+  const invalid = { ...letterOf(record, 12, 1764064900000, true), value: new TextEncoder().encode("{not json") };
+  assert.equal(feed(bridge.pipeline, "pmacct-dlq", 0, [invalid]), 1);
+  await bridge.pipeline.drain(1000);
+  assert.equal(written.length, 1);
+  assert.equal(deadLetterHeaders(written[0])["dlq.source.timestamp"], undefined);
+  assert.equal(deadLetterHeaders(written[0])["dlq.source.offset"], "120");
 });
