@@ -369,7 +369,7 @@ export class Pipeline {
     const { metrics } = this.deps;
     const admission = this.#admission;
     const outcomes = this.#outcomes;
-    const { topic, partition, offset: publishedOffset, position: firstPosition, timestampMs } = base;
+    const { position: firstPosition, timestampMs } = base;
     let flows = 0;
     for (const line of lines) {
       if (line.kind === "marker") {
@@ -378,12 +378,9 @@ export class Pipeline {
         if (line.badPurgedEntries !== undefined) this.#badMarker(from, message, line.badPurgedEntries);
         continue;
       }
-      const position = firstPosition + line.position;
-      // A letter's record whose Kafka time is unknown keeps saying so: its id is then the same for
-      // every copy of the letter.
-      const origin: RecordOrigin = base.untimed
-        ? { topic, partition, offset: publishedOffset, position, timestampMs, untimed: true }
-        : { topic, partition, offset: publishedOffset, position, timestampMs };
+      // The origin stage's own, at the line's position: whatever else it says of the record (a
+      // letter's record whose Kafka time is unknown) goes with it.
+      const origin: RecordOrigin = { ...base, position: firstPosition + line.position };
       if (line.kind === "invalid") {
         if (!admission.letter(timestampMs)) continue;
         const letter = { ...origin, reason: line.reason, detail: line.detail, value: line.bytes };

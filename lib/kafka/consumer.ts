@@ -390,7 +390,7 @@ export class KafkaSource {
       if (this.#stopping) return;
       this.#leftGroup();
       // A join it had begun ends with it: the watchdog must not cut the backoff short.
-      this.#joiningSince = this.#commitsMisdirectedSince = undefined;
+      this.#forgetJoinWatch();
       await consumer.disconnect().catch(() => {});
       const conflict = await this.#conflictOf(cause);
       const problem = reportKafkaFailure(health, cause, config, conflict);
@@ -442,7 +442,7 @@ export class KafkaSource {
     const consumer = this.#options.newConsumer();
     this.#consumer = consumer;
     this.#member = false;
-    this.#joiningSince = this.#commitsMisdirectedSince = undefined;
+    this.#forgetJoinWatch();
     this.#pausedForRoom.clear();
     this.#pausedHeld.clear();
     metrics.paused.set(0);
@@ -450,7 +450,7 @@ export class KafkaSource {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (!current()) return;
       this.#member = true;
-      this.#joiningSince = this.#commitsMisdirectedSince = undefined;
+      this.#forgetJoinWatch();
       pipeline.newGeneration();
       this.#resume(this.#pausedForRoom);
       this.#resume(this.#pausedHeld);
@@ -815,6 +815,12 @@ export class KafkaSource {
     this.#checkJoining();
   }
 
+  /** The join and the consumer the watchdog watched are over (joined, stopped, or replaced). */
+  #forgetJoinWatch(): void {
+    this.#joiningSince = undefined;
+    this.#commitsMisdirectedSince = undefined;
+  }
+
   /**
    * kafkajs began to join its group again and has not joined for longer than a join can take
    * (its rebalance timeout, 60 s, and a session): kafkajs 2.2.4 drops a join that fails with an
@@ -829,7 +835,7 @@ export class KafkaSource {
     const over = (since: number | undefined) => since !== undefined && this.#now() - since >= limit;
     const joinDropped = over(this.#joiningSince);
     if (this.#stopping || !joinDropped && !over(this.#commitsMisdirectedSince)) return;
-    this.#joiningSince = this.#commitsMisdirectedSince = undefined;
+    this.#forgetJoinWatch();
     this.#options.metrics.fetchHeals.inc({ action: "rejoin" });
     const seconds = Math.round(limit / 1000);
     this.#endWait(
