@@ -13,7 +13,7 @@
 import { readLetterHeaders } from "../delivery/dead_letters.ts";
 import type { SourceMessage } from "../delivery/pipeline.ts";
 import type { OriginStage } from "../delivery/stages.ts";
-import type { RecordOrigin } from "../pmacct/document.ts";
+import { type RecordOrigin, untimedTag } from "../pmacct/document.ts";
 import type { Logger } from "../runtime/log.ts";
 
 /** Which dead letters a replay sends through again; the other messages are skipped. */
@@ -54,8 +54,10 @@ export class LetterOrigin implements OriginStage {
         return { topic, partition, offset, position, timestampMs: letter.timestampMs };
       }
       // A letter written before `dlq.source.timestamp`: filed by its own time, later than its
-      // record's, under an id without a time (two such letters of one record get one id).
-      return { topic, partition, offset, position, timestampMs: Number(message.timestamp), untimed: true };
+      // record's, under an id whose time is the digest of its record (two such letters of one
+      // record get one id, two records at the same coordinates two).
+      const untimed = untimedTag(message.value ?? new Uint8Array());
+      return { topic, partition, offset, position, timestampMs: Number(message.timestamp), untimed };
     }
     this.#skipped++;
     return null;

@@ -17,8 +17,11 @@ export interface DeadLetter {
   position: number;
   /** The Kafka time of the message the record was published in (epoch ms), which can name its day. */
   timestampMs: number;
-  /** That time is not known (a replayed letter written without it): `timestampMs` is the letter's own. */
-  untimed?: true;
+  /**
+   * That time is not known (a replayed letter written without it): `timestampMs` is the letter's
+   * own, and this tag stands in for the record's time in its id (see `RecordOrigin`).
+   */
+  untimed?: string;
   value: Uint8Array | string;
 }
 
@@ -54,7 +57,7 @@ export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
   };
   // A message without a Kafka time (a format before Kafka 0.10) has -1, which its id carries too;
   // a record whose time is not known gets no time, or its next replay would take the letter's.
-  if (!letter.untimed && Number.isSafeInteger(letter.timestampMs) && letter.timestampMs >= -1) {
+  if (letter.untimed === undefined && Number.isSafeInteger(letter.timestampMs) && letter.timestampMs >= -1) {
     headers["dlq.source.timestamp"] = String(letter.timestampMs);
   }
   return headers;

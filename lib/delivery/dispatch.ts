@@ -304,15 +304,11 @@ export class Dispatch {
   }
 
   #rejected(doc: PendingDocument, item: BulkItemResult): Promise<void> {
-    const { topic, partition, offset, position, timestampMs } = doc.origin;
+    // Where its record was published, as the document's origin says it (a time not known too).
     const letter: DeadLetter = {
+      ...doc.origin,
       reason: item.error?.type ?? `http_${item.status}`,
       detail: item.error?.reason ?? `status ${item.status}`,
-      topic,
-      partition,
-      offset,
-      position,
-      timestampMs,
       value: own(doc.original),
     };
     const onItsWay = { letter, key: doc.partitionKey, offset: doc.offset };

@@ -28,6 +28,7 @@ import {
   repeatedHourHint,
   timeFieldsOf,
 } from "./flow_time.ts";
+import { createHash } from "node:crypto";
 import { dailyIndexName } from "../elastic/index_name.ts";
 import { type SplicedJson, spliceJsonObject, type ValueReplacement } from "./json_splice.ts";
 import { memoise } from "../runtime/memoise.ts";
@@ -48,9 +49,11 @@ export interface RecordOrigin {
   timestampMs: number;
   /**
    * The record's own Kafka time is not known (a dead letter written before letters carried it):
-   * its id has no time, the one id every such letter of the record agrees on.
+   * this digest of its bytes ({@linkcode untimedTag}) stands in for that time in its id, the one id
+   * every letter of the record agrees on, and one that no other record at its coordinates (a topic
+   * made again) has.
    */
-  untimed?: true;
+  untimed?: string;
 }
 
 /**
@@ -176,6 +179,15 @@ const FIELD_MOVES: readonly ShapeMove[] = [
 const kafkaTimeText = memoise((epochMs: number) => epochMs.toString(36), 10_000);
 
 /**
+ * What stands in an id for the Kafka time of a record whose time is not known: a digest of the
+ * record's bytes, marked with `~` (no base-36 time has it). Two letters of one record have the same
+ * bytes; two records at the same coordinates almost never do (96 bits).
+ */
+export function untimedTag(bytes: Uint8Array): string {
+  return `~${createHash("sha256").update(bytes).digest("base64url").slice(0, 16)}`;
+}
+
+/**
  * The `_id` of a record: its Kafka cluster's id, topic, partition, offset, position in the
  * message, and the Kafka time of its message. A replay of the same Kafka record overwrites the
  * document instead of adding a second one; the same topic, partition and offset on another
@@ -189,7 +201,7 @@ export function documentId(
   cluster?: string,
 ): string {
   const coordinates = `${origin.topic}:${origin.partition}:${origin.offset}:${origin.position}`;
-  const record = origin.untimed ? coordinates : `${coordinates}:${kafkaTimeText(origin.timestampMs)}`;
+  const record = `${coordinates}:${origin.untimed ?? kafkaTimeText(origin.timestampMs)}`;
   return cluster === undefined ? record : `${cluster}:${record}`;
 }
 

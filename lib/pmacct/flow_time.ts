@@ -68,8 +68,8 @@ export interface FlowTime {
  * none for a dead letter written without it (`untimed`: the letter's time differs per copy, and
  * two copies of one record, one id, must land as one document).
  */
-export function repeatedHourHint(kafkaMs: number, untimed = false): number | undefined {
-  return untimed ? undefined : kafkaMs;
+export function repeatedHourHint(kafkaMs: number, untimed?: string): number | undefined {
+  return untimed === undefined ? kafkaMs : undefined;
 }
 
 /**
@@ -82,7 +82,7 @@ export function flowTime(
   record: Record<string, unknown>,
   zone: string,
   kafkaTimestampMs: number,
-  untimed = false,
+  untimed?: string,
 ): FlowTime {
   const hintMs = repeatedHourHint(kafkaTimestampMs, untimed);
   for (const field of timeFieldsOf(record)) {

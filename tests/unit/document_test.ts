@@ -238,7 +238,7 @@ Deno.test("two dead letters of one record written without its Kafka time land as
   // 25th or 00:30Z on the 26th. Each letter's own Kafka time differs; the record's is unknown.
   const zoned = { ...options, timezone: "Europe/Chisinau" };
   const text = '{"bytes":1,"timestamp_start":"2025-10-26 02:30:00"}';
-  const letter = (letterKafkaMs: number) => ({ ...origin, timestampMs: letterKafkaMs, untimed: true as const });
+  const letter = (letterKafkaMs: number) => ({ ...origin, timestampMs: letterKafkaMs, untimed: "~tag" });
   for (const spliced of [true, false]) {
     const [first, second] = [Date.UTC(2025, 9, 26, 0, 35), Date.UTC(2025, 9, 26, 5)].map((kafkaMs) =>
       encodeDocument(JSON.parse(text), letter(kafkaMs), zoned, spliced ? text : undefined)

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { LetterOrigin } from "../../lib/cli/letter_origin.ts";
 import { type DeadLetter, deadLetterHeaders, readLetterHeaders } from "../../lib/delivery/dead_letters.ts";
 import type { SourceMessage } from "../../lib/delivery/pipeline.ts";
-import { documentId } from "../../lib/pmacct/document.ts";
+import { documentId, untimedTag } from "../../lib/pmacct/document.ts";
 import { Logger } from "../../lib/runtime/log.ts";
 import { bridgeOnFakes } from "../support/bridge_on_fakes.ts";
 import { feed } from "../support/feed.ts";
@@ -35,12 +35,12 @@ Deno.test("a replayed letter's record gets the id its record had: its own Kafka 
   assert.equal(documentId(second, "C"), documentId(first, "C"), "two letters of one record: one id");
 });
 
-Deno.test("letters written before they carried their record's Kafka time replay under one id without a time", () => {
+Deno.test("letters written before they carried their record's Kafka time replay under one id, its record's digest for the time", () => {
   const origin = new LetterOrigin({ sourceTopics: new Set(["pmacct"]) }, quiet);
   // The record was rejected and its letter written; read and rejected again before the commit.
   const first = origin.of("pmacct-dlq", 0, letterOf(record, 10, 1764064800000, true))!;
   const second = origin.of("pmacct-dlq", 0, letterOf(record, 11, 1764064804000, true))!;
-  assert.equal(documentId(first, "C"), "C:pmacct:3:120:0");
+  assert.equal(documentId(first, "C"), `C:pmacct:3:120:0:${untimedTag(value)}`);
   assert.equal(documentId(second, "C"), documentId(first, "C"));
   assert.equal(first.timestampMs, 1764064800000, "filed by the letter's own time, the nearest known");
 });
@@ -65,7 +65,8 @@ Deno.test("through the pipeline, two letters without their record's Kafka time a
   const letters = [letterOf(record, 10, 1764064800000, true), letterOf(record, 11, 1764064804000, true)];
   assert.equal(feed(bridge.pipeline, "pmacct-dlq", 0, letters), 2);
   await bridge.indexEverything();
-  assert.deepEqual(bridge.indexed, ["pmacct:3:120:0", "pmacct:3:120:0"], "one id, without a time, for both");
+  const id = `pmacct:3:120:0:${untimedTag(value)}`;
+  assert.deepEqual(bridge.indexed, [id, id], "one id, its record's digest for the time, for both");
 });
 
 Deno.test("a letter written again for a record whose Kafka time is not known carries no time either", async () => {
