@@ -334,10 +334,12 @@ export class KafkaSource {
     const consumer = this.#consumer;
     if (!consumer || !this.#member) throw new Error("the consumer is not a member of its group (rejoining)");
     // kafkajs retries a refused commit for about a minute before it throws: the refusals began
-    // when the commit did. One that ends after a join says nothing of the new generation's.
+    // when the commit did. One that ends after a join, or after kafkajs' consumer crashed (it
+    // restarts and joins by itself), says nothing of the member of the moment.
     const startedAt = this.#now();
     const generation = this.#options.pipeline.generation;
-    const sameMember = () => consumer === this.#consumer && generation === this.#options.pipeline.generation;
+    const sameMember = () =>
+      consumer === this.#consumer && this.#member && generation === this.#options.pipeline.generation;
     let made = false;
     const stopListening = consumer.on(consumer.events.COMMIT_OFFSETS, () => made = true);
     try {
@@ -502,9 +504,13 @@ export class KafkaSource {
     return consumer;
   }
 
-  /** The consumer of the moment is no longer a member of its group: readiness and `kafka_up` say so. */
+  /**
+   * The consumer of the moment is no longer a member of its group: readiness and `kafka_up` say so,
+   * and its refused commits no longer count towards a new consumer (kafkajs, restarting, joins).
+   */
   #leftGroup(): void {
     this.#member = false;
+    this.#commitsMisdirectedSince = undefined;
     this.#options.health.set("kafka", false);
     this.#options.metrics.kafkaUp.set(0);
   }
@@ -826,15 +832,19 @@ export class KafkaSource {
    * (its rebalance timeout, 60 s, and a session): kafkajs 2.2.4 drops a join that fails with an
    * error it does not retry (the coordinator still loading the group, after it moved), and goes on
    * fetching in the old generation, committing to a broker that no longer coordinates the group,
-   * and saying nothing. Or, joined or not, every commit for as long went to a broker that says it
-   * does not coordinate the group: kafkajs' offset manager keeps the coordinator of its last join.
+   * and saying nothing. Or, with no join under way, every commit of the member for as long went to
+   * a broker that says it does not coordinate the group: kafkajs' offset manager keeps the
+   * coordinator of its last join.
    * A new consumer finds the coordinator and joins.
    */
   #checkJoining(): void {
     const limit = KAFKAJS_REBALANCE_TIMEOUT_MS + this.#options.config.sessionTimeoutSeconds * 1000;
     const over = (since: number | undefined) => since !== undefined && this.#now() - since >= limit;
     const joinDropped = over(this.#joiningSince);
-    if (this.#stopping || !joinDropped && !over(this.#commitsMisdirectedSince)) return;
+    // While kafkajs joins, only the join's own bound counts: a consumer disconnected in the middle
+    // of a join that then completes goes on fetching for ever in kafkajs 2.2.4.
+    const joining = this.#joiningSince !== undefined;
+    if (this.#stopping || !joinDropped && (joining || !over(this.#commitsMisdirectedSince))) return;
     this.#forgetJoinWatch();
     this.#options.metrics.fetchHeals.inc({ action: "rejoin" });
     const seconds = Math.round(limit / 1000);

@@ -482,3 +482,46 @@ Deno.test("commits the group's old coordinator refuses for longer than a join ca
   );
   await bridge.source.stop();
 });
+
+Deno.test("refused commits never get a new consumer while kafkajs joins by itself: after a crash it restarts from, or a rebalance it began", async () => {
+  let clock = 0;
+  const bridge = bridgeOnFakes({ now: () => clock, pipeline: { maxWaitMs: 5 } });
+  await bridge.joined(0);
+  const consumer = bridge.latest();
+  let refusals = 0;
+  consumer.committing = () => {
+    refusals++;
+    return createRetry({ retries: 1, initialRetryTime: 1 })(() => Promise.reject(createErrorFromCode(16)));
+  };
+  const refusedCommit = async (offset: number) => {
+    const before = refusals;
+    const handedOver = consumer.deliver(TOPIC, 0, [offset], { value: () => recordAt(offset) });
+    await bridge.indexEverything();
+    await handedOver;
+    bridge.pipeline.commitAcknowledged();
+    await until(`the commit of ${offset + 1} refused`, () => refusals > before);
+    await settle(20);
+  };
+  // Refused since 0; kafkajs' heartbeat meets the same refusal, and it restarts by itself.
+  await refusedCommit(0);
+  consumer.crash(new Error("This is not the correct coordinator for this group"), true);
+  consumer.running = true;
+  clock = 200_000;
+  await settle(100);
+  assert.equal(bridge.consumers.length, 1, "kafkajs' own restart is not disconnected in the middle of its join");
+  // It joined again and reads from the group's commit; a commit is refused at 200 s, then kafkajs
+  // begins a rebalance at 230 s.
+  consumer.join(TOPIC);
+  await until("the new generation's start", () => bridge.pipeline.position(TOPIC, 0) === 0);
+  await refusedCommit(0);
+  clock = 230_000;
+  consumer.emit(consumer.events.REBALANCING, { groupId: "g", memberId: "m-1" });
+  clock = 230_000 + 89_000;
+  await settle(100);
+  assert.equal(bridge.consumers.length, 1, "while it joins, only the join's own bound counts");
+  clock = 230_000 + 90_000;
+  await until("a new consumer once the join is overdue", () => bridge.consumers.length === 2);
+  assert.ok(bridge.lines.some((line) => /WARN.*has not joined its group 90 s after it began to/.test(line)));
+  assert.equal(await counted(bridge.metrics.fetchHeals, "rejoin"), 1);
+  await bridge.source.stop();
+});
